@@ -1,0 +1,50 @@
+//! How server functions fail. On the server, engine errors become an HTTP
+//! status plus a message meant for the user; internal details are logged, never sent.
+
+use leptos::prelude::ServerFnError;
+
+#[cfg(feature = "ssr")]
+pub fn fail(status: http::StatusCode, message: impl Into<String>) -> ServerFnError {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+    ServerFnError::ServerError(message.into())
+}
+
+/// Maps an engine error to a status and a safe message.
+#[cfg(feature = "ssr")]
+pub fn engine_error(err: engine::EngineError) -> ServerFnError {
+    use engine::EngineError as E;
+    use http::StatusCode as S;
+    match err {
+        E::Invalid(m) => fail(S::UNPROCESSABLE_ENTITY, m),
+        E::NotFound(m) => fail(S::NOT_FOUND, format!("{m} not found")),
+        E::Conflict(m) => fail(S::CONFLICT, m),
+        E::Busy => fail(
+            S::TOO_MANY_REQUESTS,
+            "The server is busy, try again in a moment.",
+        ),
+        E::Unavailable(m) => {
+            tracing::warn!("database unavailable: {m}");
+            fail(
+                S::SERVICE_UNAVAILABLE,
+                "The database is unavailable right now, try again shortly.",
+            )
+        }
+        other => {
+            tracing::error!("internal error: {other}");
+            fail(
+                S::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            )
+        }
+    }
+}
+
+/// The message of a server function error, without the transport prefix.
+pub fn user_message(err: &ServerFnError) -> String {
+    match err {
+        ServerFnError::ServerError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,135 @@
+//! An item's page: its full text and similar items. Arriving from a
+//! recommendation (`?imp=<impression id>`) records the click.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::error::user_message;
+use crate::pages::home::RecommendationList;
+use crate::views::{ItemDetail, RecommendationsView};
+
+#[cfg(feature = "ssr")]
+pub fn card(item: &engine::catalog::Item) -> crate::views::ItemCard {
+    let snippet = if item.description.chars().count() > 280 {
+        let cut: String = item.description.chars().take(280).collect();
+        format!("{}…", cut.trim_end())
+    } else if item.description.is_empty() {
+        item.tags.join(", ")
+    } else {
+        item.description.clone()
+    };
+    crate::views::ItemCard {
+        id: item.external_id.clone(),
+        title: item.title.clone(),
+        snippet,
+        source: item.source.clone(),
+        language: item.language.clone(),
+        tags: item.tags.clone(),
+        url: item.url.clone(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub fn to_view(list: engine::recommend::RecommendationList) -> RecommendationsView {
+    use engine::profile::ElementKind;
+    RecommendationsView {
+        impression_id: list.impression_id.to_string(),
+        items: list
+            .items
+            .into_iter()
+            .map(|r| crate::views::RecommendationCard {
+                rank: r.rank,
+                score: r.score,
+                because: r.explanation.map(|e| match e.kind {
+                    ElementKind::Interest => format!("Close to your interest “{}”", e.label),
+                    ElementKind::History => format!("Because you liked “{}”", e.label),
+                    ElementKind::Class => format!("Related to your class “{}”", e.label),
+                    ElementKind::About => "Matches what you wrote about yourself".to_string(),
+                }),
+                item: card(&r.item),
+            })
+            .collect(),
+    }
+}
+
+#[server(endpoint = "open_item")]
+pub async fn open_item(
+    id: String,
+    impression: Option<String>,
+) -> Result<ItemDetail, ServerFnError> {
+    use crate::error::{engine_error, fail};
+    use crate::session::{current_user, state};
+    let engine = &state()?.engine;
+    let user = current_user().await?.map(|(id, _)| id);
+    let item = engine
+        .item_by_external_id(&id)
+        .await
+        .map_err(engine_error)?;
+    if let Some(imp) = impression.filter(|s| !s.is_empty()) {
+        let imp = uuid::Uuid::parse_str(&imp).map_err(|_| {
+            fail(
+                http::StatusCode::BAD_REQUEST,
+                "The impression id in the link is malformed.",
+            )
+        })?;
+        engine
+            .record_click(imp, &id, user)
+            .await
+            .map_err(engine_error)?;
+    }
+    let opts = engine::recommend::RecommendOptions {
+        k: 6,
+        ..Default::default()
+    };
+    let similar = engine
+        .similar_items(user, &id, &opts)
+        .await
+        .map_err(engine_error)?;
+    Ok(ItemDetail {
+        item: card(&item),
+        description: item.description.clone(),
+        similar: to_view(similar),
+    })
+}
+
+#[component]
+pub fn ItemPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let detail = Resource::new(
+        move || (params.with(|p| p.get("id")), query.with(|q| q.get("imp"))),
+        |(id, imp)| async move {
+            match id {
+                Some(id) => open_item(id, imp).await,
+                None => Err(ServerFnError::ServerError(
+                    "No item id in the address.".into(),
+                )),
+            }
+        },
+    );
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <p class="error" role="alert">{user_message(&e)}</p> }.into_any(),
+                    Ok(d) => view! {
+                        <article class="panel item">
+                            <h1>{d.item.title.clone()}</h1>
+                            <div class="meta">
+                                <span>{d.item.source.clone()}</span>
+                                <span>{d.item.language.clone()}</span>
+                                {d.item.url.clone().map(|u| view! { <a href=u rel="noopener noreferrer" target="_blank">"Source page"</a> })}
+                            </div>
+                            <p class="description">{if d.description.is_empty() { "No description.".to_string() } else { d.description.clone() }}</p>
+                            <ul class="tags">{d.item.tags.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view()}</ul>
+                        </article>
+                        <section class="recommendations" aria-labelledby="similar-title">
+                            <h2 id="similar-title">"More like this"</h2>
+                            <RecommendationList list=d.similar.clone()/>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,286 @@
+//! The synchronous SBERT embedder: tokenizer + candle BERT + pooling + L2 norm.
+
+use std::cmp::Reverse;
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::BertModel;
+use tokenizers::{
+    Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
+
+use super::config::{read_folder, Pooling};
+use super::error::EmbedError;
+use super::pooling::{cls_pool, mean_pool, normalize_in_place};
+use super::{ModelInfo, TextKind};
+
+/// A sub-batch holds at most this many texts…
+const MAX_SUB_BATCH_TEXTS: usize = 64;
+/// …and at most this many tokens including padding (texts × longest length).
+const MAX_SUB_BATCH_TOKENS: usize = 4096;
+
+/// Settings read from the model folder beyond [`ModelInfo`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelDetails {
+    /// From the Pooling module's `config.json`.
+    pub pooling: Pooling,
+    /// Whether modules.json lists a Normalize module. Output vectors are unit
+    /// length either way (the product ranks by cosine).
+    pub normalize_module: bool,
+    /// `do_lower_case` from `sentence_bert_config.json`: input is lowercased first.
+    pub do_lower_case: bool,
+    /// Token id used for padding (the tokenizer file's, else config `pad_token_id`).
+    pub pad_id: u32,
+    pub num_hidden_layers: usize,
+}
+
+/// One tokenised text, ready to be padded into a sub-batch.
+struct Row {
+    ids: Vec<u32>,
+    type_ids: Vec<u32>,
+}
+
+/// A sentence-transformers model loaded for CPU inference. Synchronous; owns the
+/// weights. Use [`super::EmbeddingService`] to share it between async tasks.
+pub struct SentenceEmbedder {
+    info: ModelInfo,
+    details: ModelDetails,
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+}
+
+impl std::fmt::Debug for SentenceEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentenceEmbedder")
+            .field("info", &self.info)
+            .field("details", &self.details)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SentenceEmbedder {
+    /// Loads a BERT-family sentence-transformers folder (config.json, tokenizer.json,
+    /// model.safetensors, modules.json, 1_Pooling/config.json,
+    /// sentence_bert_config.json, optional semrec_model.json).
+    pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        let started = Instant::now();
+        let folder = read_folder(dir)?;
+        let tdir = &folder.transformer_dir;
+
+        let tok_path = tdir.join("tokenizer.json");
+        if !tok_path.is_file() {
+            return Err(EmbedError::files(&tok_path, "file is missing"));
+        }
+        let mut tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|err| EmbedError::files(&tok_path, format!("invalid tokenizer: {err}")))?;
+        let pad_id = tokenizer
+            .get_padding()
+            .map(|p| p.pad_id)
+            .unwrap_or(folder.bert.pad_token_id as u32);
+        if pad_id as usize >= folder.bert.vocab_size {
+            return Err(EmbedError::files(
+                &tok_path,
+                format!(
+                    "padding `pad_id` {pad_id} is outside the vocabulary ({} tokens, config.json)",
+                    folder.bert.vocab_size
+                ),
+            ));
+        }
+        // The file's own settings may pad/truncate to a fixed length (all-MiniLM-L6-v2
+        // ships 128): we pad per sub-batch ourselves and truncate at max_seq_length.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length: folder.max_seq_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
+            .map_err(|err| {
+                EmbedError::files(&tok_path, format!("cannot set truncation: {err}"))
+            })?;
+
+        let weights = tdir.join("model.safetensors");
+        if !weights.is_file() {
+            return Err(EmbedError::files(&weights, "file is missing"));
+        }
+        let device = Device::Cpu;
+        // SAFETY: the file is memory-mapped read-only; it must not be modified while
+        // the model is loaded (the same contract as every candle/safetensors user).
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(std::slice::from_ref(&weights), DType::F32, &device)
+        }
+        .map_err(|err| EmbedError::files(&weights, format!("cannot read weights: {err}")))?;
+        let model = BertModel::load(vb, &folder.bert).map_err(|err| {
+            EmbedError::files(
+                &weights,
+                format!("weights do not match config.json: {err}"),
+            )
+        })?;
+
+        let info = ModelInfo {
+            id: folder.id,
+            dims: folder.bert.hidden_size,
+            max_seq_length: folder.max_seq_length,
+            query_prefix: folder.query_prefix,
+            passage_prefix: folder.passage_prefix,
+        };
+        let details = ModelDetails {
+            pooling: folder.pooling,
+            normalize_module: folder.normalize_module,
+            do_lower_case: folder.do_lower_case,
+            pad_id,
+            num_hidden_layers: folder.bert.num_hidden_layers,
+        };
+        tracing::info!(
+            model = %info.id,
+            dims = info.dims,
+            max_seq_length = info.max_seq_length,
+            pooling = ?details.pooling,
+            normalize_module = details.normalize_module,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded sentence embedding model from {}",
+            dir.display()
+        );
+        Ok(Self {
+            info,
+            details,
+            model,
+            tokenizer,
+            device,
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn details(&self) -> &ModelDetails {
+        &self.details
+    }
+
+    /// Embeds `texts` (prefixing them for `kind` as the model requires). Returns one
+    /// L2-normalised vector of `info().dims` floats per text, in input order.
+    pub fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let prepared: Vec<String> = texts.iter().map(|t| self.prepare(t, kind)).collect();
+        self.embed_prepared(&prepared)
+    }
+
+    /// The number of tokens the model sees for `text` (special tokens included,
+    /// after the prefix and truncation at `max_seq_length`).
+    pub fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize, EmbedError> {
+        let enc = self
+            .tokenizer
+            .encode_fast(self.prepare(text, kind), true)
+            .map_err(|err| EmbedError::Inference(format!("tokenizer: {err}")))?;
+        Ok(enc.get_ids().len())
+    }
+
+    /// Applies the model's prefix for `kind` and its lowercasing, if any.
+    pub(crate) fn prepare(&self, text: &str, kind: TextKind) -> String {
+        let prefix = match kind {
+            TextKind::Query => &self.info.query_prefix,
+            TextKind::Passage => &self.info.passage_prefix,
+        };
+        let full = format!("{prefix}{text}");
+        if self.details.do_lower_case {
+            full.to_lowercase()
+        } else {
+            full
+        }
+    }
+
+    /// Embeds texts that already went through [`Self::prepare`].
+    pub(crate) fn embed_prepared(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch_fast(inputs, true)
+            .map_err(|err| EmbedError::Inference(format!("tokenizer: {err}")))?;
+        let rows: Vec<Row> = encodings
+            .iter()
+            .map(|enc| {
+                if enc.get_ids().is_empty() {
+                    // A tokenizer without special tokens turns "" into nothing: give the
+                    // model one pad token (unmasked) so the row still has a vector.
+                    Row {
+                        ids: vec![self.details.pad_id],
+                        type_ids: vec![0],
+                    }
+                } else {
+                    Row {
+                        ids: enc.get_ids().to_vec(),
+                        type_ids: enc.get_type_ids().to_vec(),
+                    }
+                }
+            })
+            .collect();
+
+        // Longest first, so each sub-batch pads to a similar length.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| Reverse(rows[i].ids.len()));
+
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); rows.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let longest = rows[order[start]].ids.len();
+            let mut end = start + 1;
+            while end < order.len()
+                && end - start < MAX_SUB_BATCH_TEXTS
+                && (end - start + 1) * longest <= MAX_SUB_BATCH_TOKENS
+            {
+                end += 1;
+            }
+            let chunk = &order[start..end];
+            let vectors = self.forward(chunk.iter().map(|&i| &rows[i]), chunk.len(), longest)?;
+            for (&i, v) in chunk.iter().zip(vectors) {
+                out[i] = v;
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// One forward pass over rows padded to `seq_len`.
+    fn forward<'a>(
+        &self,
+        rows: impl Iterator<Item = &'a Row>,
+        batch: usize,
+        seq_len: usize,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut ids = vec![self.details.pad_id; batch * seq_len];
+        let mut type_ids = vec![0u32; batch * seq_len];
+        let mut mask = vec![0u8; batch * seq_len];
+        for (r, row) in rows.enumerate() {
+            let base = r * seq_len;
+            let n = row.ids.len();
+            ids[base..base + n].copy_from_slice(&row.ids);
+            type_ids[base..base + n].copy_from_slice(&row.type_ids);
+            mask[base..base + n].fill(1);
+        }
+        let ids = Tensor::from_vec(ids, (batch, seq_len), &self.device)?;
+        let type_ids = Tensor::from_vec(type_ids, (batch, seq_len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (batch, seq_len), &self.device)?.to_dtype(DType::F32)?;
+
+        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
+        let pooled = match self.details.pooling {
+            Pooling::Mean => mean_pool(&hidden, &mask)?,
+            Pooling::Cls => cls_pool(&hidden)?,
+        };
+        let mut vectors = pooled.to_vec2::<f32>()?;
+        for v in &mut vectors {
+            if !normalize_in_place(v) {
+                return Err(EmbedError::Inference(
+                    "the model produced a zero or non-finite vector".into(),
+                ));
+            }
+        }
+        Ok(vectors)
+    }
+}

@@ -1,0 +1,188 @@
+//! The async handle: one OS thread owns the model behind a bounded queue.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use super::embedder::SentenceEmbedder;
+use super::error::EmbedError;
+use super::{ModelInfo, TextKind};
+
+type Reply = Result<Vec<Vec<f32>>, EmbedError>;
+
+struct Request {
+    texts: Vec<String>,
+    kind: TextKind,
+    reply: oneshot::Sender<Reply>,
+}
+
+struct Inner {
+    info: ModelInfo,
+    tx: SyncSender<Request>,
+}
+
+/// Cheap-to-clone async handle to a [`SentenceEmbedder`] running on its own thread.
+///
+/// Requests wait in a bounded queue; when it is full, calls fail at once with
+/// [`EmbedError::Busy`] instead of piling up. The worker coalesces pending requests
+/// (up to `max_batch_texts` texts) into one forward pass. The thread ends when
+/// every clone of the handle has been dropped.
+#[derive(Clone)]
+pub struct EmbeddingService {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EmbeddingService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddingService")
+            .field("info", &self.inner.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddingService {
+    /// Moves `embedder` onto a dedicated thread. `queue_capacity` is the number of
+    /// requests (not texts) that may wait; both limits are raised to at least 1.
+    pub fn start(embedder: SentenceEmbedder, queue_capacity: usize, max_batch_texts: usize) -> Self {
+        let info = embedder.info().clone();
+        let (tx, rx) = sync_channel(queue_capacity.max(1));
+        let max_batch_texts = max_batch_texts.max(1);
+        let spawned = std::thread::Builder::new()
+            .name("semrec-embedder".into())
+            .spawn(move || worker(embedder, rx, max_batch_texts));
+        if let Err(err) = spawned {
+            // The receiver was dropped with the closure: every call returns Stopped.
+            tracing::error!("cannot start the embedding worker thread: {err}");
+        }
+        Self {
+            inner: Arc::new(Inner { info, tx }),
+        }
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.inner.info
+    }
+
+    /// Embeds `texts` as `kind`; one unit vector per text, in order.
+    pub async fn embed(&self, texts: Vec<String>, kind: TextKind) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let expected = texts.len();
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .tx
+            .try_send(Request { texts, kind, reply })
+            .map_err(|err| match err {
+                TrySendError::Full(_) => EmbedError::Busy,
+                TrySendError::Disconnected(_) => EmbedError::Stopped,
+            })?;
+        let vectors = answer.await.map_err(|_| EmbedError::Stopped)??;
+        if vectors.len() != expected {
+            return Err(EmbedError::Inference(format!(
+                "worker returned {} vectors for {expected} texts",
+                vectors.len()
+            )));
+        }
+        Ok(vectors)
+    }
+
+    pub async fn embed_one(&self, text: String, kind: TextKind) -> Result<Vec<f32>, EmbedError> {
+        let mut vectors = self.embed(vec![text], kind).await?;
+        vectors
+            .pop()
+            .ok_or_else(|| EmbedError::Inference("worker returned no vector".into()))
+    }
+}
+
+fn worker(embedder: SentenceEmbedder, rx: Receiver<Request>, max_batch_texts: usize) {
+    tracing::debug!(model = %embedder.info().id, "embedding worker started");
+    let mut carried: Option<Request> = None;
+    loop {
+        let first = match carried.take() {
+            Some(request) => request,
+            None => match rx.recv() {
+                Ok(request) => request,
+                Err(_) => break, // every handle dropped
+            },
+        };
+        // Greedily coalesce whatever else is already waiting.
+        let mut total = first.texts.len();
+        let mut batch = vec![first];
+        while total < max_batch_texts {
+            match rx.try_recv() {
+                Ok(request) if total + request.texts.len() <= max_batch_texts => {
+                    total += request.texts.len();
+                    batch.push(request);
+                }
+                Ok(request) => {
+                    carried = Some(request);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        // Callers that gave up (dropped future) need no answer.
+        batch.retain(|request| !request.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        run_batch(&embedder, batch);
+    }
+    tracing::debug!("embedding worker stopped");
+}
+
+fn embed_guarded(embedder: &SentenceEmbedder, batch: &[Request]) -> Reply {
+    let texts: Vec<String> = batch
+        .iter()
+        .flat_map(|request| request.texts.iter().map(|t| embedder.prepare(t, request.kind)))
+        .collect();
+    match catch_unwind(AssertUnwindSafe(|| embedder.embed_prepared(&texts))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!("embedding panicked: {message}");
+            Err(EmbedError::Inference(format!("embedding panicked: {message}")))
+        }
+    }
+}
+
+fn run_batch(embedder: &SentenceEmbedder, batch: Vec<Request>) {
+    let started = Instant::now();
+    let n_texts: usize = batch.iter().map(|r| r.texts.len()).sum();
+    match embed_guarded(embedder, &batch) {
+        Ok(vectors) => {
+            tracing::debug!(
+                requests = batch.len(),
+                texts = n_texts,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "embedded batch"
+            );
+            let mut vectors = vectors.into_iter();
+            for request in batch {
+                let mine: Vec<Vec<f32>> = vectors.by_ref().take(request.texts.len()).collect();
+                let _ = request.reply.send(Ok(mine));
+            }
+        }
+        Err(err) if batch.len() > 1 => {
+            // Do not let one request's failure fail the others: retry each alone.
+            tracing::warn!("coalesced batch failed ({err}); retrying its requests one by one");
+            for request in batch {
+                let result = embed_guarded(embedder, std::slice::from_ref(&request));
+                let _ = request.reply.send(result);
+            }
+        }
+        Err(err) => {
+            for request in batch {
+                let _ = request.reply.send(Err(err.clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Impressions (lists served) and clicks. A click is only accepted for an item
+//! that was actually shown in the impression it names.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use crate::Engine;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImpressionContext {
+    Profile,
+    Similar,
+    Api,
+}
+
+impl ImpressionContext {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Profile => "profile",
+            Self::Similar => "similar",
+            Self::Api => "api",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShownItem {
+    pub item_id: i64,
+    pub rank: usize,
+    pub score: f32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClickOutcome {
+    Recorded,
+    /// The same impression item was clicked before; counted once.
+    AlreadyRecorded,
+}
+
+impl Engine {
+    /// Stores one impression with every shown item, in one transaction.
+    pub async fn record_impression(
+        &self,
+        user_id: Option<i64>,
+        context: ImpressionContext,
+        query: &[f32],
+        shown: &[ShownItem],
+    ) -> Result<uuid::Uuid> {
+        let id = uuid::Uuid::new_v4();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO impressions (id, user_id, context, model_id, query_embedding) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(context.as_str())
+        .bind(self.model_id())
+        .bind(pgvector::Vector::from(query.to_vec()))
+        .execute(&mut *tx)
+        .await?;
+        if !shown.is_empty() {
+            let items: Vec<i64> = shown.iter().map(|s| s.item_id).collect();
+            let ranks: Vec<i32> = shown.iter().map(|s| s.rank as i32).collect();
+            let scores: Vec<f32> = shown.iter().map(|s| s.score.clamp(-1.0, 1.0)).collect();
+            sqlx::query(
+                "INSERT INTO impression_items (impression_id, item_id, rank, score)
+                 SELECT $1, * FROM unnest($2::bigint[], $3::int[], $4::real[])",
+            )
+            .bind(id)
+            .bind(&items)
+            .bind(&ranks)
+            .bind(&scores)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Records a click on an item of a served impression. When `user_id` is
+    /// given it must be the impression's user: nobody clicks in someone else's list.
+    pub async fn record_click(
+        &self,
+        impression_id: uuid::Uuid,
+        item_external_id: &str,
+        user_id: Option<i64>,
+    ) -> Result<ClickOutcome> {
+        let shown: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT ii.item_id, im.user_id FROM impression_items ii
+             JOIN impressions im ON im.id = ii.impression_id
+             JOIN items i ON i.id = ii.item_id
+             WHERE ii.impression_id = $1 AND i.external_id = $2",
+        )
+        .bind(impression_id)
+        .bind(item_external_id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((item_id, owner)) = shown else {
+            return Err(EngineError::Invalid(format!(
+                "item '{item_external_id}' was not shown in impression {impression_id}: only served items can be clicked"
+            )));
+        };
+        if user_id.is_some() && owner.is_some() && owner != user_id {
+            return Err(EngineError::Invalid(
+                "this impression belongs to another user".into(),
+            ));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO clicks (impression_id, item_id) VALUES ($1, $2) ON CONFLICT (impression_id, item_id) DO NOTHING",
+        )
+        .bind(impression_id)
+        .bind(item_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(if inserted == 1 {
+            ClickOutcome::Recorded
+        } else {
+            ClickOutcome::AlreadyRecorded
+        })
+    }
+}

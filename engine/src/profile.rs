@@ -1,0 +1,509 @@
+//! Users and their profiles, and how a profile becomes a query vector.
+
+use serde::{Deserialize, Serialize};
+
+use crate::embed::TextKind;
+use crate::error::{EngineError, Result};
+use crate::Engine;
+
+pub const MAX_INTERESTS: usize = 50;
+pub const MAX_CLASSES: usize = 50;
+pub const MAX_ABOUT_CHARS: usize = 2000;
+pub const MAX_ENTRY_CHARS: usize = 200;
+/// History entries used to build the query (most recent first).
+pub const HISTORY_WINDOW: usize = 20;
+
+/// How a profile becomes the vector we search with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileStrategy {
+    /// One embedding of the whole profile written out as text.
+    #[default]
+    Concat,
+    /// The normalised mean of one embedding per profile element
+    /// (catalog history reuses the items' stored vectors).
+    Centroid,
+}
+
+impl std::str::FromStr for ProfileStrategy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "concat" => Ok(Self::Concat),
+            "centroid" => Ok(Self::Centroid),
+            other => Err(format!(
+                "unknown profile strategy '{other}': use 'concat' or 'centroid'"
+            )),
+        }
+    }
+}
+
+/// One thing consumed: a catalog item, or free text for anything else.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum HistoryEntry {
+    Item { id: String, title: String },
+    Text { text: String },
+}
+
+/// What a user tells us about themselves.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Profile {
+    #[serde(default)]
+    pub interests: Vec<String>,
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+    #[serde(default)]
+    pub classes: Vec<String>,
+    #[serde(default)]
+    pub about: String,
+}
+
+/// Where a profile element came from; recommendations are explained by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ElementKind {
+    Interest,
+    History,
+    Class,
+    About,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileElement {
+    pub kind: ElementKind,
+    pub label: String,
+    /// The catalog item behind a history element (its stored vector is reused).
+    #[serde(skip)]
+    pub item_id: Option<i64>,
+}
+
+fn clean_list(values: &[String], max: usize, what: &str) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+        if v.is_empty() {
+            continue;
+        }
+        if v.chars().count() > MAX_ENTRY_CHARS {
+            return Err(EngineError::Invalid(format!(
+                "{what} '{}…' is longer than {MAX_ENTRY_CHARS} characters",
+                v.chars().take(20).collect::<String>()
+            )));
+        }
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&v)) {
+            out.push(v);
+        }
+    }
+    if out.len() > max {
+        return Err(EngineError::Invalid(format!(
+            "at most {max} {what}s, got {}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+impl Profile {
+    /// Trims, de-duplicates and bounds every field.
+    pub fn normalized(&self) -> Result<Profile> {
+        let about = self.about.trim().to_string();
+        if about.chars().count() > MAX_ABOUT_CHARS {
+            return Err(EngineError::Invalid(format!(
+                "'about' is longer than {MAX_ABOUT_CHARS} characters"
+            )));
+        }
+        Ok(Profile {
+            interests: clean_list(&self.interests, MAX_INTERESTS, "interest")?,
+            classes: clean_list(&self.classes, MAX_CLASSES, "class")?,
+            history: self.history.clone(),
+            about,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.interests.is_empty()
+            && self.history.is_empty()
+            && self.classes.is_empty()
+            && self.about.trim().is_empty()
+    }
+
+    /// The profile written out as one text, most telling parts first.
+    pub fn as_text(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.interests.is_empty() {
+            parts.push(format!("Interested in {}.", self.interests.join(", ")));
+        }
+        let history: Vec<&str> = self
+            .history
+            .iter()
+            .take(HISTORY_WINDOW)
+            .map(|h| match h {
+                HistoryEntry::Item { title, .. } => title.as_str(),
+                HistoryEntry::Text { text } => text.as_str(),
+            })
+            .collect();
+        if !history.is_empty() {
+            parts.push(format!("Liked {}.", history.join("; ")));
+        }
+        if !self.classes.is_empty() {
+            parts.push(format!("Follows {}.", self.classes.join(", ")));
+        }
+        if !self.about.trim().is_empty() {
+            parts.push(self.about.trim().to_string());
+        }
+        parts.join(" ")
+    }
+}
+
+/// Normalises `v` to unit length in place; leaves a zero vector alone.
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// A profile ready to search with: its query vector and its elements' vectors.
+#[derive(Clone, Debug)]
+pub struct ProfileQuery {
+    pub vector: Vec<f32>,
+    pub elements: Vec<(ProfileElement, Vec<f32>)>,
+}
+
+impl ProfileQuery {
+    /// The profile element closest to an item, to explain why it was recommended.
+    pub fn explain(&self, item_vector: &[f32]) -> Option<ProfileElement> {
+        self.elements
+            .iter()
+            .map(|(e, v)| (e, dot(v, item_vector)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(e, _)| e.clone())
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub handle: String,
+}
+
+/// Handles are lowercase, 2–40 chars of letters, digits, '_', '.', '-'.
+pub fn normalize_handle(handle: &str) -> Result<String> {
+    let h = handle.trim().to_lowercase();
+    let ok = (2..=40).contains(&h.len())
+        && h.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok {
+        Ok(h)
+    } else {
+        Err(EngineError::Invalid(
+            "a handle is 2–40 characters: letters, digits, '_', '.' or '-', starting with a letter or digit".into(),
+        ))
+    }
+}
+
+impl Engine {
+    pub async fn user_by_handle(&self, handle: &str, create: bool) -> Result<User> {
+        let handle = normalize_handle(handle)?;
+        let row: Option<(i64, String)> = if create {
+            sqlx::query_as(
+                "INSERT INTO users (handle) VALUES ($1)
+                 ON CONFLICT (handle) DO UPDATE SET handle = EXCLUDED.handle RETURNING id, handle",
+            )
+            .bind(&handle)
+            .fetch_optional(self.pool())
+            .await?
+        } else {
+            sqlx::query_as("SELECT id, handle FROM users WHERE handle = $1")
+                .bind(&handle)
+                .fetch_optional(self.pool())
+                .await?
+        };
+        row.map(|(id, handle)| User { id, handle })
+            .ok_or_else(|| EngineError::NotFound(format!("user '{handle}'")))
+    }
+
+    pub async fn load_profile(&self, user_id: i64) -> Result<Profile> {
+        let row: Option<(Vec<String>, Vec<String>, String)> =
+            sqlx::query_as("SELECT interests, classes, about FROM profiles WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(self.pool())
+                .await?;
+        let (interests, classes, about) = row.unwrap_or_default();
+        let history_rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT i.external_id, i.title, h.free_text FROM profile_history h
+             LEFT JOIN items i ON i.id = h.item_id
+             WHERE h.user_id = $1 ORDER BY h.consumed_at DESC, h.id DESC",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        let history = history_rows
+            .into_iter()
+            .filter_map(|(id, title, text)| match (id, title, text) {
+                (Some(id), Some(title), _) => Some(HistoryEntry::Item { id, title }),
+                (_, _, Some(text)) => Some(HistoryEntry::Text { text }),
+                _ => None,
+            })
+            .collect();
+        Ok(Profile {
+            interests,
+            history,
+            classes,
+            about,
+        })
+    }
+
+    /// Replaces a user's profile. History items are catalog external ids; unknown ids are an error.
+    pub async fn save_profile(&self, user_id: i64, profile: &Profile) -> Result<Profile> {
+        let p = profile.normalized()?;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO profiles (user_id, interests, classes, about, updated_at) VALUES ($1, $2, $3, $4, now())
+             ON CONFLICT (user_id) DO UPDATE SET interests = $2, classes = $3, about = $4, updated_at = now()",
+        )
+        .bind(user_id)
+        .bind(&p.interests)
+        .bind(&p.classes)
+        .bind(&p.about)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM profile_history WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        // Oldest last in the list: insert with decreasing timestamps to keep the order.
+        for (age, entry) in p.history.iter().enumerate() {
+            let when = format!("{age} seconds");
+            match entry {
+                HistoryEntry::Item { id, .. } => {
+                    let n = sqlx::query(
+                        "INSERT INTO profile_history (user_id, item_id, consumed_at)
+                         SELECT $1, id, now() - $3::interval FROM items WHERE external_id = $2
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(user_id)
+                    .bind(id)
+                    .bind(&when)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if n == 0 && !self.item_exists(&mut tx, id).await? {
+                        return Err(EngineError::Invalid(format!(
+                            "history item '{id}' is not in the catalog"
+                        )));
+                    }
+                }
+                HistoryEntry::Text { text } => {
+                    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if text.is_empty() || text.chars().count() > 500 {
+                        return Err(EngineError::Invalid(
+                            "a free-text history entry must have 1–500 characters".into(),
+                        ));
+                    }
+                    sqlx::query(
+                        "INSERT INTO profile_history (user_id, free_text, consumed_at) VALUES ($1, $2, now() - $3::interval)",
+                    )
+                    .bind(user_id)
+                    .bind(&text)
+                    .bind(&when)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        self.load_profile(user_id).await
+    }
+
+    async fn item_exists(&self, tx: &mut sqlx::PgConnection, external_id: &str) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM items WHERE external_id = $1)")
+                .bind(external_id)
+                .fetch_one(tx)
+                .await?,
+        )
+    }
+
+    pub async fn dismiss(&self, user_id: i64, item_external_id: &str) -> Result<()> {
+        let n = sqlx::query(
+            "INSERT INTO dismissals (user_id, item_id) SELECT $1, id FROM items WHERE external_id = $2
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(item_external_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if n == 0 && self.item_by_external_id(item_external_id).await.is_err() {
+            return Err(EngineError::NotFound(format!("item '{item_external_id}'")));
+        }
+        Ok(())
+    }
+
+    /// Embeds a profile: its elements in one batch (history items reuse stored
+    /// vectors), and the query vector by the configured strategy.
+    pub async fn profile_query(&self, profile: &Profile) -> Result<ProfileQuery> {
+        let profile = profile.normalized()?;
+        if profile.is_empty() {
+            return Err(EngineError::Invalid(
+                "the profile is empty: add an interest, something you liked, a class or a few words about you".into(),
+            ));
+        }
+        let mut elements: Vec<ProfileElement> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        for i in &profile.interests {
+            elements.push(ProfileElement {
+                kind: ElementKind::Interest,
+                label: i.clone(),
+                item_id: None,
+            });
+            texts.push(i.clone());
+        }
+        for c in &profile.classes {
+            elements.push(ProfileElement {
+                kind: ElementKind::Class,
+                label: c.clone(),
+                item_id: None,
+            });
+            texts.push(c.clone());
+        }
+        if !profile.about.is_empty() {
+            elements.push(ProfileElement {
+                kind: ElementKind::About,
+                label: "about you".into(),
+                item_id: None,
+            });
+            texts.push(profile.about.clone());
+        }
+        let mut history_items: Vec<(ProfileElement, String)> = Vec::new();
+        for h in profile.history.iter().take(HISTORY_WINDOW) {
+            match h {
+                HistoryEntry::Item { id, title } => history_items.push((
+                    ProfileElement {
+                        kind: ElementKind::History,
+                        label: title.clone(),
+                        item_id: None,
+                    },
+                    id.clone(),
+                )),
+                HistoryEntry::Text { text } => {
+                    elements.push(ProfileElement {
+                        kind: ElementKind::History,
+                        label: text.clone(),
+                        item_id: None,
+                    });
+                    texts.push(text.clone());
+                }
+            }
+        }
+        let concat = profile.as_text();
+        let embed_concat = self.settings.profile_strategy == ProfileStrategy::Concat;
+        let mut batch = texts;
+        if embed_concat {
+            batch.push(concat);
+        }
+        let mut vectors = self.embedder.embed(batch, TextKind::Query).await?;
+        let concat_vector = if embed_concat { vectors.pop() } else { None };
+        let mut pairs: Vec<(ProfileElement, Vec<f32>)> =
+            elements.into_iter().zip(vectors).collect();
+
+        if !history_items.is_empty() {
+            let ids: Vec<String> = history_items.iter().map(|(_, id)| id.clone()).collect();
+            let rows: Vec<(i64, String, pgvector::Vector)> = sqlx::query_as(
+                "SELECT id, external_id, embedding FROM items
+                 WHERE external_id = ANY($1) AND embedding IS NOT NULL AND model_id = $2",
+            )
+            .bind(&ids)
+            .bind(self.model_id())
+            .fetch_all(self.pool())
+            .await?;
+            for (mut element, id) in history_items {
+                if let Some((db_id, _, v)) = rows.iter().find(|(_, ext, _)| *ext == id) {
+                    element.item_id = Some(*db_id);
+                    pairs.push((element, v.to_vec()));
+                }
+            }
+        }
+        let vector = match concat_vector {
+            Some(v) => v,
+            None => {
+                let mut mean = vec![0f32; pairs.first().map(|(_, v)| v.len()).unwrap_or(0)];
+                for (_, v) in &pairs {
+                    mean.iter_mut().zip(v).for_each(|(m, x)| *m += x);
+                }
+                normalize(&mut mean);
+                mean
+            }
+        };
+        Ok(ProfileQuery {
+            vector,
+            elements: pairs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_text_lists_every_part_and_normalization_dedups() {
+        let p = Profile {
+            interests: vec![" jazz ".into(), "Jazz".into(), "aircraft".into()],
+            history: vec![HistoryEntry::Text {
+                text: "Top Gun".into(),
+            }],
+            classes: vec!["Physics 101".into()],
+            about: " I fly gliders. ".into(),
+        }
+        .normalized()
+        .unwrap();
+        assert_eq!(p.interests, vec!["jazz", "aircraft"]);
+        assert_eq!(
+            p.as_text(),
+            "Interested in jazz, aircraft. Liked Top Gun. Follows Physics 101. I fly gliders."
+        );
+    }
+
+    #[test]
+    fn explanation_picks_the_closest_element() {
+        let q = ProfileQuery {
+            vector: vec![1.0, 0.0],
+            elements: vec![
+                (
+                    ProfileElement {
+                        kind: ElementKind::Interest,
+                        label: "a".into(),
+                        item_id: None,
+                    },
+                    vec![1.0, 0.0],
+                ),
+                (
+                    ProfileElement {
+                        kind: ElementKind::Class,
+                        label: "b".into(),
+                        item_id: None,
+                    },
+                    vec![0.0, 1.0],
+                ),
+            ],
+        };
+        assert_eq!(q.explain(&[0.1, 0.9]).unwrap().label, "b");
+        assert_eq!(q.explain(&[0.9, 0.1]).unwrap().label, "a");
+    }
+
+    #[test]
+    fn handles_are_validated() {
+        assert_eq!(normalize_handle(" Ada.L ").unwrap(), "ada.l");
+        assert!(normalize_handle("a").is_err());
+        assert!(normalize_handle("-x").is_err());
+        assert!(normalize_handle("a b").is_err());
+    }
+}

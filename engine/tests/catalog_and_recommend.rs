@@ -1,0 +1,302 @@
+//! Integration tests against a real PostgreSQL + pgvector and the real model.
+
+mod common;
+
+use engine::catalog::{parse_import, ImportFormat};
+use engine::events::{ClickOutcome, ImpressionContext};
+use engine::profile::{HistoryEntry, Profile};
+use engine::recommend::{Filters, RecommendOptions};
+use engine::EngineError;
+
+fn profile(interests: &[&str]) -> Profile {
+    Profile {
+        interests: interests.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn import_reports_bad_lines_keeps_good_ones_and_reimport_embeds_nothing() {
+    let db = common::engine().await;
+    let input = concat!(
+        r#"{"id":"a","title":"Alpha","description":"first"}"#,
+        "\n",
+        "{broken json\n",
+        r#"{"id":"b","description":"no title"}"#,
+        "\n",
+        r#"{"id":"c","title":"Gamma"}"#,
+        "\n",
+        r#"{"id":"a","title":"Alpha again"}"#,
+        "\n",
+    );
+    let parse = || parse_import(std::io::Cursor::new(input), ImportFormat::Jsonl).unwrap();
+    let summary = db.engine.import_items(parse(), |_| {}).await.unwrap();
+    assert_eq!(
+        (summary.added, summary.updated, summary.unchanged),
+        (2, 0, 0)
+    );
+    let lines: Vec<usize> = summary.rejected.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![2, 3, 5]);
+    assert_eq!(db.engine.catalog_size().await.unwrap(), 2);
+
+    // Same input again: nothing re-embedded, nothing changed.
+    let mut embedded = usize::MAX;
+    let again = db
+        .engine
+        .import_items(parse(), |p| embedded = p.embedded)
+        .await
+        .unwrap();
+    assert_eq!((again.added, again.updated, again.unchanged), (0, 0, 2));
+    assert_eq!(embedded, 0);
+
+    // A changed text is re-embedded; a changed URL is an update without re-embedding.
+    let changed = concat!(
+        r#"{"id":"a","title":"Alpha","description":"first, revised"}"#,
+        "\n",
+        r#"{"id":"c","title":"Gamma","url":"https://example.org/c"}"#,
+        "\n",
+    );
+    let mut embedded = 0;
+    let third = db
+        .engine
+        .import_items(
+            parse_import(std::io::Cursor::new(changed), ImportFormat::Jsonl).unwrap(),
+            |p| embedded = p.embedded,
+        )
+        .await
+        .unwrap();
+    assert_eq!((third.added, third.updated, third.unchanged), (0, 2, 0));
+    assert_eq!(embedded, 1);
+    let c = db.engine.item_by_external_id("c").await.unwrap();
+    assert_eq!(c.url.as_deref(), Some("https://example.org/c"));
+}
+
+#[tokio::test]
+async fn recommendations_follow_meaning_filters_exclusions_and_k() {
+    let db = common::engine().await;
+    let e = &db.engine;
+    let summary = e
+        .import_items(common::fixture_catalog(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.added, 12);
+
+    // "aircraft" shares no word with the aviation items, yet they rank first.
+    let list = e
+        .recommend_for_profile(
+            None,
+            &profile(&["aircraft"]),
+            &RecommendOptions {
+                k: 3,
+                ..Default::default()
+            },
+            ImpressionContext::Api,
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list
+        .items
+        .iter()
+        .map(|r| r.item.external_id.as_str())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.contains(&"planes"), "{ids:?}");
+    assert!(
+        !ids.contains(&"banana") && !ids.contains(&"chess"),
+        "{ids:?}"
+    );
+    // Smallest distance first: scores never increase down the list.
+    assert!(
+        list.items.windows(2).all(|w| w[0].score >= w[1].score),
+        "{:?}",
+        list.items
+    );
+    assert_eq!(list.items[0].rank, 1);
+    let why = list.items[0].explanation.as_ref().unwrap();
+    assert_eq!(why.label, "aircraft");
+
+    // Filters: only French items, and only from a source.
+    let fr = RecommendOptions {
+        k: 5,
+        filters: Filters {
+            languages: vec!["fr".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let list = e
+        .recommend_for_profile(None, &profile(&["aircraft"]), &fr, ImpressionContext::Api)
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].item.external_id, "avions");
+    let blog = RecommendOptions {
+        k: 4,
+        filters: Filters {
+            sources: vec!["blog".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let list = e
+        .recommend_for_profile(None, &profile(&["aircraft"]), &blog, ImpressionContext::Api)
+        .await
+        .unwrap();
+    assert_eq!(
+        list.items.len(),
+        4,
+        "a filter must not starve the list when enough rows exist"
+    );
+    assert!(list.items.iter().all(|r| r.item.source == "blog"));
+
+    // Consumed items are excluded for a stored user.
+    let user = e.user_by_handle("pilot", true).await.unwrap();
+    let mut p = profile(&["aircraft"]);
+    p.history = vec![HistoryEntry::Item {
+        id: "planes".into(),
+        title: "Wings over the Pacific".into(),
+    }];
+    e.save_profile(user.id, &p).await.unwrap();
+    let list = e
+        .recommend_for_user(
+            user.id,
+            &RecommendOptions {
+                k: 12,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 11);
+    assert!(list.items.iter().all(|r| r.item.external_id != "planes"));
+
+    // Dismissed items are excluded too.
+    e.dismiss(user.id, "jets").await.unwrap();
+    let list = e
+        .recommend_for_user(
+            user.id,
+            &RecommendOptions {
+                k: 12,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 10);
+    assert!(list.items.iter().all(|r| r.item.external_id != "jets"));
+
+    // k is validated.
+    let err = e
+        .recommend_for_user(
+            user.id,
+            &RecommendOptions {
+                k: 0,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Invalid(_)));
+}
+
+#[tokio::test]
+async fn similar_items_exclude_the_item_itself() {
+    let db = common::engine().await;
+    db.engine
+        .import_items(common::fixture_catalog(), |_| {})
+        .await
+        .unwrap();
+    let list = db
+        .engine
+        .similar_items(
+            None,
+            "jazz",
+            &RecommendOptions {
+                k: 3,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(list.items[0].item.external_id, "piano");
+    assert!(list.items.iter().all(|r| r.item.external_id != "jazz"));
+}
+
+#[tokio::test]
+async fn the_nearest_neighbour_query_uses_the_hnsw_index() {
+    let db = common::engine().await;
+    db.engine
+        .import_items(common::fixture_catalog(), |_| {})
+        .await
+        .unwrap();
+    let pool = db.engine.store.pool();
+    let mut tx = pool.begin().await.unwrap();
+    // On a tiny table the planner prefers a scan; forbid that to see the index is usable.
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let query = vec![0.05f32; 384];
+    let plan: Vec<(String,)> = sqlx::query_as(
+        "EXPLAIN SELECT id FROM items WHERE embedding IS NOT NULL ORDER BY embedding <=> $1 ASC LIMIT 10",
+    )
+    .bind(pgvector::Vector::from(query))
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let plan = plan
+        .into_iter()
+        .map(|(l,)| l)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(plan.contains("items_embedding_hnsw"), "{plan}");
+}
+
+#[tokio::test]
+async fn clicks_must_reference_a_served_item_and_count_once() {
+    let db = common::engine().await;
+    let e = &db.engine;
+    e.import_items(common::fixture_catalog(), |_| {})
+        .await
+        .unwrap();
+    let list = e
+        .recommend_for_profile(
+            None,
+            &profile(&["jazz"]),
+            &RecommendOptions {
+                k: 2,
+                ..Default::default()
+            },
+            ImpressionContext::Api,
+        )
+        .await
+        .unwrap();
+    let shown = &list.items[0].item.external_id;
+    let not_shown = ["banana", "chess", "football"]
+        .into_iter()
+        .find(|id| list.items.iter().all(|r| r.item.external_id != *id))
+        .unwrap();
+
+    assert_eq!(
+        e.record_click(list.impression_id, shown, None)
+            .await
+            .unwrap(),
+        ClickOutcome::Recorded
+    );
+    assert_eq!(
+        e.record_click(list.impression_id, shown, None)
+            .await
+            .unwrap(),
+        ClickOutcome::AlreadyRecorded
+    );
+    let err = e
+        .record_click(list.impression_id, not_shown, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Invalid(_)), "{err:?}");
+    let err = e
+        .record_click(uuid::Uuid::new_v4(), shown, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Invalid(_)), "{err:?}");
+}

@@ -1,0 +1,63 @@
+//! Test harness: a real throwaway PostgreSQL + pgvector cluster and the real model.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use engine::embed::{EmbeddingService, SentenceEmbedder};
+use engine::postgres_cluster::LocalCluster;
+use engine::{Engine, EngineSettings, Store};
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn model_dir() -> PathBuf {
+    std::env::var_os("SEMREC_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"))
+}
+
+/// One model per test binary: loading it is the slow part.
+pub fn embedder() -> EmbeddingService {
+    static SERVICE: OnceLock<EmbeddingService> = OnceLock::new();
+    SERVICE
+        .get_or_init(|| {
+            let model = SentenceEmbedder::load(&model_dir())
+                .unwrap_or_else(|e| panic!("{e}: run scripts/fetch-model.sh first"));
+            EmbeddingService::start(model, 64, 32)
+        })
+        .clone()
+}
+
+pub struct TestDb {
+    pub engine: Engine,
+    pub cluster: LocalCluster,
+}
+
+pub async fn engine_with(settings: EngineSettings) -> TestDb {
+    let cluster = LocalCluster::temporary()
+        .await
+        .expect("temporary PostgreSQL cluster");
+    let store = Store::connect(cluster.database_url(), 8)
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    TestDb {
+        engine: Engine::new(store, embedder(), settings),
+        cluster,
+    }
+}
+
+pub async fn engine() -> TestDb {
+    engine_with(EngineSettings::default()).await
+}
+
+pub fn fixture_catalog() -> engine::catalog::ParsedImport {
+    let file =
+        std::fs::File::open(workspace().join("engine/tests/fixtures/catalog.jsonl")).unwrap();
+    engine::catalog::parse_import(
+        std::io::BufReader::new(file),
+        engine::catalog::ImportFormat::Jsonl,
+    )
+    .unwrap()
+}

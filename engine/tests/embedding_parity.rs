@@ -1,0 +1,222 @@
+//! Parity of the candle SBERT embedder with sentence-transformers (Python) output.
+//!
+//! Model folder: `SEMREC_MODEL_DIR`, else `<workspace>/models/all-MiniLM-L6-v2`.
+//! Fixture: `SEMREC_REFERENCE_FIXTURE`, else
+//! `<workspace>/../shared/fixtures/all-MiniLM-L6-v2.reference.jsonl`.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use engine::embed::{SentenceEmbedder, TextKind};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("SEMREC_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("models").join("all-MiniLM-L6-v2"))
+}
+
+fn fixture_path() -> PathBuf {
+    std::env::var_os("SEMREC_REFERENCE_FIXTURE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            workspace()
+                .join("..")
+                .join("shared")
+                .join("fixtures")
+                .join("all-MiniLM-L6-v2.reference.jsonl")
+        })
+}
+
+fn embedder() -> &'static SentenceEmbedder {
+    static EMBEDDER: OnceLock<SentenceEmbedder> = OnceLock::new();
+    EMBEDDER.get_or_init(|| {
+        let dir = model_dir();
+        assert!(
+            dir.join("model.safetensors").is_file(),
+            "model folder {} is missing or incomplete: run scripts/fetch-model.sh \
+             (or set SEMREC_MODEL_DIR)",
+            dir.display()
+        );
+        SentenceEmbedder::load(&dir).unwrap_or_else(|err| panic!("loading {}: {err}", dir.display()))
+    })
+}
+
+struct Reference {
+    kind: String,
+    text: String,
+    n_tokens: Option<usize>,
+    embedding: Vec<f32>,
+}
+
+fn references() -> Vec<Reference> {
+    let path = fixture_path();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("reading fixture {}: {err}", path.display()));
+    let refs: Vec<Reference> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|err| panic!("fixture line {}: {err}", i + 1));
+            Reference {
+                kind: v["kind"].as_str().unwrap_or("").to_string(),
+                text: v["text"].as_str().expect("fixture `text`").to_string(),
+                n_tokens: v["n_tokens"].as_u64().map(|n| n as usize),
+                embedding: v["embedding"]
+                    .as_array()
+                    .expect("fixture `embedding`")
+                    .iter()
+                    .map(|x| x.as_f64().expect("float") as f32)
+                    .collect(),
+            }
+        })
+        .collect();
+    assert!(!refs.is_empty(), "fixture {} is empty", path.display());
+    refs
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn norm(a: &[f32]) -> f32 {
+    dot(a, a).sqrt()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    dot(a, b) / (norm(a) * norm(b))
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn assert_unit(v: &[f32], what: &str) {
+    let e = embedder();
+    assert_eq!(v.len(), e.info().dims, "{what}: wrong dims");
+    assert!(v.iter().all(|x| x.is_finite()), "{what}: non-finite component");
+    let n = norm(v);
+    assert!((n - 1.0).abs() < 1e-4, "{what}: norm {n}, want 1");
+}
+
+#[test]
+fn model_info_matches_folder() {
+    let info = embedder().info();
+    assert_eq!(info.id, "all-MiniLM-L6-v2");
+    assert_eq!(info.dims, 384);
+    assert_eq!(info.max_seq_length, 256);
+    assert_eq!(info.query_prefix, "");
+    assert_eq!(info.passage_prefix, "");
+    let details = embedder().details();
+    assert_eq!(details.pooling, engine::embed::Pooling::Mean);
+    assert!(details.normalize_module);
+}
+
+#[test]
+fn every_reference_vector_matches() {
+    let e = embedder();
+    let refs = references();
+    let mut min_cos = f32::INFINITY;
+    let mut max_diff = 0.0f32;
+    let mut failures = Vec::new();
+    for r in &refs {
+        let got = e.embed(&[r.text.as_str()], TextKind::Passage).unwrap().remove(0);
+        assert_unit(&got, &r.text);
+        assert_eq!(got.len(), r.embedding.len(), "dims for {:?}", r.text);
+        let cos = cosine(&got, &r.embedding);
+        let diff = max_abs_diff(&got, &r.embedding);
+        min_cos = min_cos.min(cos);
+        max_diff = max_diff.max(diff);
+        if cos < 0.9999 {
+            failures.push(format!("[{}] {:?}: cosine {cos:.6}, max abs diff {diff:.2e}", r.kind, r.text));
+        }
+    }
+    println!(
+        "{} reference vectors: min cosine {min_cos:.7}, max abs diff {max_diff:.2e}",
+        refs.len()
+    );
+    assert!(failures.is_empty(), "below cosine 0.9999:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn token_counts_match_reference() {
+    let e = embedder();
+    let mut checked = 0;
+    for r in references() {
+        if let Some(want) = r.n_tokens {
+            let got = e.count_tokens(&r.text, TextKind::Passage).unwrap();
+            assert_eq!(got, want, "token count for [{}] {:?}", r.kind, r.text);
+            assert!(got <= e.info().max_seq_length);
+            checked += 1;
+        }
+    }
+    println!("{checked} token counts checked");
+}
+
+#[test]
+fn batch_equals_one_at_a_time() {
+    let e = embedder();
+    let refs = references();
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    let batch = e.embed(&texts, TextKind::Passage).unwrap();
+    assert_eq!(batch.len(), texts.len());
+    let mut worst = 0.0f32;
+    for (text, from_batch) in texts.iter().zip(&batch) {
+        let single = e.embed(&[text], TextKind::Passage).unwrap().remove(0);
+        let diff = max_abs_diff(from_batch, &single);
+        assert!(diff <= 1e-5, "{text:?}: batched vs single max abs diff {diff:.2e}");
+        worst = worst.max(diff);
+    }
+    println!("batch of {} vs one at a time: max abs diff {worst:.2e}", texts.len());
+
+    // Order is preserved whatever the lengths: reversing the input reverses the output.
+    let reversed: Vec<&str> = texts.iter().rev().copied().collect();
+    let rev = e.embed(&reversed, TextKind::Passage).unwrap();
+    for (a, b) in rev.iter().rev().zip(&batch) {
+        assert!(max_abs_diff(a, b) <= 1e-5);
+    }
+}
+
+#[test]
+fn similar_words_are_closer() {
+    let e = embedder();
+    let v = e.embed(&["aircraft", "plane", "banana"], TextKind::Passage).unwrap();
+    let (ap, ab) = (cosine(&v[0], &v[1]), cosine(&v[0], &v[2]));
+    println!("cos(aircraft, plane) = {ap:.3}, cos(aircraft, banana) = {ab:.3}");
+    assert!(ap > ab, "aircraft/plane {ap} should beat aircraft/banana {ab}");
+}
+
+#[test]
+fn awkward_texts_give_finite_unit_vectors() {
+    let e = embedder();
+    let long = "Recommendation engines rank a catalog for each user. ".repeat(400);
+    let texts = [
+        "",
+        " ",
+        "   \n\t  ",
+        "\u{200b}",
+        long.as_str(),
+        "🚀✈️🍌🎸",
+        "東京は日本の首都です。",
+        "Ünïcödé ñ ß Ωμέγα",
+    ];
+    for kind in [TextKind::Query, TextKind::Passage] {
+        let batch = e.embed(&texts, kind).unwrap();
+        assert_eq!(batch.len(), texts.len());
+        for (t, v) in texts.iter().zip(&batch) {
+            assert_unit(v, &format!("{:?}", t.chars().take(20).collect::<String>()));
+        }
+        assert_eq!(
+            e.count_tokens(&long, kind).unwrap(),
+            e.info().max_seq_length,
+            "long text must be truncated at max_seq_length"
+        );
+    }
+    assert!(e.embed(&[], TextKind::Query).unwrap().is_empty());
+}

@@ -1,0 +1,136 @@
+//! The async EmbeddingService: coalescing, correctness under concurrency, Busy.
+//!
+//! Model folder: `SEMREC_MODEL_DIR`, else `<workspace>/models/all-MiniLM-L6-v2`.
+
+use std::path::PathBuf;
+
+use engine::embed::{EmbedError, EmbeddingService, SentenceEmbedder, TextKind};
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("SEMREC_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/all-MiniLM-L6-v2")
+        })
+}
+
+fn load() -> SentenceEmbedder {
+    let dir = model_dir();
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "model folder {} is missing or incomplete: run scripts/fetch-model.sh \
+         (or set SEMREC_MODEL_DIR)",
+        dir.display()
+    );
+    SentenceEmbedder::load(&dir).unwrap_or_else(|err| panic!("loading {}: {err}", dir.display()))
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Distinct texts of varied length, so coalesced batches need padding.
+fn text(i: usize) -> String {
+    let words = [
+        "jazz", "hiking", "the", "history", "of", "aircraft", "cooking", "pastry", "vinyl",
+        "mountains", "python", "learning", "photography", "Rome", "concerts",
+    ];
+    let n = 1 + (i * 7) % 40;
+    (0..n)
+        .map(|k| words[(i * 13 + k * 5) % words.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+        + &format!(" #{i}")
+}
+
+fn kind(i: usize) -> TextKind {
+    if i % 2 == 0 {
+        TextKind::Query
+    } else {
+        TextKind::Passage
+    }
+}
+
+/// Request `i` carries 1–3 texts.
+fn request(i: usize) -> Vec<String> {
+    (0..1 + i % 3).map(|k| text(i * 3 + k)).collect()
+}
+
+fn direct(embedder: &SentenceEmbedder, i: usize) -> Vec<Vec<f32>> {
+    let texts = request(i);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    embedder.embed(&refs, kind(i)).unwrap()
+}
+
+fn assert_same(got: &[Vec<f32>], want: &[Vec<f32>], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: vector count");
+    for (g, w) in got.iter().zip(want) {
+        let diff = max_abs_diff(g, w);
+        assert!(diff <= 1e-5, "{what}: max abs diff {diff:.2e} vs direct embedding");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_are_all_answered_correctly() {
+    let reference = load();
+    let service = EmbeddingService::start(load(), 64, 16);
+    assert_eq!(service.info(), reference.info());
+
+    let n = 40;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let service = service.clone();
+        tasks.spawn(async move { (i, service.embed(request(i), kind(i)).await) });
+    }
+    let mut answered = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (i, result) = joined.unwrap();
+        let got = result.unwrap_or_else(|err| panic!("request {i}: {err}"));
+        assert_same(&got, &direct(&reference, i), &format!("request {i}"));
+        answered += 1;
+    }
+    assert_eq!(answered, n);
+
+    let one = service.embed_one("aircraft".into(), TextKind::Passage).await.unwrap();
+    assert_same(
+        &[one],
+        &reference.embed(&["aircraft"], TextKind::Passage).unwrap(),
+        "embed_one",
+    );
+    assert!(service.embed(Vec::new(), TextKind::Query).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn full_queue_answers_busy_and_everything_else_is_correct() {
+    let reference = load();
+    let service = EmbeddingService::start(load(), 1, 4);
+
+    // All tasks make their first poll (the try_send) back to back, far faster than
+    // one forward pass, so a capacity-1 queue must overflow.
+    let n = 30;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let service = service.clone();
+        tasks.spawn(async move { (i, service.embed(request(i), kind(i)).await) });
+    }
+    let (mut ok, mut busy) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        match joined.unwrap() {
+            (i, Ok(got)) => {
+                assert_same(&got, &direct(&reference, i), &format!("request {i}"));
+                ok += 1;
+            }
+            (_, Err(EmbedError::Busy)) => busy += 1,
+            (i, Err(other)) => panic!("request {i}: unexpected error {other}"),
+        }
+    }
+    println!("flood of {n}: {ok} answered, {busy} busy");
+    assert!(busy > 0, "a capacity-1 queue never reported Busy");
+    assert!(ok > 0, "no request was answered");
+    assert_eq!(ok + busy, n);
+
+    // Once the flood is over, the service works normally again.
+    let got = service.embed(request(0), kind(0)).await.unwrap();
+    assert_same(&got, &direct(&reference, 0), "after the flood");
+}

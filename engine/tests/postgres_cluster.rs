@@ -1,0 +1,298 @@
+//! Integration tests of the self-managed PostgreSQL cluster, against the real
+//! PostgreSQL 15 + pgvector binaries (scripts/setup.sh installs them).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use engine::postgres_cluster::{ClusterError, ClusterOptions, LocalCluster};
+use sqlx::{Connection, PgConnection};
+
+/// A fresh directory under the system temp dir (reachable by the `postgres` user
+/// when the tests run as root), removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        use rand::Rng;
+        let n: u64 = rand::thread_rng().gen();
+        let base = if running_as_root() {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("semrec-test-{tag}-{n:016x}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn temporary_cluster_has_pgvector_and_is_removed_on_stop() {
+    let t = Instant::now();
+    let cluster = LocalCluster::temporary().await.expect("temporary cluster");
+    eprintln!("temporary cluster started in {:?}", t.elapsed());
+    let url = cluster.database_url().to_owned();
+    assert!(
+        url.starts_with("postgres://semrec:") && url.contains("@127.0.0.1:"),
+        "{url}"
+    );
+    assert!(
+        url.ends_with(&format!(":{}/semrec", cluster.port())),
+        "{url}"
+    );
+
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    let d: f64 = sqlx::query_scalar("SELECT '[1,2,3]'::vector <=> '[1,2,4]'::vector")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    // cosine distance: 1 - 17 / (sqrt(14) * sqrt(21))
+    let expected = 1.0 - 17.0 / (14f64.sqrt() * 21f64.sqrt());
+    assert!((d - expected).abs() < 1e-6, "{d} vs {expected}");
+    let fsync: String = sqlx::query_scalar("SHOW fsync")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(fsync, "off");
+    let listen: String = sqlx::query_scalar("SHOW listen_addresses")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(listen, "127.0.0.1");
+    conn.close().await.unwrap();
+
+    let dir = cluster.data_dir().to_path_buf();
+    assert!(dir.exists());
+    let t = Instant::now();
+    cluster.stop().await.unwrap();
+    eprintln!("temporary cluster stopped in {:?}", t.elapsed());
+    assert!(!dir.exists(), "temporary cluster's directory is removed");
+}
+
+#[tokio::test]
+async fn dropped_temporary_cluster_stops_and_cleans_up() {
+    let cluster = LocalCluster::temporary().await.unwrap();
+    let dir = cluster.data_dir().to_path_buf();
+    let url = cluster.database_url().to_owned();
+    drop(cluster);
+    assert!(!dir.exists());
+    assert!(PgConnection::connect(&url).await.is_err(), "server is gone");
+}
+
+#[tokio::test]
+async fn persistent_cluster_keeps_data_across_restarts() {
+    let tmp = TempDir::new("persist");
+    let data_dir = tmp.0.join("nested").join("pgdata");
+    let mut opts = ClusterOptions::new(&data_dir);
+    opts.database = "keepme".into();
+
+    let cluster = LocalCluster::start(opts.clone()).await.unwrap();
+    assert!(cluster.database_url().ends_with("/keepme"));
+    let mut conn = PgConnection::connect(cluster.database_url()).await.unwrap();
+    sqlx::query("CREATE TABLE t (id int PRIMARY KEY, v vector(3))")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO t VALUES (1, '[1,2,3]')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let fsync: String = sqlx::query_scalar("SHOW fsync")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(fsync, "on");
+    conn.close().await.unwrap();
+    let first_url = cluster.database_url().to_owned();
+    cluster.stop().await.unwrap();
+    assert!(data_dir.join("PG_VERSION").exists(), "data survives stop");
+    assert!(PgConnection::connect(&first_url).await.is_err(), "stopped");
+
+    // The password file is private.
+    let mode = std::fs::metadata(data_dir.join("semrec_superuser.password"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+
+    let cluster = LocalCluster::start(opts.clone()).await.unwrap();
+    let mut conn = PgConnection::connect(cluster.database_url()).await.unwrap();
+    let v: String = sqlx::query_scalar("SELECT v::text FROM t WHERE id = 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(v, "[1,2,3]");
+    conn.close().await.unwrap();
+
+    // Starting again while it runs (a crashed semrec left it) reuses it.
+    let port = cluster.port();
+    std::mem::forget(cluster); // simulate a process that died without stopping it
+    let again = LocalCluster::start(opts).await.unwrap();
+    assert_eq!(again.port(), port, "reused the running server");
+    let mut conn = PgConnection::connect(again.database_url()).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    conn.close().await.unwrap();
+    again.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn port_in_use_is_reported() {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tmp = TempDir::new("port");
+    let mut opts = ClusterOptions::new(tmp.0.join("pgdata"));
+    opts.port = port;
+    let err = LocalCluster::start(opts).await.unwrap_err();
+    assert!(
+        matches!(err, ClusterError::PortInUse { port: p } if p == port),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&port.to_string()) && !msg.contains('\n'),
+        "{msg}"
+    );
+    drop(listener);
+}
+
+#[tokio::test]
+async fn missing_binaries_are_reported() {
+    let tmp = TempDir::new("nobin");
+    let mut opts = ClusterOptions::new(tmp.0.join("pgdata"));
+    opts.bin_dir = PathBuf::from("/nonexistent/postgresql/bin");
+    let err = LocalCluster::start(opts).await.unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::PostgresNotInstalled { bin_dir } if bin_dir.ends_with("bin")),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("/nonexistent/postgresql/bin") && msg.contains("SEMREC_PG_BIN"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn data_dir_unreachable_by_postgres_user_is_reported_when_root() {
+    if !running_as_root() {
+        eprintln!("skipped: only meaningful as root");
+        return;
+    }
+    let tmp = TempDir::new("private");
+    let private = tmp.0.join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let err = LocalCluster::start(ClusterOptions::new(private.join("pgdata")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClusterError::DataDirUnusable { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cannot enter") && msg.contains("private"),
+        "{msg}"
+    );
+}
+
+/// A copy of the PostgreSQL installation without pgvector: PgvectorMissing.
+#[tokio::test]
+async fn missing_pgvector_is_reported() {
+    let bin = ClusterOptions::default_bin_dir();
+    let pg_config = bin.join("pg_config");
+    let (Ok(share), Ok(lib)) = (
+        pg_config_dir(&pg_config, "--sharedir"),
+        pg_config_dir(&pg_config, "--pkglibdir"),
+    ) else {
+        eprintln!("skipped: no pg_config");
+        return;
+    };
+    // PostgreSQL finds share/ and lib/ relative to its own binary, so mirror the
+    // layout under a temp root and leave the vector files out.
+    let tmp = TempDir::new("novector");
+    let root = &tmp.0;
+    let copy = |src: &std::path::Path, skip_vector: bool| {
+        let dst = root.join(src.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(&dst).unwrap();
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", src.display()))
+            .arg(&dst)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        if skip_vector {
+            for entry in walk(&dst) {
+                let name = entry.file_name().unwrap().to_string_lossy().to_string();
+                if name.starts_with("vector") {
+                    let _ = std::fs::remove_file(&entry);
+                }
+            }
+        }
+        dst
+    };
+    let new_bin = copy(&bin, false);
+    copy(&share, true);
+    copy(&lib, true);
+    // make the temp root reachable for the postgres user when root
+    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let mut opts = ClusterOptions::new(root.join("pgdata"));
+    opts.bin_dir = new_bin;
+    let err = LocalCluster::start(opts).await.unwrap_err();
+    assert!(matches!(err, ClusterError::PgvectorMissing), "{err}");
+    assert!(err.to_string().contains("scripts/setup.sh"));
+    // The failed start did not leave a server running.
+    assert!(!root.join("pgdata/postmaster.pid").exists());
+}
+
+fn pg_config_dir(pg_config: &std::path::Path, flag: &str) -> Result<PathBuf, ()> {
+    let out = std::process::Command::new(pg_config)
+        .arg(flag)
+        .output()
+        .map_err(|_| ())?;
+    if !out.status.success() {
+        return Err(());
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Starts the built app on a fresh throwaway database, runs the Playwright
+# suite against it in Debian's Chromium, and stops the app (by its pid).
+#   scripts/e2e.sh [path/to/semrec]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bin="${1:-$CARGO_TARGET_DIR/release/semrec}"
+[ -x "$bin" ] || die "$bin not built: run scripts/build.sh"
+cd "$ROOT"
+
+work="$(mktemp -d /tmp/semrec-e2e.XXXXXX)"
+chmod 755 "$work"
+port="${E2E_PORT:-3170}"
+export SEMREC_ADMIN_PASSWORD="e2e-$(date +%s)-$RANDOM"
+export E2E_ADMIN_PASSWORD="$SEMREC_ADMIN_PASSWORD" E2E_BASE_URL="http://127.0.0.1:$port"
+# The text-rich demo subset keeps the first-start import short.
+catalog="${E2E_CATALOG:-$ROOT/data/movielens/plots/items.jsonl}"
+
+env -u DATABASE_URL SEMREC_DATA_DIR="$work/pg" SEMREC_PG_PORT=0 SEMREC_ADDR="127.0.0.1:$port" \
+  SEMREC_DEMO_CATALOG="$catalog" LEPTOS_SITE_ROOT="$SITE_ROOT" \
+  "$bin" serve >"$work/server.log" 2>&1 &
+pid=$!
+cleanup() {
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for i in $(seq 1 600); do
+  if curl -fsS "$E2E_BASE_URL/api/v1/health/ready" >/dev/null 2>&1; then break; fi
+  kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; die "the server exited during start-up"; }
+  [ "$i" -eq 600 ] && { tail -50 "$work/server.log" >&2; die "the server did not become ready in 300 s"; }
+  sleep 0.5
+done
+log "server ready at $E2E_BASE_URL"
+
+cd "$ROOT/end2end"
+status=0
+npx playwright test || status=$?
+if [ "$status" -ne 0 ]; then
+  log "server log (last 80 lines):"; tail -80 "$work/server.log" >&2
+fi
+exit "$status"

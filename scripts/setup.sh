@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Installs everything semrec needs on a Debian/Ubuntu machine. Idempotent:
+# each step checks first and does nothing when its result is already there.
+#   scripts/setup.sh            system packages, pgvector, Rust target, tools, model, demo data
+#   scripts/setup.sh --system   only the system part (apt, pgvector)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+only_system=0
+[ "${1:-}" = "--system" ] && only_system=1
+
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 dpkg-dev make gcc g++ pkg-config
+  ca-certificates curl python3 python3-pip nodejs npm chromium)
+
+apt_install_missing() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  # A pre-installed node/python (e.g. from nvm or pyenv) is fine too.
+  local keep=()
+  for p in "${missing[@]}"; do
+    case "$p" in
+      nodejs|npm) command -v "${p/nodejs/node}" >/dev/null || keep+=("$p") ;;
+      python3) command -v python3 >/dev/null || keep+=("$p") ;;
+      python3-pip) python3 -m pip --version >/dev/null 2>&1 || keep+=("$p") ;;
+      *) keep+=("$p") ;;
+    esac
+  done
+  if [ ${#keep[@]} -gt 0 ]; then
+    log "installing apt packages: ${keep[*]}"
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${keep[@]}"
+  fi
+}
+
+# pgvector is not packaged for bookworm: build it from Debian's own source
+# package (trixie), using a private apt state so /etc/apt stays untouched.
+install_pgvector() {
+  local libdir; libdir="$("$PG_BIN/pg_config" --pkglibdir)"
+  local extdir; extdir="$("$PG_BIN/pg_config" --sharedir)/extension"
+  if [ -f "$libdir/vector.so" ] && [ -f "$extdir/vector.control" ]; then return; fi
+  log "building pgvector from Debian's source package"
+  local work; work="$(mktemp -d)"
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/parts"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$work/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=$work/parts"
+    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
+  apt-get "${opts[@]}" update -qq
+  (cd "$work" && apt-get "${opts[@]}" source -qq --download-only pgvector/trixie >/dev/null && dpkg-source -x --no-check ./pgvector_*.dsc src >/dev/null)
+  local ver; ver="$(sed -n 's/^default_version = .\([0-9.]*\).*/\1/p' "$work/src/vector.control")"
+  case "$ver" in 0.[0-6].*|"") die "pgvector source version '$ver' is older than 0.7; refusing" ;; esac
+  make -s -C "$work/src" PG_CONFIG="$PG_BIN/pg_config" OPTFLAGS="" >/dev/null
+  as_root make -s -C "$work/src" PG_CONFIG="$PG_BIN/pg_config" OPTFLAGS="" install >/dev/null
+  rm -rf "$work"
+  log "pgvector $ver installed"
+}
+
+install_rust_targets() {
+  command -v rustup >/dev/null || die "rustup not found: install Rust from https://rustup.rs first"
+  rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+}
+
+# The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+install_wasm_bindgen() {
+  local want; want="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,"",$0); print; exit}' "$ROOT/Cargo.lock")"
+  [ -n "$want" ] || die "wasm-bindgen not found in Cargo.lock"
+  if [ -x "$TOOLS_DIR/bin/wasm-bindgen" ] && "$TOOLS_DIR/bin/wasm-bindgen" --version | grep -q " $want\$"; then return; fi
+  log "installing wasm-bindgen-cli $want (a few minutes)"
+  cargo install -q wasm-bindgen-cli --version "=$want" --root "$TOOLS_DIR" --target-dir "${CARGO_TARGET_DIR}/tools"
+}
+
+# wasm-opt from npm's binaryen: Debian's older binaryen silently breaks hydration.
+# Playwright's runner lives in end2end/ with its own lockfile.
+install_node_tools() {
+  if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then
+    log "installing binaryen (wasm-opt) from npm"
+    mkdir -p "$TOOLS_DIR"
+    (cd "$TOOLS_DIR" && npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" binaryen@132.0.0 >/dev/null)
+  fi
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    log "installing Playwright test runner"
+    (cd "$ROOT/end2end" && npm ci --silent --no-audit --no-fund >/dev/null)
+  fi
+}
+
+apt_install_missing
+install_pgvector
+[ "$only_system" -eq 1 ] && exit 0
+install_rust_targets
+install_wasm_bindgen
+install_node_tools
+"$ROOT/scripts/fetch-model.sh"
+"$ROOT/scripts/fetch-demo-data.sh"

@@ -1,0 +1,62 @@
+//! Where the data lives: the operator's PostgreSQL (DATABASE_URL) or a local
+//! cluster that semrec starts, owns and stops itself.
+
+use anyhow::{Context, Result};
+use engine::postgres_cluster::{ClusterOptions, LocalCluster};
+use engine::Store;
+
+use crate::config::Common;
+
+pub struct Database {
+    pub store: Store,
+    /// Present when semrec runs its own cluster; stopped on shutdown.
+    pub cluster: Option<LocalCluster>,
+}
+
+impl Database {
+    pub async fn open(common: &Common) -> Result<Self> {
+        let (url, cluster) = match &common.database_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let data_dir = std::path::absolute(&common.data_dir)
+                    .with_context(|| format!("bad data directory {}", common.data_dir.display()))?;
+                let bin_dir = std::env::var_os("SEMREC_PG_BIN")
+                    .map(Into::into)
+                    .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
+                let cluster = LocalCluster::start(ClusterOptions {
+                    data_dir,
+                    port: common.pg_port,
+                    bin_dir,
+                    database: "semrec".into(),
+                })
+                .await?;
+                (cluster.database_url().to_string(), Some(cluster))
+            }
+        };
+        let store = match Store::connect(&url, 16).await {
+            Ok(store) => store,
+            Err(e) => {
+                if let Some(c) = cluster {
+                    let _ = c.stop().await;
+                }
+                anyhow::bail!("cannot reach PostgreSQL ({e}): check DATABASE_URL and that the server is running");
+            }
+        };
+        if let Err(e) = store.migrate().await {
+            if let Some(c) = cluster {
+                let _ = c.stop().await;
+            }
+            return Err(e.into());
+        }
+        Ok(Self { store, cluster })
+    }
+
+    pub async fn close(self) {
+        self.store.pool().close().await;
+        if let Some(cluster) = self.cluster {
+            if let Err(e) = cluster.stop().await {
+                tracing::warn!("stopping the local PostgreSQL: {e}");
+            }
+        }
+    }
+}

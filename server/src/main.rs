@@ -1,0 +1,279 @@
+//! `semrec`: the server binary and command line.
+
+mod api;
+mod config;
+mod database;
+mod model;
+mod web;
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use engine::catalog::{parse_import, ImportFormat, ImportProgress};
+use engine::{Engine, EngineSettings};
+use indicatif::{ProgressBar, ProgressStyle};
+use leptos::config::LeptosOptions;
+
+use config::{Cli, Command, Common, ImportArgs, ServeArgs};
+use database::Database;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEMREC_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("semrec: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line that says what to do; no panic trace.
+            eprintln!("semrec: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(&cli.common, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Import(args) => import(&cli.common, args).await,
+        Command::Reindex => reindex(&cli.common).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn settings(common: &Common) -> EngineSettings {
+    EngineSettings {
+        ef_search: common.ef_search,
+        profile_strategy: common.profile_strategy,
+    }
+}
+
+/// Opens the database and loads the model side by side.
+async fn open_engine(common: &Common) -> Result<(Engine, Database)> {
+    let model = model::load(common);
+    let db = Database::open(common);
+    let (model, db) = tokio::join!(model, db);
+    let db = db?;
+    let embedder = match model {
+        Ok(m) => m,
+        Err(e) => {
+            db.close().await;
+            return Err(e);
+        }
+    };
+    Ok((
+        Engine::new(db.store.clone(), embedder, settings(common)),
+        db,
+    ))
+}
+
+async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
+    // Bind first: a busy port is reported before anything slow happens.
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!(
+                    "port {} is already in use: stop the other process or set SEMREC_ADDR",
+                    args.addr.port()
+                )
+            } else {
+                anyhow::anyhow!("cannot listen on {}: {e}", args.addr)
+            }
+        })?;
+    let (engine, db) = open_engine(common).await?;
+    let result = serve_with(engine, &args, listener).await;
+    db.close().await;
+    result
+}
+
+async fn serve_with(
+    engine: Engine,
+    args: &ServeArgs,
+    listener: tokio::net::TcpListener,
+) -> Result<()> {
+    if engine.catalog_size().await? == 0 {
+        if args.demo_catalog.exists() {
+            tracing::info!(
+                "empty catalog: importing the demo catalog {}",
+                args.demo_catalog.display()
+            );
+            let file = std::fs::File::open(&args.demo_catalog)
+                .with_context(|| format!("cannot read {}", args.demo_catalog.display()))?;
+            let parsed = parse_import(std::io::BufReader::new(file), ImportFormat::Jsonl)?;
+            let summary = engine.import_items(parsed, progress_logger()).await?;
+            tracing::info!(
+                added = summary.added,
+                rejected = summary.rejected.len(),
+                "demo catalog imported"
+            );
+        } else {
+            tracing::warn!(
+                "the catalog is empty and {} does not exist: run scripts/fetch-demo-data.sh or `semrec import FILE`",
+                args.demo_catalog.display()
+            );
+        }
+    }
+    let admin_password = args.admin_password.clone().unwrap_or_else(|| {
+        let generated = engine::sessions::new_token()[..20].to_string();
+        tracing::warn!(
+            "SEMREC_ADMIN_PASSWORD is not set: admin '{}' can sign in with the one-time password {generated}",
+            args.admin_user
+        );
+        generated
+    });
+    let state = app::session::ServerState {
+        engine,
+        admin: app::session::AdminCredentials {
+            user: args.admin_user.clone(),
+            password: admin_password,
+        },
+        secure_cookies: args.secure_cookies,
+    };
+    let addr = listener.local_addr()?;
+    let options = LeptosOptions::builder()
+        .output_name("semrec")
+        .site_root(args.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(leptos::config::Env::PROD)
+        .build();
+    if !args.site_root.join("pkg/semrec.wasm").exists() {
+        tracing::warn!(
+            "{} has no built front end (pkg/semrec.wasm): pages render but won't hydrate; build with scripts/build.sh",
+            args.site_root.display()
+        );
+    }
+    let app = web::router(state, options, &args.site_root);
+    tracing::info!("semrec listening on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn progress_logger() -> impl FnMut(ImportProgress) {
+    let start = Instant::now();
+    let mut last = Instant::now();
+    move |p| {
+        if last.elapsed().as_secs() >= 5 || p.done == p.total {
+            last = Instant::now();
+            let rate = p.embedded as f64 / start.elapsed().as_secs_f64().max(1e-3);
+            tracing::info!(
+                "imported {}/{} items ({rate:.0} embedded/s)",
+                p.done,
+                p.total
+            );
+        }
+    }
+}
+
+fn progress_bar(total: usize) -> impl FnMut(ImportProgress) {
+    let bar = Arc::new(ProgressBar::new(total as u64));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} items  {per_sec}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    move |p| {
+        bar.set_position(p.done as u64);
+        if p.done == p.total {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
+    let name = args.file.to_string_lossy().to_string();
+    let format = match args.format.as_deref() {
+        Some("csv") => ImportFormat::Csv,
+        Some(_) => ImportFormat::Jsonl,
+        None => ImportFormat::from_name(&name),
+    };
+    let reader: Box<dyn BufRead> = if name == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(&args.file).with_context(|| format!("cannot open {name}"))?,
+        ))
+    };
+    let parsed = parse_import(reader, format).with_context(|| format!("cannot read {name}"))?;
+    for r in &parsed.rejected {
+        eprintln!(
+            "{name}:{}: {}{}",
+            r.line,
+            r.id.as_ref().map(|i| format!("[{i}] ")).unwrap_or_default(),
+            r.reason
+        );
+    }
+    let summary = if args.dry_run {
+        println!(
+            "dry run: {} valid, {} rejected (nothing written)",
+            parsed.items.len(),
+            parsed.rejected.len()
+        );
+        return Ok(if parsed.rejected.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    } else {
+        let (engine, db) = open_engine(common).await?;
+        let total = parsed.items.len();
+        let result = engine.import_items(parsed, progress_bar(total)).await;
+        db.close().await;
+        result?
+    };
+    println!(
+        "added {}, updated {}, unchanged {}, rejected {}",
+        summary.added,
+        summary.updated,
+        summary.unchanged,
+        summary.rejected.len()
+    );
+    // Exit code 2: the import ran but some lines were rejected.
+    Ok(if summary.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn reindex(common: &Common) -> Result<()> {
+    let (engine, db) = open_engine(common).await?;
+    let result = engine.reindex(progress_logger()).await;
+    db.close().await;
+    let n = result?;
+    println!("re-embedded {n} items with {}", engine.model_id());
+    Ok(())
+}
