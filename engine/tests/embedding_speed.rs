@@ -23,7 +23,7 @@ fn plot(seed: usize, words: usize) -> String {
         "about", "the", "war", "while", "detective", "investigates", "murder", "in",
         "small", "town", "and", "falls", "love", "with", "stranger",
     ];
-    let mut state = seed as u64 * 6364136223846793005 + 1442695040888963407;
+    let mut state = (seed as u64).wrapping_mul(6364136223846793005) ^ 1442695040888963407;
     let mut out = Vec::with_capacity(words);
     for i in 0..words {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

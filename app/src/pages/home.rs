@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::user_message;
-use crate::views::{split_list, ProfileView, RecommendationsView};
+use crate::views::{ProfileView, RecommendationsView};
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(handle: String) -> Result<(), ServerFnError> {
@@ -75,6 +75,7 @@ pub async fn save_profile(
 ) -> Result<(), ServerFnError> {
     use crate::error::engine_error;
     use crate::session::{require_user, state};
+    use crate::views::split_list;
     use engine::profile::{HistoryEntry, Profile};
     let (user_id, _) = require_user().await?;
     let engine = &state()?.engine;

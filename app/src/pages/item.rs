@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::error::user_message;
 use crate::pages::home::RecommendationList;
-use crate::views::{ItemDetail, RecommendationsView};
+use crate::views::ItemDetail;
 
 #[cfg(feature = "ssr")]
 pub fn card(item: &engine::catalog::Item) -> crate::views::ItemCard {
@@ -30,9 +30,9 @@ pub fn card(item: &engine::catalog::Item) -> crate::views::ItemCard {
 }
 
 #[cfg(feature = "ssr")]
-pub fn to_view(list: engine::recommend::RecommendationList) -> RecommendationsView {
+pub fn to_view(list: engine::recommend::RecommendationList) -> crate::views::RecommendationsView {
     use engine::profile::ElementKind;
-    RecommendationsView {
+    crate::views::RecommendationsView {
         impression_id: list.impression_id.to_string(),
         items: list
             .items
