@@ -39,6 +39,10 @@ pub const LOG_FILE: &str = "postgres.log";
 
 const REQUIRED_PROGRAMS: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 const START_TIMEOUT_SECS: u32 = 120;
+/// Set (non-empty) to make every temporary cluster run its own initdb.
+pub const NO_TEMPLATE_ENV: &str = "SEMREC_PG_NO_TEMPLATE";
+/// Bump when the layout init_cluster produces changes, to retire old templates.
+const TEMPLATE_FORMAT: u32 = 1;
 const STOP_TIMEOUT_SECS: u32 = 60;
 const LOG_ROTATE_BYTES: u64 = 16 * 1024 * 1024;
 /// Linux limit for a unix socket path (sun_path is 108 bytes including the NUL).
@@ -199,7 +203,14 @@ impl LocalCluster {
     pub async fn temporary() -> Result<Self, ClusterError> {
         let runner = Runner::new(ClusterOptions::default_bin_dir())?;
         let root = make_temp_root(&runner).await?;
-        let mut opts = ClusterOptions::new(root.join("data"));
+        let data_dir = root.join("data");
+        if std::env::var_os(NO_TEMPLATE_ENV).is_none_or(|v| v.is_empty()) {
+            if let Err(e) = copy_template(&runner, &root, &data_dir).await {
+                tracing::warn!(error = %e, "could not use the cached initdb template; running initdb");
+                let _ = std::fs::remove_dir_all(&data_dir);
+            }
+        }
+        let mut opts = ClusterOptions::new(data_dir);
         opts.bin_dir = runner.bin_dir.clone();
         match Self::start_inner(opts, Some(root.clone())).await {
             Ok(c) => Ok(c),
@@ -355,7 +366,8 @@ impl LocalCluster {
                     read_password(&data_dir)?
                 } else {
                     let init_started = Instant::now();
-                    let pw = init_cluster(&runner, &data_dir, temp_root.as_deref()).await?;
+                    let pw =
+                        init_cluster(&runner, &data_dir, temp_root.as_deref(), ephemeral).await?;
                     tracing::info!(
                         data_dir = %data_dir.display(),
                         elapsed_ms = init_started.elapsed().as_millis() as u64,
@@ -548,6 +560,23 @@ impl Runner {
     }
 
     async fn server_major_version(&self) -> Result<String, ClusterError> {
+        let line = self.server_version_line().await?;
+        // "postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"
+        let version = line
+            .split(") ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|v| v.split('.').next().unwrap_or(v).to_owned());
+        match version {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(ClusterError::PostgresNotInstalled {
+                bin_dir: self.bin_dir.clone(),
+            }),
+        }
+    }
+
+    /// Output of `postgres -V`.
+    async fn server_version_line(&self) -> Result<String, ClusterError> {
         // `postgres -V` is allowed as root; no need for runuser.
         let out = tokio::process::Command::new(self.bin_dir.join("postgres"))
             .arg("-V")
@@ -557,18 +586,20 @@ impl Runner {
             .map_err(|_| ClusterError::PostgresNotInstalled {
                 bin_dir: self.bin_dir.clone(),
             })?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        // "postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"
-        let version = text
-            .split(") ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(|v| v.split('.').next().unwrap_or(v).to_owned());
-        match version {
-            Some(v) if out.status.success() && !v.is_empty() => Ok(v),
-            _ => Err(ClusterError::PostgresNotInstalled {
+        if !out.status.success() {
+            return Err(ClusterError::PostgresNotInstalled {
                 bin_dir: self.bin_dir.clone(),
-            }),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// The uid that owns the cluster's files.
+    fn owner_uid(&self) -> u32 {
+        match &self.service {
+            Some(s) => s.uid,
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            None => unsafe { libc::geteuid() },
         }
     }
 
@@ -600,7 +631,7 @@ impl Runner {
 
     /// Whether the cluster's OS user can read, write and enter `dir`.
     async fn can_use_dir(&self, dir: &Path, flags: &[&str]) -> bool {
-        let mut cmd = self.command("/usr/bin/test");
+        let mut cmd = self.command(&system_tool("test"));
         for (i, f) in flags.iter().enumerate() {
             if i > 0 {
                 cmd.arg("-a");
@@ -631,6 +662,16 @@ fn output_text(out: &Output) -> String {
         s.push_str(&err);
     }
     s
+}
+
+/// `/usr/bin/NAME`, or `/bin/NAME` on systems without a merged /usr.
+fn system_tool(name: &str) -> String {
+    let usr = format!("/usr/bin/{name}");
+    if Path::new(&usr).exists() {
+        usr
+    } else {
+        format!("/bin/{name}")
+    }
 }
 
 fn is_root() -> bool {
@@ -835,11 +876,112 @@ async fn make_temp_root(runner: &Runner) -> Result<PathBuf, ClusterError> {
     unreachable!("the last candidate either returns Ok or an error")
 }
 
+/// initdb is most of a temporary cluster's start-up (about 1.5 s) and gives the same
+/// result every time, so temporary clusters copy a cached initdb result, made once
+/// per temp dir, OS user and PostgreSQL build (`semrec-pg-template-HASH`). All
+/// temporary clusters made from one template share its superuser password, which
+/// is fine for throwaway clusters that only listen on 127.0.0.1.
+async fn copy_template(runner: &Runner, root: &Path, data_dir: &Path) -> Result<(), ClusterError> {
+    let base = root.parent().unwrap_or(Path::new("/tmp"));
+    let template = cached_template(runner, base).await?;
+    let out = runner
+        .command(&system_tool("cp"))
+        .arg("-a")
+        .arg(template.join("."))
+        .arg(data_dir)
+        .output()
+        .await
+        .map_err(io_err("could not run cp"))?;
+    if !out.status.success() {
+        return Err(ClusterError::Io {
+            context: format!(
+                "could not copy {} to {}: {}",
+                template.display(),
+                data_dir.display(),
+                one_line(&output_text(&out))
+            ),
+            source: std::io::Error::other("cp failed"),
+        });
+    }
+    Ok(())
+}
+
+/// Returns the template for this machine's PostgreSQL, making it if needed.
+async fn cached_template(runner: &Runner, base: &Path) -> Result<PathBuf, ClusterError> {
+    use sha2::{Digest, Sha256};
+    // One initdb at a time in this process; other processes racing us are handled
+    // by the atomic rename below.
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _guard = LOCK.lock().await;
+
+    let version = runner.server_version_line().await?;
+    let mut hasher = Sha256::new();
+    hasher.update(runner.bin_dir.as_os_str().as_encoded_bytes());
+    hasher.update(b"\0");
+    hasher.update(version.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(runner.owner_uid().to_le_bytes());
+    hasher.update(settings(Path::new("/"), 0, true).as_bytes());
+    hasher.update(TEMPLATE_FORMAT.to_le_bytes());
+    let key = hex::encode(&hasher.finalize()[..8]);
+    let template = base.join(format!("semrec-pg-template-{key}"));
+    if template_usable(runner, &template) {
+        return Ok(template);
+    }
+
+    let started = Instant::now();
+    let work = make_temp_root(runner).await?;
+    let result = async {
+        let data = work.join("data");
+        std::fs::create_dir(&data)
+            .and_then(|_| std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)))
+            .map_err(io_err(format!("could not create {}", data.display())))?;
+        runner.chown(&data)?;
+        init_cluster(runner, &data, Some(&work), true).await?;
+        match std::fs::rename(&data, &template) {
+            Ok(()) => Ok(()),
+            // Another process finished first.
+            Err(_) if template_usable(runner, &template) => Ok(()),
+            Err(e) => Err(ClusterError::Io {
+                context: format!(
+                    "could not move the initdb template to {}",
+                    template.display()
+                ),
+                source: e,
+            }),
+        }
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    tracing::info!(
+        template = %template.display(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "cached an initdb template for temporary clusters"
+    );
+    Ok(template)
+}
+
+/// A complete template (it only appears by rename once complete), owned by the
+/// cluster's OS user and private to it (so no other user can plant one).
+fn template_usable(runner: &Runner, template: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(template) else {
+        return false;
+    };
+    meta.is_dir()
+        && meta.uid() == runner.owner_uid()
+        && meta.permissions().mode() & 0o077 == 0
+        && template.join("PG_VERSION").is_file()
+        && template.join(PASSWORD_FILE).is_file()
+        && template.join("global/pg_control").is_file()
+}
+
 /// Runs initdb; returns the new superuser's password (also saved in the data dir).
 async fn init_cluster(
     runner: &Runner,
     data_dir: &Path,
     scratch: Option<&Path>,
+    ephemeral: bool,
 ) -> Result<String, ClusterError> {
     let password = random_token(32);
     // initdb wants an empty data dir, so the password goes in through a temp file
@@ -870,6 +1012,12 @@ async fn init_cluster(
             ])
             .arg(format!("--pwfile={}", pwfile.display()))
             .args(["--encoding=UTF8", &format!("--locale={locale}")])
+            // A throwaway cluster need not wait for its files to reach the disk.
+            .args(if ephemeral {
+                &["--no-sync"][..]
+            } else {
+                &[][..]
+            })
             .output()
             .await
             .map_err(io_err("could not run initdb"))?;

@@ -100,6 +100,14 @@ struct Candidate {
     vector: Vec<f32>,
 }
 
+#[derive(sqlx::FromRow)]
+struct CandidateRow {
+    #[sqlx(flatten)]
+    item: Item,
+    embedding: pgvector::Vector,
+    distance: f64,
+}
+
 /// What to leave out of a list.
 #[derive(Clone, Debug, Default)]
 pub struct Exclusions {
@@ -125,7 +133,7 @@ impl Engine {
             .execute(&mut *tx)
             .await?;
         let none_if_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-        let rows: Vec<(i64, String, String, String, String, String, Vec<String>, Option<String>, pgvector::Vector, f64)> =
+        let rows: Vec<CandidateRow> =
             sqlx::query_as(
                 "SELECT id, external_id, title, description, language, source, tags, url, embedding,
                         embedding <=> $1 AS distance
@@ -157,33 +165,11 @@ impl Engine {
         tx.commit().await?;
         let mut out: Vec<Candidate> = rows
             .into_iter()
-            .map(
-                |(
-                    id,
-                    external_id,
-                    title,
-                    description,
-                    language,
-                    source,
-                    tags,
-                    url,
-                    v,
-                    distance,
-                )| Candidate {
-                    item: Item {
-                        id,
-                        external_id,
-                        title,
-                        description,
-                        language,
-                        source,
-                        tags,
-                        url,
-                    },
-                    distance,
-                    vector: v.to_vec(),
-                },
-            )
+            .map(|r| Candidate {
+                item: r.item,
+                distance: r.distance,
+                vector: r.embedding.to_vec(),
+            })
             .collect();
         // relaxed_order may return near-ties slightly out of order.
         out.sort_by(|a, b| {

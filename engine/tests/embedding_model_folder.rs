@@ -66,23 +66,40 @@ fn load_err(dir: &Path) -> EmbedError {
 fn assert_files_error(err: &EmbedError, file: &str, field: Option<&str>) {
     match err {
         EmbedError::ModelFiles { path, reason } => {
-            assert!(path.ends_with(file), "error names {} instead of {file}: {err}", path.display());
+            assert!(
+                path.ends_with(file),
+                "error names {} instead of {file}: {err}",
+                path.display()
+            );
             if let Some(field) = field {
-                assert!(reason.contains(field), "reason should name `{field}`: {err}");
+                assert!(
+                    reason.contains(field),
+                    "reason should name `{field}`: {err}"
+                );
             }
         }
         other => panic!("expected ModelFiles for {file}, got {other:?}"),
     }
     let message = err.to_string();
-    assert!(message.contains(file), "message should name {file}: {message}");
+    assert!(
+        message.contains(file),
+        "message should name {file}: {message}"
+    );
 }
 
 #[track_caller]
 fn assert_unsupported(err: &EmbedError, file: &str, field: &str) {
     match err {
         EmbedError::Unsupported { path, reason } => {
-            assert!(path.ends_with(file), "error names {} instead of {file}: {err}", path.display());
-            assert!(reason.contains(field), "reason should name `{field}`: {err}");
+            assert!(
+                path.ends_with(file),
+                "error names {} instead of {file}: {err}",
+                path.display()
+            );
+            assert!(
+                reason.contains(field),
+                "reason should name `{field}`: {err}"
+            );
         }
         other => panic!("expected Unsupported for {file}, got {other:?}"),
     }
@@ -121,11 +138,23 @@ fn invalid_files_name_file_and_field() {
     assert_files_error(&load_err(&dir), "config.json", Some("hidden_size"));
 
     let dir = variant("bad-max-seq", &[]);
-    write(&dir, "sentence_bert_config.json", r#"{"max_seq_length": "long"}"#);
-    assert_files_error(&load_err(&dir), "sentence_bert_config.json", Some("max_seq_length"));
+    write(
+        &dir,
+        "sentence_bert_config.json",
+        r#"{"max_seq_length": "long"}"#,
+    );
+    assert_files_error(
+        &load_err(&dir),
+        "sentence_bert_config.json",
+        Some("max_seq_length"),
+    );
 
     let dir = variant("bad-semrec", &[]);
-    write(&dir, "semrec_model.json", r#"{"id": "x", "query_prefx": "query: "}"#);
+    write(
+        &dir,
+        "semrec_model.json",
+        r#"{"id": "x", "query_prefx": "query: "}"#,
+    );
     assert_files_error(&load_err(&dir), "semrec_model.json", Some("query_prefx"));
 }
 
@@ -138,7 +167,11 @@ fn unsupported_settings_are_refused_clearly() {
         r#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": false,
             "pooling_mode_mean_tokens": false, "pooling_mode_max_tokens": true}"#,
     );
-    assert_unsupported(&load_err(&dir), "1_Pooling/config.json", "pooling_mode_max_tokens");
+    assert_unsupported(
+        &load_err(&dir),
+        "1_Pooling/config.json",
+        "pooling_mode_max_tokens",
+    );
 
     let dir = variant("dense-module", &[]);
     write(
@@ -152,7 +185,11 @@ fn unsupported_settings_are_refused_clearly() {
 
     let dir = variant("roberta", &[]);
     let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
-    write(&dir, "config.json", &text.replace("\"bert\"", "\"roberta\""));
+    write(
+        &dir,
+        "config.json",
+        &text.replace("\"bert\"", "\"roberta\""),
+    );
     assert_unsupported(&load_err(&dir), "config.json", "model_type");
 }
 
@@ -160,7 +197,11 @@ fn unsupported_settings_are_refused_clearly() {
 fn folder_settings_are_read() {
     // max_seq_length is capped by max_position_embeddings; cls pooling is honoured.
     let dir = variant("cls-long", &[]);
-    write(&dir, "sentence_bert_config.json", r#"{"max_seq_length": 100000}"#);
+    write(
+        &dir,
+        "sentence_bert_config.json",
+        r#"{"max_seq_length": 100000}"#,
+    );
     write(
         &dir,
         "1_Pooling/config.json",
@@ -196,13 +237,30 @@ fn semrec_model_json_sets_id_and_prefixes() {
 
     let text = "jazz and vinyl records";
     let q = prefixed.embed(&[text], TextKind::Query).unwrap().remove(0);
-    let p = prefixed.embed(&[text], TextKind::Passage).unwrap().remove(0);
-    let want_q = plain.embed(&[&format!("query: {text}")], TextKind::Query).unwrap().remove(0);
-    let want_p = plain.embed(&[&format!("passage: {text}")], TextKind::Passage).unwrap().remove(0);
-    let diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    let p = prefixed
+        .embed(&[text], TextKind::Passage)
+        .unwrap()
+        .remove(0);
+    let want_q = plain
+        .embed(&[&format!("query: {text}")], TextKind::Query)
+        .unwrap()
+        .remove(0);
+    let want_p = plain
+        .embed(&[&format!("passage: {text}")], TextKind::Passage)
+        .unwrap()
+        .remove(0);
+    let diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    };
     assert!(diff(&q, &want_q) <= 1e-5, "query prefix not applied");
     assert!(diff(&p, &want_p) <= 1e-5, "passage prefix not applied");
-    assert!(diff(&q, &p) > 1e-3, "query and passage must differ with different prefixes");
+    assert!(
+        diff(&q, &p) > 1e-3,
+        "query and passage must differ with different prefixes"
+    );
     assert_eq!(
         prefixed.count_tokens(text, TextKind::Query).unwrap(),
         plain.count_tokens(text, TextKind::Query).unwrap() + 2,

@@ -41,7 +41,8 @@ fn embedder() -> &'static SentenceEmbedder {
              (or set SEMREC_MODEL_DIR)",
             dir.display()
         );
-        SentenceEmbedder::load(&dir).unwrap_or_else(|err| panic!("loading {}: {err}", dir.display()))
+        SentenceEmbedder::load(&dir)
+            .unwrap_or_else(|err| panic!("loading {}: {err}", dir.display()))
     })
 }
 
@@ -61,8 +62,8 @@ fn references() -> Vec<Reference> {
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, line)| {
-            let v: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|err| panic!("fixture line {}: {err}", i + 1));
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("fixture line {}: {err}", i + 1));
             Reference {
                 kind: v["kind"].as_str().unwrap_or("").to_string(),
                 text: v["text"].as_str().expect("fixture `text`").to_string(),
@@ -94,13 +95,19 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn assert_unit(v: &[f32], what: &str) {
     let e = embedder();
     assert_eq!(v.len(), e.info().dims, "{what}: wrong dims");
-    assert!(v.iter().all(|x| x.is_finite()), "{what}: non-finite component");
+    assert!(
+        v.iter().all(|x| x.is_finite()),
+        "{what}: non-finite component"
+    );
     let n = norm(v);
     assert!((n - 1.0).abs() < 1e-4, "{what}: norm {n}, want 1");
 }
@@ -126,7 +133,10 @@ fn every_reference_vector_matches() {
     let mut max_diff = 0.0f32;
     let mut failures = Vec::new();
     for r in &refs {
-        let got = e.embed(&[r.text.as_str()], TextKind::Passage).unwrap().remove(0);
+        let got = e
+            .embed(&[r.text.as_str()], TextKind::Passage)
+            .unwrap()
+            .remove(0);
         assert_unit(&got, &r.text);
         assert_eq!(got.len(), r.embedding.len(), "dims for {:?}", r.text);
         let cos = cosine(&got, &r.embedding);
@@ -134,14 +144,21 @@ fn every_reference_vector_matches() {
         min_cos = min_cos.min(cos);
         max_diff = max_diff.max(diff);
         if cos < 0.9999 {
-            failures.push(format!("[{}] {:?}: cosine {cos:.6}, max abs diff {diff:.2e}", r.kind, r.text));
+            failures.push(format!(
+                "[{}] {:?}: cosine {cos:.6}, max abs diff {diff:.2e}",
+                r.kind, r.text
+            ));
         }
     }
     println!(
         "{} reference vectors: min cosine {min_cos:.7}, max abs diff {max_diff:.2e}",
         refs.len()
     );
-    assert!(failures.is_empty(), "below cosine 0.9999:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "below cosine 0.9999:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -170,10 +187,16 @@ fn batch_equals_one_at_a_time() {
     for (text, from_batch) in texts.iter().zip(&batch) {
         let single = e.embed(&[text], TextKind::Passage).unwrap().remove(0);
         let diff = max_abs_diff(from_batch, &single);
-        assert!(diff <= 1e-5, "{text:?}: batched vs single max abs diff {diff:.2e}");
+        assert!(
+            diff <= 1e-5,
+            "{text:?}: batched vs single max abs diff {diff:.2e}"
+        );
         worst = worst.max(diff);
     }
-    println!("batch of {} vs one at a time: max abs diff {worst:.2e}", texts.len());
+    println!(
+        "batch of {} vs one at a time: max abs diff {worst:.2e}",
+        texts.len()
+    );
 
     // Order is preserved whatever the lengths: reversing the input reverses the output.
     let reversed: Vec<&str> = texts.iter().rev().copied().collect();
@@ -186,10 +209,15 @@ fn batch_equals_one_at_a_time() {
 #[test]
 fn similar_words_are_closer() {
     let e = embedder();
-    let v = e.embed(&["aircraft", "plane", "banana"], TextKind::Passage).unwrap();
+    let v = e
+        .embed(&["aircraft", "plane", "banana"], TextKind::Passage)
+        .unwrap();
     let (ap, ab) = (cosine(&v[0], &v[1]), cosine(&v[0], &v[2]));
     println!("cos(aircraft, plane) = {ap:.3}, cos(aircraft, banana) = {ab:.3}");
-    assert!(ap > ab, "aircraft/plane {ap} should beat aircraft/banana {ab}");
+    assert!(
+        ap > ab,
+        "aircraft/plane {ap} should beat aircraft/banana {ab}"
+    );
 }
 
 #[test]

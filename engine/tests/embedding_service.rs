@@ -27,14 +27,30 @@ fn load() -> SentenceEmbedder {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Distinct texts of varied length, so coalesced batches need padding.
 fn text(i: usize) -> String {
     let words = [
-        "jazz", "hiking", "the", "history", "of", "aircraft", "cooking", "pastry", "vinyl",
-        "mountains", "python", "learning", "photography", "Rome", "concerts",
+        "jazz",
+        "hiking",
+        "the",
+        "history",
+        "of",
+        "aircraft",
+        "cooking",
+        "pastry",
+        "vinyl",
+        "mountains",
+        "python",
+        "learning",
+        "photography",
+        "Rome",
+        "concerts",
     ];
     let n = 1 + (i * 7) % 40;
     (0..n)
@@ -45,10 +61,9 @@ fn text(i: usize) -> String {
 }
 
 fn kind(i: usize) -> TextKind {
-    if i % 2 == 0 {
-        TextKind::Query
-    } else {
-        TextKind::Passage
+    match i % 2 {
+        0 => TextKind::Query,
+        _ => TextKind::Passage,
     }
 }
 
@@ -67,7 +82,10 @@ fn assert_same(got: &[Vec<f32>], want: &[Vec<f32>], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: vector count");
     for (g, w) in got.iter().zip(want) {
         let diff = max_abs_diff(g, w);
-        assert!(diff <= 1e-5, "{what}: max abs diff {diff:.2e} vs direct embedding");
+        assert!(
+            diff <= 1e-5,
+            "{what}: max abs diff {diff:.2e} vs direct embedding"
+        );
     }
 }
 
@@ -92,13 +110,20 @@ async fn concurrent_requests_are_all_answered_correctly() {
     }
     assert_eq!(answered, n);
 
-    let one = service.embed_one("aircraft".into(), TextKind::Passage).await.unwrap();
+    let one = service
+        .embed_one("aircraft".into(), TextKind::Passage)
+        .await
+        .unwrap();
     assert_same(
         &[one],
         &reference.embed(&["aircraft"], TextKind::Passage).unwrap(),
         "embed_one",
     );
-    assert!(service.embed(Vec::new(), TextKind::Query).await.unwrap().is_empty());
+    assert!(service
+        .embed(Vec::new(), TextKind::Query)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +132,7 @@ async fn full_queue_answers_busy_and_everything_else_is_correct() {
     let service = EmbeddingService::start(load(), 1, 4);
 
     // Burst: every try_send happens back to back, far faster than one forward pass,
-    // so a capacity-1 queue must overflow. Then a paced flood (one request per 5 ms,
+    // so a capacity-1 queue must overflow. Then a paced flood (one request per 10 ms,
     // slower than the queue fills but faster than the worker drains it): some
     // requests get through while the worker is busy, others are refused.
     let burst = 30;
@@ -120,7 +145,7 @@ async fn full_queue_answers_busy_and_everything_else_is_correct() {
     for i in burst..burst + paced {
         let service = service.clone();
         tasks.spawn(async move { (i, service.embed(request(i), kind(i)).await) });
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let (mut ok, mut busy) = (0, 0);
     while let Some(joined) = tasks.join_next().await {
@@ -133,7 +158,10 @@ async fn full_queue_answers_busy_and_everything_else_is_correct() {
             (i, Err(other)) => panic!("request {i}: unexpected error {other}"),
         }
     }
-    println!("flood of {}: {ok} answered correctly, {busy} busy", burst + paced);
+    println!(
+        "flood of {}: {ok} answered correctly, {busy} busy",
+        burst + paced
+    );
     assert!(busy > 0, "a capacity-1 queue never reported Busy");
     assert!(ok >= 2, "only {ok} request(s) answered during the flood");
     assert_eq!(ok + busy, burst + paced);

@@ -19,14 +19,37 @@ fn model_dir() -> PathBuf {
 /// A deterministic plot-like text of roughly `words` words.
 fn plot(seed: usize, words: usize) -> String {
     const VOCAB: [&str; 24] = [
-        "a", "young", "pilot", "discovers", "that", "her", "family", "hides", "secret",
-        "about", "the", "war", "while", "detective", "investigates", "murder", "in",
-        "small", "town", "and", "falls", "love", "with", "stranger",
+        "a",
+        "young",
+        "pilot",
+        "discovers",
+        "that",
+        "her",
+        "family",
+        "hides",
+        "secret",
+        "about",
+        "the",
+        "war",
+        "while",
+        "detective",
+        "investigates",
+        "murder",
+        "in",
+        "small",
+        "town",
+        "and",
+        "falls",
+        "love",
+        "with",
+        "stranger",
     ];
     let mut state = (seed as u64).wrapping_mul(6364136223846793005) ^ 1442695040888963407;
     let mut out = Vec::with_capacity(words);
     for i in 0..words {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         out.push(VOCAB[(state >> 33) as usize % VOCAB.len()]);
         if i % 12 == 11 {
             out.push(".");
@@ -58,8 +81,14 @@ fn batch_of_32_texts_of_about_200_tokens() {
         let v = e.embed(&refs, TextKind::Passage).unwrap();
         let secs = started.elapsed().as_secs_f64();
         assert_eq!(v.len(), 32);
-        println!("run {run}: 32 texts ({} tokens on average) in {secs:.2} s", tokens / 32);
+        println!(
+            "run {run}: 32 texts ({} tokens on average) in {secs:.2} s",
+            tokens / 32
+        );
         best = best.min(secs);
     }
-    println!("best: {best:.2} s per batch of 32 = {:.1} texts/s", 32.0 / best);
+    println!(
+        "best: {best:.2} s per batch of 32 = {:.1} texts/s",
+        32.0 / best
+    );
 }

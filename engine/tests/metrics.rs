@@ -32,7 +32,8 @@ async fn interaction_rates_match_a_hand_checked_log() {
     // per user: ann 2/3, bob 1/7 → mean (2/3 + 1/7) / 2 = 17/42
     // coverage: distinct shown {jazz, piano, chess, banana, planes, jets, glider, space} = 8 of 12
     // by rank: rank 1: 3 shown (jazz, jazz, planes), 2 clicked; rank 2: 3 shown (piano, banana, jets), 1 clicked
-    let log: Vec<(i64, chrono::DateTime<Utc>, Vec<&str>, Vec<&str>)> = vec![
+    type Entry<'a> = (i64, chrono::DateTime<Utc>, Vec<&'a str>, Vec<&'a str>);
+    let log: Vec<Entry> = vec![
         (
             ann,
             day1,

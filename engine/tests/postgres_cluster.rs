@@ -43,8 +43,17 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+/// `RUST_LOG=engine=debug cargo test ... -- --nocapture` shows the cluster's log lines.
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 #[tokio::test]
 async fn temporary_cluster_has_pgvector_and_is_removed_on_stop() {
+    init_tracing();
     let t = Instant::now();
     let cluster = LocalCluster::temporary().await.expect("temporary cluster");
     eprintln!("temporary cluster started in {:?}", t.elapsed());
@@ -98,6 +107,7 @@ async fn dropped_temporary_cluster_stops_and_cleans_up() {
 
 #[tokio::test]
 async fn persistent_cluster_keeps_data_across_restarts() {
+    init_tracing();
     let tmp = TempDir::new("persist");
     let data_dir = tmp.0.join("nested").join("pgdata");
     let mut opts = ClusterOptions::new(&data_dir);
@@ -134,6 +144,14 @@ async fn persistent_cluster_keeps_data_across_restarts() {
         0o600
     );
 
+    // A postmaster.pid whose pid now belongs to another process (after a crash and
+    // a reboot, or in a container) must not block the start.
+    std::fs::write(
+        data_dir.join("postmaster.pid"),
+        format!("{}\n{}\n0\n5432\n", std::process::id(), data_dir.display()),
+    )
+    .unwrap();
+
     let cluster = LocalCluster::start(opts.clone()).await.unwrap();
     let mut conn = PgConnection::connect(cluster.database_url()).await.unwrap();
     let v: String = sqlx::query_scalar("SELECT v::text FROM t WHERE id = 1")
@@ -146,8 +164,37 @@ async fn persistent_cluster_keeps_data_across_restarts() {
     // Starting again while it runs (a crashed semrec left it) reuses it.
     let port = cluster.port();
     std::mem::forget(cluster); // simulate a process that died without stopping it
-    let again = LocalCluster::start(opts).await.unwrap();
+    let again = LocalCluster::start(opts.clone()).await.unwrap();
     assert_eq!(again.port(), port, "reused the running server");
+    let mut conn = PgConnection::connect(again.database_url()).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    conn.close().await.unwrap();
+
+    // Asking for another port while it runs restarts it on that port.
+    let other_port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::mem::forget(again);
+    let mut moved = opts;
+    moved.port = other_port;
+    let again = LocalCluster::start(moved).await.unwrap();
+    assert_eq!(again.port(), other_port);
+    assert!(
+        PgConnection::connect(
+            &again
+                .database_url()
+                .replace(&other_port.to_string(), &port.to_string())
+        )
+        .await
+        .is_err(),
+        "old server is gone"
+    );
     let mut conn = PgConnection::connect(again.database_url()).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
         .fetch_one(&mut conn)

@@ -117,7 +117,10 @@ fn read_modules(dir: &Path) -> Result<Modules, EmbedError> {
     let mut normalize = false;
     for (i, entry) in entries.iter().enumerate() {
         let Some(kind) = get_str(entry, &path, "type")? else {
-            return Err(EmbedError::files(&path, format!("module {i}: field `type` is missing")));
+            return Err(EmbedError::files(
+                &path,
+                format!("module {i}: field `type` is missing"),
+            ));
         };
         let sub = get_str(entry, &path, "path")?.unwrap_or("");
         let short = kind.rsplit('.').next().unwrap_or(kind);
@@ -141,10 +144,16 @@ fn read_modules(dir: &Path) -> Result<Modules, EmbedError> {
         }
     }
     let Some(transformer_dir) = transformer_dir else {
-        return Err(EmbedError::files(&path, "no module with `type` …models.Transformer"));
+        return Err(EmbedError::files(
+            &path,
+            "no module with `type` …models.Transformer",
+        ));
     };
     let Some(pooling_config) = pooling_config else {
-        return Err(EmbedError::files(&path, "no module with `type` …models.Pooling"));
+        return Err(EmbedError::files(
+            &path,
+            "no module with `type` …models.Pooling",
+        ));
     };
     Ok(Modules {
         transformer_dir,
@@ -162,7 +171,9 @@ fn read_bert_config(path: &Path) -> Result<BertConfig, EmbedError> {
         if model_type != "bert" {
             return Err(EmbedError::unsupported(
                 path,
-                format!("field `model_type` = \"{model_type}\"; only \"bert\" models are supported"),
+                format!(
+                    "field `model_type` = \"{model_type}\"; only \"bert\" models are supported"
+                ),
             ));
         }
     }
@@ -170,7 +181,9 @@ fn read_bert_config(path: &Path) -> Result<BertConfig, EmbedError> {
         if pos != "absolute" {
             return Err(EmbedError::unsupported(
                 path,
-                format!("field `position_embedding_type` = \"{pos}\"; only \"absolute\" is supported"),
+                format!(
+                    "field `position_embedding_type` = \"{pos}\"; only \"absolute\" is supported"
+                ),
             ));
         }
     }
@@ -199,10 +212,15 @@ fn read_bert_config(path: &Path) -> Result<BertConfig, EmbedError> {
         ("vocab_size", config.vocab_size),
     ] {
         if n == 0 {
-            return Err(EmbedError::files(path, format!("field `{field}` must be > 0")));
+            return Err(EmbedError::files(
+                path,
+                format!("field `{field}` must be > 0"),
+            ));
         }
     }
-    if config.hidden_size % config.num_attention_heads != 0 {
+    if (config.hidden_size / config.num_attention_heads) * config.num_attention_heads
+        != config.hidden_size
+    {
         return Err(EmbedError::files(
             path,
             "field `hidden_size` must be a multiple of `num_attention_heads`",
@@ -213,7 +231,9 @@ fn read_bert_config(path: &Path) -> Result<BertConfig, EmbedError> {
 
 fn read_pooling(path: Option<&Path>, hidden_size: usize) -> Result<Pooling, EmbedError> {
     let Some(path) = path else {
-        tracing::warn!("model folder has no modules.json nor 1_Pooling/config.json: using mean pooling");
+        tracing::warn!(
+            "model folder has no modules.json nor 1_Pooling/config.json: using mean pooling"
+        );
         return Ok(Pooling::Mean);
     };
     let value = read_json(path, true)?.expect("required");
@@ -291,7 +311,10 @@ pub(crate) fn read_folder(dir: &Path) -> Result<FolderConfig, EmbedError> {
         Some(v) => {
             let max = get_usize(&v, &sbert_path, "max_seq_length")?;
             if max == Some(0) {
-                return Err(EmbedError::files(&sbert_path, "field `max_seq_length` must be > 0"));
+                return Err(EmbedError::files(
+                    &sbert_path,
+                    "field `max_seq_length` must be > 0",
+                ));
             }
             (
                 max.unwrap_or(DEFAULT_MAX_SEQ_LENGTH),
@@ -334,7 +357,10 @@ pub(crate) fn read_folder(dir: &Path) -> Result<FolderConfig, EmbedError> {
             .map_err(|err| EmbedError::files(&semrec_path, err.to_string()))?;
         if let Some(file_id) = file.id {
             if file_id.trim().is_empty() {
-                return Err(EmbedError::files(&semrec_path, "field `id` must not be empty"));
+                return Err(EmbedError::files(
+                    &semrec_path,
+                    "field `id` must not be empty",
+                ));
             }
             id = file_id;
         }

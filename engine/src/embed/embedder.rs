@@ -2,15 +2,15 @@
 
 use std::cmp::Reverse;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::BertModel;
-use tokenizers::{
-    Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
-};
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+use super::bert::FastBert;
 use super::config::{read_folder, Pooling};
 use super::error::EmbedError;
 use super::pooling::{cls_pool, mean_pool, normalize_in_place};
@@ -18,7 +18,8 @@ use super::{ModelInfo, TextKind};
 
 /// A sub-batch holds at most this many texts…
 const MAX_SUB_BATCH_TEXTS: usize = 64;
-/// …and at most this many tokens including padding (texts × longest length).
+/// …and at most this many tokens including padding (texts × longest length). This
+/// bounds memory: the attention scores take texts × heads × longest² floats.
 const MAX_SUB_BATCH_TOKENS: usize = 4096;
 
 /// Settings read from the model folder beyond [`ModelInfo`].
@@ -36,6 +37,9 @@ pub struct ModelDetails {
     pub num_hidden_layers: usize,
 }
 
+/// One unit vector per text, or why there is none.
+type Vectors = Result<Vec<Vec<f32>>, EmbedError>;
+
 /// One tokenised text, ready to be padded into a sub-batch.
 struct Row {
     ids: Vec<u32>,
@@ -47,7 +51,9 @@ struct Row {
 pub struct SentenceEmbedder {
     info: ModelInfo,
     details: ModelDetails,
-    model: BertModel,
+    model: FastBert,
+    /// Sub-batches run concurrently on up to this many threads.
+    threads: usize,
     tokenizer: Tokenizer,
     device: Device,
 }
@@ -99,9 +105,7 @@ impl SentenceEmbedder {
                 strategy: TruncationStrategy::LongestFirst,
                 stride: 0,
             }))
-            .map_err(|err| {
-                EmbedError::files(&tok_path, format!("cannot set truncation: {err}"))
-            })?;
+            .map_err(|err| EmbedError::files(&tok_path, format!("cannot set truncation: {err}")))?;
 
         let weights = tdir.join("model.safetensors");
         if !weights.is_file() {
@@ -114,11 +118,8 @@ impl SentenceEmbedder {
             VarBuilder::from_mmaped_safetensors(std::slice::from_ref(&weights), DType::F32, &device)
         }
         .map_err(|err| EmbedError::files(&weights, format!("cannot read weights: {err}")))?;
-        let model = BertModel::load(vb, &folder.bert).map_err(|err| {
-            EmbedError::files(
-                &weights,
-                format!("weights do not match config.json: {err}"),
-            )
+        let model = FastBert::load(vb, &folder.bert).map_err(|err| {
+            EmbedError::files(&weights, format!("weights do not match config.json: {err}"))
         })?;
 
         let info = ModelInfo {
@@ -151,6 +152,9 @@ impl SentenceEmbedder {
             model,
             tokenizer,
             device,
+            // Twice the cores: while one sub-batch waits on a matmul, another runs
+            // its single-threaded element-wise ops (measured ≈10% faster than 1×).
+            threads: 2 * candle_core::utils::get_num_threads().max(1),
         })
     }
 
@@ -194,7 +198,7 @@ impl SentenceEmbedder {
     }
 
     /// Embeds texts that already went through [`Self::prepare`].
-    pub(crate) fn embed_prepared(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    pub(crate) fn embed_prepared(&self, texts: &[String]) -> Vectors {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -225,26 +229,71 @@ impl SentenceEmbedder {
         // Longest first, so each sub-batch pads to a similar length.
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by_key(|&i| Reverse(rows[i].ids.len()));
+        let chunks = self.plan_sub_batches(&order, &rows);
+
+        // candle runs matmuls on all cores but most element-wise ops on one: run
+        // independent sub-batches on several threads to keep every core busy.
+        let run = |chunk: &[usize]| -> Vectors {
+            let longest = rows[chunk[0]].ids.len();
+            self.forward(chunk.iter().map(|&i| &rows[i]), chunk.len(), longest)
+        };
+        let results: Vec<Vectors> = if chunks.len() == 1 || self.threads == 1 {
+            chunks.iter().map(|c| run(c)).collect()
+        } else {
+            let next = AtomicUsize::new(0);
+            let slots: Mutex<Vec<Option<Vectors>>> = Mutex::new(vec![None; chunks.len()]);
+            std::thread::scope(|scope| {
+                for _ in 0..self.threads.min(chunks.len()) {
+                    scope.spawn(|| loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(chunk) = chunks.get(k) else { break };
+                        let result = run(chunk);
+                        slots.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(result);
+                    });
+                }
+            });
+            slots
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .into_iter()
+                .map(|slot| {
+                    slot.unwrap_or_else(|| {
+                        Err(EmbedError::Inference("sub-batch was not run".into()))
+                    })
+                })
+                .collect()
+        };
 
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); rows.len()];
+        for (chunk, vectors) in chunks.iter().zip(results) {
+            for (&i, v) in chunk.iter().zip(vectors?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cuts `order` (row indices, longest first) into consecutive sub-batches: each
+    /// within the text and token limits, and small enough that there are at least
+    /// as many sub-batches as threads when the input allows it.
+    fn plan_sub_batches<'a>(&self, order: &'a [usize], rows: &[Row]) -> Vec<&'a [usize]> {
+        let total: usize = rows.iter().map(|r| r.ids.len()).sum();
+        let budget = total.div_ceil(self.threads).clamp(1, MAX_SUB_BATCH_TOKENS);
+        let mut chunks = Vec::new();
         let mut start = 0;
         while start < order.len() {
             let longest = rows[order[start]].ids.len();
             let mut end = start + 1;
             while end < order.len()
                 && end - start < MAX_SUB_BATCH_TEXTS
-                && (end - start + 1) * longest <= MAX_SUB_BATCH_TOKENS
+                && (end - start + 1) * longest <= budget
             {
                 end += 1;
             }
-            let chunk = &order[start..end];
-            let vectors = self.forward(chunk.iter().map(|&i| &rows[i]), chunk.len(), longest)?;
-            for (&i, v) in chunk.iter().zip(vectors) {
-                out[i] = v;
-            }
+            chunks.push(&order[start..end]);
             start = end;
         }
-        Ok(out)
+        chunks
     }
 
     /// One forward pass over rows padded to `seq_len`.
@@ -253,7 +302,7 @@ impl SentenceEmbedder {
         rows: impl Iterator<Item = &'a Row>,
         batch: usize,
         seq_len: usize,
-    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+    ) -> Vectors {
         let mut ids = vec![self.details.pad_id; batch * seq_len];
         let mut type_ids = vec![0u32; batch * seq_len];
         let mut mask = vec![0u8; batch * seq_len];
@@ -268,7 +317,7 @@ impl SentenceEmbedder {
         let type_ids = Tensor::from_vec(type_ids, (batch, seq_len), &self.device)?;
         let mask = Tensor::from_vec(mask, (batch, seq_len), &self.device)?.to_dtype(DType::F32)?;
 
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
+        let hidden = self.model.forward(&ids, &type_ids, &mask)?;
         let pooled = match self.details.pooling {
             Pooling::Mean => mean_pool(&hidden, &mask)?,
             Pooling::Cls => cls_pool(&hidden)?,

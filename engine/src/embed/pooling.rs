@@ -57,21 +57,30 @@ mod tests {
     #[test]
     fn mean_pool_excludes_padding() {
         let mask = Tensor::new(&[[1u32, 1, 0], [1, 1, 1]], &Device::Cpu).unwrap();
-        let pooled = mean_pool(&hidden(), &mask).unwrap().to_vec2::<f32>().unwrap();
+        let pooled = mean_pool(&hidden(), &mask)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert_eq!(pooled, vec![vec![2.0, 3.0], vec![8.0 / 3.0, 8.0 / 3.0]]);
     }
 
     #[test]
     fn mean_pool_accepts_float_mask_and_single_token() {
         let mask = Tensor::new(&[[1f32, 0., 0.], [0., 0., 1.]], &Device::Cpu).unwrap();
-        let pooled = mean_pool(&hidden(), &mask).unwrap().to_vec2::<f32>().unwrap();
+        let pooled = mean_pool(&hidden(), &mask)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert_eq!(pooled, vec![vec![1.0, 2.0], vec![2.0, 2.0]]);
     }
 
     #[test]
     fn mean_pool_all_padding_is_finite() {
         let mask = Tensor::zeros((2, 3), DType::U32, &Device::Cpu).unwrap();
-        let pooled = mean_pool(&hidden(), &mask).unwrap().to_vec2::<f32>().unwrap();
+        let pooled = mean_pool(&hidden(), &mask)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert!(pooled.iter().flatten().all(|x| *x == 0.0), "{pooled:?}");
     }
 

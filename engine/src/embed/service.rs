@@ -46,16 +46,28 @@ impl std::fmt::Debug for EmbeddingService {
 impl EmbeddingService {
     /// Moves `embedder` onto a dedicated thread. `queue_capacity` is the number of
     /// requests (not texts) that may wait; both limits are raised to at least 1.
-    pub fn start(embedder: SentenceEmbedder, queue_capacity: usize, max_batch_texts: usize) -> Self {
+    pub fn start(
+        embedder: SentenceEmbedder,
+        queue_capacity: usize,
+        max_batch_texts: usize,
+    ) -> Self {
         let info = embedder.info().clone();
         let (tx, rx) = sync_channel(queue_capacity.max(1));
         let max_batch_texts = max_batch_texts.max(1);
         let spawned = std::thread::Builder::new()
             .name("semrec-embedder".into())
             .spawn(move || worker(embedder, rx, max_batch_texts));
-        if let Err(err) = spawned {
-            // The receiver was dropped with the closure: every call returns Stopped.
-            tracing::error!("cannot start the embedding worker thread: {err}");
+        match spawned {
+            Ok(_) => tracing::info!(
+                model = %info.id,
+                queue_capacity = queue_capacity.max(1),
+                max_batch_texts,
+                "embedding worker started"
+            ),
+            Err(err) => {
+                // The receiver was dropped with the closure: every call returns Stopped.
+                tracing::error!("cannot start the embedding worker thread: {err}");
+            }
         }
         Self {
             inner: Arc::new(Inner { info, tx }),
@@ -67,7 +79,11 @@ impl EmbeddingService {
     }
 
     /// Embeds `texts` as `kind`; one unit vector per text, in order.
-    pub async fn embed(&self, texts: Vec<String>, kind: TextKind) -> Result<Vec<Vec<f32>>, EmbedError> {
+    pub async fn embed(
+        &self,
+        texts: Vec<String>,
+        kind: TextKind,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -99,7 +115,6 @@ impl EmbeddingService {
 }
 
 fn worker(embedder: SentenceEmbedder, rx: Receiver<Request>, max_batch_texts: usize) {
-    tracing::debug!(model = %embedder.info().id, "embedding worker started");
     let mut carried: Option<Request> = None;
     loop {
         let first = match carried.take() {
@@ -138,7 +153,12 @@ fn worker(embedder: SentenceEmbedder, rx: Receiver<Request>, max_batch_texts: us
 fn embed_guarded(embedder: &SentenceEmbedder, batch: &[Request]) -> Reply {
     let texts: Vec<String> = batch
         .iter()
-        .flat_map(|request| request.texts.iter().map(|t| embedder.prepare(t, request.kind)))
+        .flat_map(|request| {
+            request
+                .texts
+                .iter()
+                .map(|t| embedder.prepare(t, request.kind))
+        })
         .collect();
     match catch_unwind(AssertUnwindSafe(|| embedder.embed_prepared(&texts))) {
         Ok(result) => result,
@@ -149,7 +169,9 @@ fn embed_guarded(embedder: &SentenceEmbedder, batch: &[Request]) -> Reply {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!("embedding panicked: {message}");
-            Err(EmbedError::Inference(format!("embedding panicked: {message}")))
+            Err(EmbedError::Inference(format!(
+                "embedding panicked: {message}"
+            )))
         }
     }
 }

@@ -31,7 +31,8 @@ pub fn embedder() -> EmbeddingService {
 
 pub struct TestDb {
     pub engine: Engine,
-    pub cluster: LocalCluster,
+    /// Kept so the cluster lives as long as the test; stopped on drop.
+    pub _cluster: LocalCluster,
 }
 
 pub async fn engine_with(settings: EngineSettings) -> TestDb {
@@ -44,7 +45,7 @@ pub async fn engine_with(settings: EngineSettings) -> TestDb {
     store.migrate().await.expect("migrate");
     TestDb {
         engine: Engine::new(store, embedder(), settings),
-        cluster,
+        _cluster: cluster,
     }
 }
 
