@@ -135,7 +135,10 @@ fn port_in_use_is_one_clear_line() {
     let mut cmd = semrec(&scratch);
     cmd.env("SEMREC_ADDR", format!("127.0.0.1:{port}"));
     let line = expect_setup_error(cmd);
-    assert!(line.contains(&format!("port {port} is already in use")), "{line}");
+    assert!(
+        line.contains(&format!("port {port} is already in use")),
+        "{line}"
+    );
     assert!(line.contains("SEMREC_ADDR"), "{line}");
     // Refused before anything slow: no cluster was created.
     assert!(!scratch.0.join("pgdata").exists());
@@ -380,7 +383,10 @@ fn postgres_without_pgvector(root: &Path) -> Option<PathBuf> {
         std::env::var_os("SEMREC_PG_BIN").unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into()),
     );
     let pg_config = |flag: &str| -> Option<PathBuf> {
-        let out = Command::new(bin.join("pg_config")).arg(flag).output().ok()?;
+        let out = Command::new(bin.join("pg_config"))
+            .arg(flag)
+            .output()
+            .ok()?;
         out.status
             .success()
             .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
