@@ -20,7 +20,8 @@ case "${1:-}" in
   *) die "usage: scripts/fetch-demo-data.sh [--force]" ;;
 esac
 
-DATA="${SEMREC_DATA_DIR:-$ROOT/data}"
+# Not SEMREC_DATA_DIR: that one is the embedded PostgreSQL data directory.
+DATA="${SEMREC_DATASETS_DIR:-$ROOT/data}"
 CACHE="$DATA/cache"
 BUILD="$ROOT/scripts/build_movielens.py"
 
