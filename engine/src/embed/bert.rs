@@ -10,6 +10,7 @@
 //!   so padded keys score -1e30 and get softmax weight exactly 0 — no separate
 //!   pass over the `(batch, heads, seq, seq)` scores to add a mask.
 //! * Softmax uses candle's fused, multi-threaded `softmax_last_dim`.
+//! * The feed-forward bias and GELU are one pass ([`BiasAct`]).
 //!
 //! The element-wise ops that candle runs on one thread are parallelised one level
 //! up: the embedder runs independent sub-batches on several threads.
@@ -17,6 +18,8 @@
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
+
+use super::activation::BiasAct;
 
 /// Added to the attention score of a padded key; exp() of it underflows to 0.
 const MASKED_SCORE: f32 = -1e30;
@@ -72,6 +75,8 @@ struct Layer {
     attn_out: Linear,
     attn_norm: LayerNorm,
     intermediate: Linear,
+    /// `intermediate.bias` as a slice for the fused bias + activation pass.
+    intermediate_bias: Vec<f32>,
     output: Linear,
     output_norm: LayerNorm,
 }
@@ -125,11 +130,15 @@ impl FastBert {
                 weight: Tensor::cat(&[&(q.weight * scale)?, &k.weight, &v.weight], 0)?,
                 bias: Tensor::cat(&[&(q.bias * scale)?, &k.bias, &v.bias], 0)?,
             };
+            let intermediate =
+                Linear::load(&lv, "intermediate.dense", h, config.intermediate_size)?;
+            let intermediate_bias = intermediate.bias.to_vec1::<f32>()?;
             layers.push(Layer {
                 qkv,
                 attn_out: Linear::load(&lv, "attention.output.dense", h, h)?,
                 attn_norm: LayerNorm::load(&lv, "attention.output.LayerNorm", h, eps)?,
-                intermediate: Linear::load(&lv, "intermediate.dense", h, config.intermediate_size)?,
+                intermediate,
+                intermediate_bias,
                 output: Linear::load(&lv, "output.dense", config.intermediate_size, h)?,
                 output_norm: LayerNorm::load(&lv, "output.LayerNorm", h, eps)?,
             });
@@ -196,12 +205,12 @@ impl FastBert {
             let attn = layer.attn_out.forward(&context)?;
             x = layer.attn_norm.forward(&(attn + &x)?)?;
 
-            let inter = layer.intermediate.forward(&x)?;
-            let inter = match self.act {
-                HiddenAct::Gelu => inter.gelu_erf()?,
-                HiddenAct::GeluApproximate => inter.gelu()?,
-                HiddenAct::Relu => inter.relu()?,
-            };
+            let inter = x.matmul(&layer.intermediate.weight.t()?)?;
+            let inter = BiasAct {
+                bias: &layer.intermediate_bias,
+                act: self.act,
+            }
+            .forward(&inter)?;
             let out = layer.output.forward(&inter)?;
             x = layer.output_norm.forward(&(out + &x)?)?;
         }

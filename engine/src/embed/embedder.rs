@@ -37,6 +37,25 @@ pub struct ModelDetails {
     pub num_hidden_layers: usize,
 }
 
+/// Every forward pass allocates and frees activation buffers of several MB. By
+/// default glibc serves those with fresh mmaps and returns them on free, so each
+/// pass page-faults and zeroes them anew (≈ 12% of the time in a profile). Keep
+/// freed memory in the heap for reuse instead. Process-wide, set once.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: mallopt only changes allocator thresholds; 32 MiB is glibc's
+            // largest accepted mmap threshold on 64-bit.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+            }
+        });
+    }
+}
+
 /// One unit vector per text, or why there is none.
 type Vectors = Result<Vec<Vec<f32>>, EmbedError>;
 
@@ -73,6 +92,7 @@ impl SentenceEmbedder {
     /// sentence_bert_config.json, optional semrec_model.json).
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
         let started = Instant::now();
+        keep_freed_memory();
         let folder = read_folder(dir)?;
         let tdir = &folder.transformer_dir;
 

@@ -10,6 +10,7 @@
 //! `{"id": "multilingual-e5-small", "query_prefix": "query: ", "passage_prefix": "passage: "}`
 //! (every field optional; `id` defaults to the folder name).
 
+mod activation;
 mod bert;
 mod config;
 mod embedder;

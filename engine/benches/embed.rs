@@ -1,0 +1,186 @@
+//! Embedding benchmark (a bench binary, not a test: timings depend on the machine).
+//!
+//! `cargo bench -p engine --bench embed` — or `scripts/bench-embed.sh`, which also
+//! runs Python sentence-transformers on the same texts for a side-by-side table.
+//!
+//! Reports, for the model in `SEMREC_MODEL_DIR` (default models/all-MiniLM-L6-v2):
+//! * catalog throughput: every item of `SEMREC_BENCH_ITEMS` (default
+//!   data/movielens/plots/items.jsonl) as `engine::catalog::embedding_text`, in
+//!   batches of 32 passages, texts/s and tokens/s over `SEMREC_BENCH_ROUNDS` passes;
+//! * p50/p99 latency of embedding one ~20-token profile (query);
+//! * peak RSS (VmHWM) after loading the model and at the end.
+//!
+//! Flags (after `--`): `--json PATH` writes the numbers as JSON; `--dump-texts
+//! PATH` writes the catalog texts (JSON array) so another implementation can run
+//! exactly the same input.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use engine::embed::{SentenceEmbedder, TextKind};
+
+const BATCH: usize = 32;
+/// ≈ 20 tokens with MiniLM's tokenizer (checked and printed at run time).
+const PROFILE: &str =
+    "I love slow science fiction films about lonely astronauts, time travel and moral dilemmas.";
+const LATENCY_RUNS: usize = 200;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn env_path(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join(default))
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn catalog_texts(path: &PathBuf) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run scripts/fetch-demo-data.sh or set SEMREC_BENCH_ITEMS)",
+            path.display()
+        )
+    });
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("items.jsonl line");
+            let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            let tags: Vec<String> = v["tags"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            engine::catalog::embedding_text(&s("title"), &s("description"), &tags)
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map(PathBuf::from)
+    };
+    let model_dir = env_path("SEMREC_MODEL_DIR", "models/all-MiniLM-L6-v2");
+    let items = env_path("SEMREC_BENCH_ITEMS", "data/movielens/plots/items.jsonl");
+    let rounds: usize = std::env::var("SEMREC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+
+    let texts = catalog_texts(&items);
+    if let Some(path) = flag("--dump-texts") {
+        std::fs::write(&path, serde_json::to_string(&texts).unwrap()).unwrap();
+    }
+
+    let rss_before = peak_rss_mib();
+    let started = Instant::now();
+    let model = SentenceEmbedder::load(&model_dir).unwrap_or_else(|e| panic!("{e}"));
+    let load_s = started.elapsed().as_secs_f64();
+    let rss_loaded = peak_rss_mib();
+    let threads = candle_core::utils::get_num_threads();
+
+    let tokens: usize = texts
+        .iter()
+        .map(|t| model.count_tokens(t, TextKind::Passage).unwrap())
+        .sum();
+    let profile_tokens = model.count_tokens(PROFILE, TextKind::Query).unwrap();
+
+    // Warm-up: page in the weights, grow the allocator's pools.
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    model
+        .embed(&refs[..BATCH.min(refs.len())], TextKind::Passage)
+        .unwrap();
+
+    let mut best = f64::INFINITY;
+    let mut total = 0.0;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for chunk in refs.chunks(BATCH) {
+            std::hint::black_box(model.embed(chunk, TextKind::Passage).unwrap());
+        }
+        let s = t.elapsed().as_secs_f64();
+        best = best.min(s);
+        total += s;
+    }
+    let mean = total / rounds as f64;
+
+    for _ in 0..10 {
+        model.embed(&[PROFILE], TextKind::Query).unwrap();
+    }
+    let mut lat: Vec<Duration> = (0..LATENCY_RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(model.embed(&[PROFILE], TextKind::Query).unwrap());
+            t.elapsed()
+        })
+        .collect();
+    lat.sort();
+    let rss_end = peak_rss_mib();
+
+    let n = texts.len() as f64;
+    let report = serde_json::json!({
+        "implementation": "semrec (candle)",
+        "model": model.info().id,
+        "threads": threads,
+        "texts": texts.len(),
+        "mean_tokens": tokens as f64 / n,
+        "batch": BATCH,
+        "rounds": rounds,
+        "texts_per_s": n / mean,
+        "texts_per_s_best": n / best,
+        "tokens_per_s": tokens as f64 / mean,
+        "profile_tokens": profile_tokens,
+        "latency_p50_ms": percentile(&lat, 0.50),
+        "latency_p99_ms": percentile(&lat, 0.99),
+        "load_s": load_s,
+        "rss_before_load_mib": rss_before,
+        "peak_rss_loaded_mib": rss_loaded,
+        "peak_rss_end_mib": rss_end,
+    });
+    println!(
+        "model {} ({} threads), {} catalog texts, mean {:.0} tokens, batch {BATCH}, {rounds} rounds",
+        model.info().id,
+        threads,
+        texts.len(),
+        tokens as f64 / n
+    );
+    println!(
+        "  throughput      {:.1} texts/s (best round {:.1}), {:.0} tokens/s",
+        n / mean,
+        n / best,
+        tokens as f64 / mean
+    );
+    println!(
+        "  one profile     p50 {:.1} ms, p99 {:.1} ms ({profile_tokens} tokens, {LATENCY_RUNS} runs)",
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99)
+    );
+    println!(
+        "  peak RSS        {rss_loaded:.0} MiB after load ({load_s:.2} s), {rss_end:.0} MiB at the end"
+    );
+    if let Some(path) = flag("--json") {
+        std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    }
+}
