@@ -41,11 +41,12 @@ pub enum ClickOutcome {
 
 impl Engine {
     /// Stores one impression with every shown item, in one transaction.
+    /// `query` is the vector the list was ranked for, when semrec ranked it.
     pub async fn record_impression(
         &self,
         user_id: Option<i64>,
         context: ImpressionContext,
-        query: &[f32],
+        query: Option<&[f32]>,
         shown: &[ShownItem],
     ) -> Result<uuid::Uuid> {
         let id = uuid::Uuid::new_v4();
@@ -57,7 +58,7 @@ impl Engine {
         .bind(user_id)
         .bind(context.as_str())
         .bind(self.model_id())
-        .bind(pgvector::Vector::from(query.to_vec()))
+        .bind(query.map(|q| pgvector::Vector::from(q.to_vec())))
         .execute(&mut *tx)
         .await?;
         if !shown.is_empty() {

@@ -1,0 +1,45 @@
+//! Liveness and readiness, for load balancers and orchestrators (no key needed).
+
+use app::session::ServerState;
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+
+#[derive(Serialize, ToSchema)]
+pub struct Live {
+    /// Always `ok`.
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    /// Always `ready`.
+    pub status: String,
+    pub model: String,
+    pub catalog_size: i64,
+}
+
+/// The process is up (says nothing about the database).
+#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = Live)))]
+pub async fn live() -> Json<Live> {
+    Json(Live {
+        status: "ok".into(),
+    })
+}
+
+/// The database answers and the model is loaded.
+#[utoipa::path(
+    get, path = "/health/ready", tag = "health",
+    responses((status = 200, body = Ready), (status = 503, body = ErrorBody))
+)]
+pub async fn ready(State(state): State<ServerState>) -> Result<Json<Ready>, ApiError> {
+    state.engine.store.ping().await?;
+    Ok(Json(Ready {
+        status: "ready".into(),
+        model: state.engine.model_id().to_string(),
+        catalog_size: state.engine.catalog_size().await?,
+    }))
+}

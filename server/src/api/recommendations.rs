@@ -1,0 +1,286 @@
+//! Recommendations for a user (stored or inline profile) and "more like this".
+//! Every list served is recorded as an impression whose id clicks refer to.
+
+use app::session::ServerState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use engine::events::ImpressionContext;
+use engine::profile::{HistoryEntry, Profile};
+use engine::recommend::{Filters, RecommendOptions};
+use engine::EngineError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::body::ApiJson;
+use super::error::{ApiError, ErrorBody};
+use super::items::ItemView;
+
+fn default_k() -> usize {
+    10
+}
+
+/// Which items may be recommended. Empty lists mean "any".
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FiltersInput {
+    #[serde(default)]
+    pub languages: Vec<String>,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Items carrying at least one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The engine's options from the request's fields.
+// Struct update keeps this compiling when recommend.rs gains options.
+#[allow(clippy::needless_update)]
+fn options(
+    k: usize,
+    offset: usize,
+    filters: FiltersInput,
+    diversity: Option<f32>,
+) -> RecommendOptions {
+    RecommendOptions {
+        k,
+        offset,
+        filters: Filters {
+            languages: filters.languages,
+            sources: filters.sources,
+            tags: filters.tags,
+            ..Default::default()
+        },
+        diversity_lambda: diversity,
+        ..Default::default()
+    }
+}
+
+/// One thing the user consumed: a catalog item (`item`) or free text (`text`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryInput {
+    /// The id of a catalog item.
+    pub item: Option<String>,
+    /// Anything outside the catalog, e.g. a book title.
+    pub text: Option<String>,
+}
+
+/// A profile sent with the request instead of the stored one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileInput {
+    #[serde(default)]
+    pub interests: Vec<String>,
+    /// Most recent first.
+    #[serde(default)]
+    pub history: Vec<HistoryInput>,
+    #[serde(default)]
+    pub classes: Vec<String>,
+    #[serde(default)]
+    pub about: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendationRequest {
+    /// The user's handle. Without `profile`, the user's stored profile is used.
+    /// With `profile`, the list is attached to this user (created if new), so
+    /// their clicks count and clicked items are not recommended again.
+    pub user: Option<String>,
+    /// A profile to recommend for, instead of the stored one.
+    pub profile: Option<ProfileInput>,
+    /// Items to return, 1–100.
+    #[serde(default = "default_k")]
+    pub k: usize,
+    /// Items to skip (pagination), at most 1000.
+    #[serde(default)]
+    pub offset: usize,
+    #[serde(default)]
+    pub filters: FiltersInput,
+    /// MMR λ in [0, 1]: 1 = pure relevance, lower = more diverse. Omit for none.
+    pub diversity: Option<f32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Explanation {
+    /// `interest`, `history`, `class` or `about`.
+    pub kind: String,
+    /// The profile element the item is closest to.
+    pub label: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Recommended {
+    /// 1-based position in the whole list (offset included).
+    pub rank: usize,
+    /// Cosine similarity to the query, −1 to 1.
+    pub score: f32,
+    pub item: ItemView,
+    /// Why it was recommended (lists for a profile only).
+    pub explanation: Option<Explanation>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecommendationList {
+    /// Send it with clicks on these items.
+    pub impression_id: uuid::Uuid,
+    pub model_id: String,
+    pub items: Vec<Recommended>,
+}
+
+impl From<engine::recommend::RecommendationList> for RecommendationList {
+    fn from(l: engine::recommend::RecommendationList) -> Self {
+        Self {
+            impression_id: l.impression_id,
+            model_id: l.model_id,
+            items: l
+                .items
+                .into_iter()
+                .map(|r| Recommended {
+                    rank: r.rank,
+                    score: r.score,
+                    explanation: r.explanation.map(|e| Explanation {
+                        kind: serde_json::to_value(e.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        label: e.label,
+                    }),
+                    item: r.item.into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile, ApiError> {
+    let mut history = Vec::with_capacity(p.history.len());
+    for (i, h) in p.history.into_iter().enumerate() {
+        history.push(match (h.item, h.text) {
+            (Some(id), None) => {
+                let item = state
+                    .engine
+                    .item_by_external_id(&id)
+                    .await
+                    .map_err(|e| match e {
+                        EngineError::NotFound(_) => EngineError::Invalid(format!(
+                            "profile.history[{i}]: item '{id}' is not in the catalog"
+                        )),
+                        other => other,
+                    })?;
+                HistoryEntry::Item {
+                    id: item.external_id,
+                    title: item.title,
+                }
+            }
+            (None, Some(text)) => HistoryEntry::Text { text },
+            _ => {
+                return Err(EngineError::Invalid(format!(
+                    "profile.history[{i}] needs exactly one of 'item' (a catalog id) or 'text'"
+                ))
+                .into())
+            }
+        });
+    }
+    Ok(Profile {
+        interests: p.interests,
+        history,
+        classes: p.classes,
+        about: p.about,
+    })
+}
+
+/// Recommendations for a user, from their stored profile or one sent inline.
+/// Records an impression.
+#[utoipa::path(
+    post, path = "/recommendations", tag = "recommendations",
+    request_body = RecommendationRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = RecommendationList),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "Unknown user (stored profile)", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "Rate limit or embedding queue full", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn recommend(
+    State(state): State<ServerState>,
+    ApiJson(req): ApiJson<RecommendationRequest>,
+) -> Result<Json<RecommendationList>, ApiError> {
+    let opts = options(req.k, req.offset, req.filters, req.diversity);
+    opts.validate()?;
+    let engine = &state.engine;
+    let (user_id, profile) = match (req.user, req.profile) {
+        (user, Some(profile)) => {
+            let user_id = match user {
+                Some(handle) => Some(engine.user_by_handle(&handle, true).await?.id),
+                None => None,
+            };
+            (user_id, inline_profile(&state, profile).await?)
+        }
+        (Some(handle), None) => {
+            let user = engine.user_by_handle(&handle, false).await?;
+            (Some(user.id), engine.load_profile(user.id).await?)
+        }
+        (None, None) => {
+            return Err(EngineError::Invalid(
+                "send 'user' (a handle with a stored profile), 'profile', or both".into(),
+            )
+            .into())
+        }
+    };
+    let list = engine
+        .recommend_for_profile(user_id, &profile, &opts, ImpressionContext::Api)
+        .await?;
+    Ok(Json(list.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarRequest {
+    /// The user the list is shown to (optional): their clicked and consumed
+    /// items are left out and their clicks count.
+    pub user: Option<String>,
+    /// Items to return, 1–100.
+    #[serde(default = "default_k")]
+    pub k: usize,
+    /// Items to skip (pagination), at most 1000.
+    #[serde(default)]
+    pub offset: usize,
+    #[serde(default)]
+    pub filters: FiltersInput,
+    /// MMR λ in [0, 1]: 1 = pure relevance, lower = more diverse. Omit for none.
+    pub diversity: Option<f32>,
+}
+
+/// "More like this": the items nearest to a catalog item. Records an impression.
+/// The body may be empty (defaults: k = 10).
+#[utoipa::path(
+    post, path = "/items/{id}/similar", tag = "recommendations",
+    params(("id" = String, Path, description = "The item's id in your catalog")),
+    request_body = SimilarRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = RecommendationList),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "The item has no embedding yet", body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn similar(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SimilarRequest>,
+) -> Result<(StatusCode, Json<RecommendationList>), ApiError> {
+    let opts = options(req.k, req.offset, req.filters, req.diversity);
+    opts.validate()?;
+    let user_id = match req.user {
+        Some(handle) => Some(state.engine.user_by_handle(&handle, true).await?.id),
+        None => None,
+    };
+    let list = state.engine.similar_items(user_id, &id, &opts).await?;
+    Ok((StatusCode::OK, Json(list.into())))
+}

@@ -1,0 +1,773 @@
+//! The JSON API against the real router, a real PostgreSQL + pgvector cluster
+//! and the real model: auth, validation, limits, the click path into metrics,
+//! the OpenAPI document, and a database outage with recovery.
+
+mod common;
+
+use axum::body::Body;
+use common::*;
+use engine::api_keys::Scope;
+use engine::postgres_cluster::{ClusterOptions, LocalCluster};
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+use server::api::ApiConfig;
+
+const ITEMS: &str = "/api/v1/items";
+
+#[tokio::test]
+async fn keys_are_required_and_scopes_enforced() {
+    let t = api().await;
+    let r = &t.router;
+
+    // Public: health and the document.
+    assert_eq!(
+        send(r, Method::GET, "/api/v1/health/live", None, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(r, Method::GET, "/api/v1/health/ready", None, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let none = send(r, Method::GET, "/api/v1/items/planes", None, None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{none:?}");
+    assert_eq!(none.code(), "unauthorized");
+    assert!(none.message().contains("Authorization: Bearer"), "{none:?}");
+    assert!(none.headers.contains_key(http::header::WWW_AUTHENTICATE));
+
+    let unknown = send(
+        r,
+        Method::GET,
+        "/api/v1/items/planes",
+        Some("semrec_0000"),
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED, "{unknown:?}");
+    assert!(unknown.message().contains("unknown or revoked"));
+
+    let mut basic = request(Method::GET, "/api/v1/items/planes", None, Body::empty());
+    basic.headers_mut().insert(
+        http::header::AUTHORIZATION,
+        "Basic YWRtaW46eA==".parse().unwrap(),
+    );
+    assert_eq!(send_raw(r, basic).await.status, StatusCode::UNAUTHORIZED);
+
+    // A write key may not read metrics; an admin key may do everything.
+    let forbidden = send(r, Method::GET, "/api/v1/metrics", Some(&t.write_key), None).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN, "{forbidden:?}");
+    assert_eq!(forbidden.code(), "forbidden");
+    assert!(
+        forbidden.message().contains("scope 'admin'"),
+        "{forbidden:?}"
+    );
+    assert_eq!(
+        send(r, Method::GET, "/api/v1/metrics", Some(&t.admin_key), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(
+            r,
+            Method::GET,
+            "/api/v1/items/planes",
+            Some(&t.admin_key),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Revoked keys stop working at once; usage is recorded.
+    let keys = t.engine.store.list_api_keys().await.unwrap();
+    let admin = keys.iter().find(|k| k.scope == Scope::Admin).unwrap();
+    assert!(admin.last_used_at.is_some());
+    assert!(keys
+        .iter()
+        .all(|k| !k.prefix.is_empty() && t.admin_key.starts_with(&k.prefix[..7])));
+    t.engine.store.revoke_api_key("ops").await.unwrap();
+    let revoked = send(r, Method::GET, "/api/v1/metrics", Some(&t.admin_key), None).await;
+    assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
+    // Only the hash is stored.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM api_keys")
+        .fetch_all(t.engine.store.pool())
+        .await
+        .unwrap();
+    assert!(stored
+        .iter()
+        .all(|h| h.len() == 64 && !h.contains(&t.write_key[7..])));
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_json_errors() {
+    let t = api().await;
+    let (r, key) = (&t.router, Some(t.write_key.as_str()));
+    let rec = "/api/v1/recommendations";
+
+    let mut bad_json = request(Method::POST, rec, key, Body::from("{\"user\": "));
+    bad_json.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        "application/json".parse().unwrap(),
+    );
+    let e = send_raw(r, bad_json).await;
+    assert_eq!(e.status, StatusCode::BAD_REQUEST, "{e:?}");
+    assert_eq!(e.code(), "bad_request");
+    assert!(e.message().contains("not valid JSON"), "{e:?}");
+
+    let profile = json!({"interests": ["aviation"]});
+    let e = send(
+        r,
+        Method::POST,
+        rec,
+        key,
+        Some(json!({"profile": profile, "k": 0})),
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
+    assert_eq!(e.code(), "invalid");
+    assert!(e.message().contains("k must be between 1 and 100"), "{e:?}");
+
+    let e = send(
+        r,
+        Method::POST,
+        rec,
+        key,
+        Some(json!({"profile": profile, "kk": 3})),
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
+    assert!(e.message().contains("unknown field `kk`"), "{e:?}");
+
+    let e = send(
+        r,
+        Method::POST,
+        rec,
+        key,
+        Some(json!({"profile": profile, "diversity": 2.0})),
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
+    assert!(e.message().contains("diversity"), "{e:?}");
+
+    let e = send(r, Method::POST, rec, key, None).await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
+    assert!(e.message().contains("'user'"), "{e:?}");
+
+    let e = send(r, Method::POST, rec, key, Some(json!({"user": "nobody"}))).await;
+    assert_eq!(e.status, StatusCode::NOT_FOUND, "{e:?}");
+    assert_eq!(e.message(), "user 'nobody' not found");
+
+    let e = send(r, Method::POST, rec, key, Some(json!({"profile": {}}))).await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
+    assert!(e.message().contains("profile is empty"), "{e:?}");
+
+    let e = send(
+        r,
+        Method::PUT,
+        &format!("{ITEMS}/a1"),
+        key,
+        Some(json!({"title": "A", "language": "English"})),
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
+    assert!(e.message().contains("language"), "{e:?}");
+
+    let e = send(
+        r,
+        Method::PUT,
+        &format!("{ITEMS}/a1"),
+        key,
+        Some(json!({"id": "a2", "title": "A"})),
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
+    assert!(e.message().contains("differs"), "{e:?}");
+
+    let e = send(r, Method::GET, &format!("{ITEMS}/missing"), key, None).await;
+    assert_eq!((e.status, e.code()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(e.message(), "item 'missing' not found");
+    let e = send(r, Method::DELETE, &format!("{ITEMS}/missing"), key, None).await;
+    assert_eq!(e.status, StatusCode::NOT_FOUND);
+    let e = send(
+        r,
+        Method::POST,
+        &format!("{ITEMS}/missing/similar"),
+        key,
+        None,
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::NOT_FOUND);
+
+    // Unknown endpoints and methods answer in the same JSON shape.
+    let e = send(r, Method::GET, "/api/v1/nothing-here", key, None).await;
+    assert_eq!((e.status, e.code()), (StatusCode::NOT_FOUND, "not_found"));
+    let e = send(r, Method::PATCH, &format!("{ITEMS}/a1"), key, None).await;
+    assert_eq!(
+        (e.status, e.code()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        "{e:?}"
+    );
+
+    let e = send(
+        r,
+        Method::GET,
+        "/api/v1/metrics?from=yesterday",
+        Some(&t.admin_key),
+        None,
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::BAD_REQUEST, "{e:?}");
+    let e = send(
+        r,
+        Method::GET,
+        "/api/v1/metrics/drift?recent_days=0",
+        Some(&t.admin_key),
+        None,
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
+}
+
+#[tokio::test]
+async fn oversize_bodies_get_413_and_imports_have_a_larger_limit() {
+    let t = api().await;
+    let (r, key) = (&t.router, Some(t.write_key.as_str()));
+    let big = json!({"user": "ada", "profile": {"about": "x".repeat(3 * 1024 * 1024)}});
+    let e = send(r, Method::POST, "/api/v1/recommendations", key, Some(big)).await;
+    assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE, "{e:?}");
+    assert_eq!(e.code(), "payload_too_large");
+    assert!(e.message().contains("2097152 bytes"), "{e:?}");
+
+    // 3 MB is fine for an import: the oversize line is rejected, the good one imported.
+    let body = format!(
+        "{{\"id\":\"huge\",\"title\":\"{}\"}}\n{{\"id\":\"ok\",\"title\":\"A small item\"}}\n",
+        "y".repeat(3 * 1024 * 1024)
+    );
+    let res = send_raw(r, request(Method::POST, ITEMS, key, Body::from(body))).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.json["added"], 1);
+    assert_eq!(res.json["rejected"][0]["line"], 1);
+    assert!(res.json["rejected"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("larger than"));
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_per_key_and_per_address() {
+    let t = api_with(ApiConfig {
+        rate_per_second: 0.01,
+        burst: 3,
+    })
+    .await;
+    let r = &t.router;
+    let path = format!("{ITEMS}/missing");
+    for _ in 0..3 {
+        let ok = send(r, Method::GET, &path, Some(&t.write_key), None).await;
+        assert_eq!(ok.status, StatusCode::NOT_FOUND, "{ok:?}");
+    }
+    let limited = send(r, Method::GET, &path, Some(&t.write_key), None).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    assert_eq!(limited.code(), "rate_limited");
+    let retry: u64 = limited.headers[http::header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "{retry}");
+    // Another key has its own bucket.
+    let other = send(r, Method::GET, &path, Some(&t.admin_key), None).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+
+    // Without a valid key, the client's address is limited.
+    let from = |ip: [u8; 4]| {
+        let mut req = request(Method::GET, &path, None, Body::empty());
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, 40000,
+            ))));
+        req
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            send_raw(r, from([10, 0, 0, 1])).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        send_raw(r, from([10, 0, 0, 1])).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        send_raw(r, from([10, 0, 0, 2])).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn items_import_upsert_and_delete() {
+    let t = api().await;
+    let (r, key) = (&t.router, Some(t.write_key.as_str()));
+    let good = fixture_jsonl();
+    let n_good = good.lines().filter(|l| !l.trim().is_empty()).count();
+    let body = format!(
+        "{good}not json\n{{\"id\":\"no-title\"}}\n{{\"id\":\"planes\",\"title\":\"Duplicate\"}}\n"
+    );
+    let res = send_raw(r, request(Method::POST, ITEMS, key, Body::from(body))).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.json["added"], n_good);
+    assert_eq!(
+        (res.json["updated"].clone(), res.json["unchanged"].clone()),
+        (json!(0), json!(0))
+    );
+    let lines: Vec<u64> = res.json["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![n_good as u64 + 1, n_good as u64 + 2, n_good as u64 + 3]
+    );
+    assert!(res.json["rejected"][2]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("duplicate id"));
+
+    // Re-import: nothing re-embedded.
+    let res = send_raw(r, request(Method::POST, ITEMS, key, Body::from(good))).await;
+    assert_eq!(res.json["unchanged"], n_good, "{res:?}");
+
+    // CSV, chosen by Content-Type.
+    let mut csv = request(
+        Method::POST,
+        ITEMS,
+        key,
+        Body::from("id,title,tags,year\ncsv1,Gliders and thermals,aviation|sport,2001\ncsv2,,,\n"),
+    );
+    csv.headers_mut()
+        .insert(http::header::CONTENT_TYPE, "text/csv".parse().unwrap());
+    let res = send_raw(r, csv).await;
+    assert_eq!(
+        (
+            res.json["added"].clone(),
+            res.json["rejected"][0]["line"].clone()
+        ),
+        (json!(1), json!(3)),
+        "{res:?}"
+    );
+
+    let path = format!("{ITEMS}/new-1");
+    let item = json!({"title": "Sailplanes", "description": "Flying without an engine", "tags": ["Aviation"]});
+    let res = send(r, Method::PUT, &path, key, Some(item.clone())).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    assert_eq!(
+        res.json,
+        json!({"id": "new-1", "outcome": "added", "embedded": true})
+    );
+    let res = send(r, Method::PUT, &path, key, Some(item.clone())).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.json["outcome"], "unchanged");
+    assert_eq!(res.json["embedded"], false);
+    let mut with_url = item.clone();
+    with_url["url"] = json!("https://example.org/sailplanes");
+    let res = send(r, Method::PUT, &path, key, Some(with_url.clone())).await;
+    assert_eq!(
+        (res.json["outcome"].clone(), res.json["embedded"].clone()),
+        (json!("updated"), json!(false))
+    );
+    // PUT replaces the whole item: fields left out are cleared.
+    let mut retitled = with_url;
+    retitled["title"] = json!("Sailplanes and gliders");
+    let res = send(r, Method::PUT, &path, key, Some(retitled)).await;
+    assert_eq!(
+        (res.json["outcome"].clone(), res.json["embedded"].clone()),
+        (json!("updated"), json!(true))
+    );
+
+    let got = send(r, Method::GET, &path, key, None).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.json["title"], "Sailplanes and gliders");
+    assert_eq!(got.json["tags"], json!(["aviation"]));
+    assert_eq!(got.json["url"], "https://example.org/sailplanes");
+
+    assert_eq!(
+        send(r, Method::DELETE, &path, key, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(r, Method::GET, &path, key, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn recommend_click_and_metrics() {
+    let t = api().await;
+    let (r, key) = (&t.router, Some(t.write_key.as_str()));
+    let res = send_raw(
+        r,
+        request(Method::POST, ITEMS, key, Body::from(fixture_jsonl())),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    let list = send(
+        r,
+        Method::POST,
+        "/api/v1/recommendations",
+        key,
+        Some(json!({"user": "ada", "profile": {"interests": ["aircraft"], "history": [{"text": "Top Gun"}]}, "k": 3})),
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK, "{list:?}");
+    let shown = ids(&list.json);
+    assert_eq!(shown.len(), 3);
+    assert!(shown.contains(&"planes".to_string()), "{shown:?}");
+    let first = &list.json["items"][0];
+    assert_eq!(first["rank"], 1);
+    assert!(first["score"].as_f64().unwrap() > 0.0);
+    assert!(
+        ["interest", "history"].contains(&first["explanation"]["kind"].as_str().unwrap()),
+        "{first}"
+    );
+    let impression = list.json["impression_id"].as_str().unwrap().to_string();
+
+    let click = |item: &str| json!({"impression_id": impression, "item_id": item, "user": "ada"});
+    let c = send(
+        r,
+        Method::POST,
+        "/api/v1/events/clicks",
+        key,
+        Some(click(&shown[0])),
+    )
+    .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{c:?}");
+    let again = send(
+        r,
+        Method::POST,
+        "/api/v1/events/clicks",
+        key,
+        Some(click(&shown[0])),
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.code()),
+        (StatusCode::CONFLICT, "already_clicked"),
+        "{again:?}"
+    );
+    let unserved = send(
+        r,
+        Method::POST,
+        "/api/v1/events/clicks",
+        key,
+        Some(click("banana")),
+    )
+    .await;
+    assert!(!shown.contains(&"banana".to_string()));
+    assert_eq!(
+        unserved.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{unserved:?}"
+    );
+    assert!(unserved.message().contains("was not shown"), "{unserved:?}");
+    let bad_id = send(
+        r,
+        Method::POST,
+        "/api/v1/events/clicks",
+        key,
+        Some(json!({"impression_id": "nope", "item_id": "planes"})),
+    )
+    .await;
+    assert_eq!(
+        bad_id.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{bad_id:?}"
+    );
+
+    // A list the front end rendered itself, then a click on it.
+    let own = send(
+        r,
+        Method::POST,
+        "/api/v1/events/impressions",
+        key,
+        Some(json!({"user": "bob", "items": [{"id": "banana", "score": 0.5}, {"id": "jets"}]})),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CREATED, "{own:?}");
+    let own_id = own.json["impression_id"].as_str().unwrap();
+    let c = send(
+        r,
+        Method::POST,
+        "/api/v1/events/clicks",
+        key,
+        Some(json!({"impression_id": own_id, "item_id": "jets"})),
+    )
+    .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{c:?}");
+    let e = send(
+        r,
+        Method::POST,
+        "/api/v1/events/impressions",
+        key,
+        Some(json!({"items": [{"id": "nope"}]})),
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e.message().contains("not in the catalog"), "{e:?}");
+
+    // The stored profile path, and more-like-this (the item itself left out).
+    t.engine
+        .save_profile(
+            t.engine.user_by_handle("carol", true).await.unwrap().id,
+            &engine::profile::Profile {
+                interests: vec!["baking".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let stored = send(
+        r,
+        Method::POST,
+        "/api/v1/recommendations",
+        key,
+        Some(json!({"user": "carol", "k": 2})),
+    )
+    .await;
+    assert_eq!(stored.status, StatusCode::OK, "{stored:?}");
+    assert_eq!(ids(&stored.json)[0], "banana");
+    let similar = send(
+        r,
+        Method::POST,
+        &format!("{ITEMS}/planes/similar"),
+        key,
+        Some(json!({"k": 4})),
+    )
+    .await;
+    assert_eq!(similar.status, StatusCode::OK, "{similar:?}");
+    assert_eq!(ids(&similar.json).len(), 4);
+    assert!(!ids(&similar.json).contains(&"planes".to_string()));
+
+    // Shown: 3 (ada) + 2 (bob) + 2 (carol) + 4 (similar) = 11; clicks: 2.
+    let m = send(r, Method::GET, "/api/v1/metrics", Some(&t.admin_key), None).await;
+    assert_eq!(m.status, StatusCode::OK, "{m:?}");
+    let o = &m.json["overview"];
+    assert_eq!(
+        (
+            o["impressions"].clone(),
+            o["shown"].clone(),
+            o["clicks"].clone()
+        ),
+        (json!(4), json!(11), json!(2)),
+        "{o}"
+    );
+    assert!((o["interaction_rate"].as_f64().unwrap() - 2.0 / 11.0).abs() < 1e-9);
+    let rank1 = m.json["by_rank"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["key"] == "1")
+        .unwrap();
+    assert_eq!(
+        (rank1["shown"].clone(), rank1["clicked"].clone()),
+        (json!(4), json!(1))
+    );
+    let drift = send(
+        r,
+        Method::GET,
+        "/api/v1/metrics/drift?recent_days=7&reference_days=28",
+        Some(&t.admin_key),
+        None,
+    )
+    .await;
+    assert_eq!(drift.status, StatusCode::OK, "{drift:?}");
+    assert_eq!(drift.json["recent"]["shown"], 11);
+}
+
+#[tokio::test]
+async fn bearer_requests_skip_the_origin_check_but_cookie_requests_do_not() {
+    let t = api().await;
+    let path = format!("{ITEMS}/x1");
+    let body = || Body::from(json!({"title": "Cross origin"}).to_string());
+    let mut req = request(Method::PUT, &path, Some(&t.write_key), body());
+    req.headers_mut().insert(
+        http::header::ORIGIN,
+        "https://other.example".parse().unwrap(),
+    );
+    assert_eq!(send_raw(&t.router, req).await.status, StatusCode::CREATED);
+    let mut req = request(Method::PUT, &path, Some(&t.write_key), body());
+    req.headers_mut().insert(
+        http::header::ORIGIN,
+        "https://other.example".parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert(http::header::COOKIE, "semrec_admin=abc".parse().unwrap());
+    let refused = send_raw(&t.router, req).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::FORBIDDEN, "cross_origin")
+    );
+}
+
+#[tokio::test]
+async fn openapi_document_is_valid_and_matches_the_routes() {
+    let t = api().await;
+    let res = send(&t.router, Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let text = res.json.to_string();
+    let spec = oas3::from_json(&text).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3."), "{}", spec.openapi);
+    let paths = spec.paths.clone().unwrap_or_default();
+    assert!(paths.len() >= 10, "{:?}", paths.keys());
+
+    let all = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+    ];
+    let mut documented = 0;
+    for (path, item) in &paths {
+        assert!(path.starts_with("/api/v1/"), "{path}");
+        let concrete = path.replace("{id}", "planes");
+        let methods: Vec<Method> = item
+            .methods()
+            .into_iter()
+            .map(|(m, _)| Method::from_bytes(m.as_str().as_bytes()).unwrap())
+            .collect();
+        for m in &all {
+            if methods.contains(m) {
+                let r = send(&t.router, m.clone(), &concrete, None, None).await;
+                documented += 1;
+                assert!(
+                    r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED,
+                    "documented {m} {path} is not routed: {r:?}"
+                );
+                // Everything but health and this document needs a key.
+                let public = path.starts_with("/api/v1/health") || path.ends_with("openapi.json");
+                assert_eq!(
+                    public,
+                    item.methods()
+                        .into_iter()
+                        .all(|(_, op)| op.security.is_empty()),
+                    "{path}"
+                );
+            } else {
+                // With a key, so that the method check is reached behind the key check.
+                let r = send(&t.router, m.clone(), &concrete, Some(&t.admin_key), None).await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "undocumented {m} {path} answers: {r:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(documented, 13, "documented operations");
+}
+
+/// Stops the database under a running router: requests get 503 with a clear
+/// message; once the database is back the same router answers again.
+#[tokio::test]
+async fn database_outage_gives_503_and_recovers_without_restart() {
+    let dir = std::env::temp_dir().join(format!("semrec-api-outage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cleanup = scopeguard(dir.clone());
+    let opts = ClusterOptions::new(dir.join("pgdata"));
+    let cluster = LocalCluster::start(opts.clone()).await.expect("cluster");
+    let port = cluster.port();
+    let engine = connect(&cluster).await;
+    let key = engine
+        .store
+        .create_api_key("k", Scope::Admin)
+        .await
+        .unwrap()
+        .secret;
+    let router = router(engine.clone(), &ApiConfig::default());
+    let put = |title: &str| json!({"title": title});
+    let r = send(
+        &router,
+        Method::PUT,
+        &format!("{ITEMS}/a"),
+        Some(&key),
+        Some(put("Gliders")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+
+    cluster.stop().await.unwrap();
+    let ready = send(&router, Method::GET, "/api/v1/health/ready", None, None).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{ready:?}");
+    assert_eq!(ready.code(), "unavailable");
+    assert_eq!(
+        ready.message(),
+        "The database is unavailable, retry shortly."
+    );
+    assert!(ready.headers.contains_key(http::header::RETRY_AFTER));
+    let get = send(
+        &router,
+        Method::GET,
+        &format!("{ITEMS}/a"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (get.status, get.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        "{get:?}"
+    );
+    let live = send(&router, Method::GET, "/api/v1/health/live", None, None).await;
+    assert_eq!(live.status, StatusCode::OK);
+
+    let mut again = opts;
+    again.port = port;
+    let cluster = LocalCluster::start(again).await.expect("restart");
+    let ready = send(&router, Method::GET, "/api/v1/health/ready", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
+    let get = send(
+        &router,
+        Method::GET,
+        &format!("{ITEMS}/a"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (get.status, get.json["title"].clone()),
+        (StatusCode::OK, json!("Gliders")),
+        "{get:?}"
+    );
+    engine.store.pool().close().await;
+    cluster.stop().await.unwrap();
+    drop(cleanup);
+}
+
+/// Removes a directory when dropped (also when the test fails).
+struct DirGuard(std::path::PathBuf);
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+fn scopeguard(dir: std::path::PathBuf) -> DirGuard {
+    DirGuard(dir)
+}
