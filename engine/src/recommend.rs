@@ -108,6 +108,13 @@ struct CandidateRow {
     distance: f64,
 }
 
+/// Whether serving a list stores an impression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Recording {
+    Record(ImpressionContext),
+    DryRun,
+}
+
 /// What to leave out of a list.
 #[derive(Clone, Debug, Default)]
 pub struct Exclusions {
@@ -227,6 +234,29 @@ impl Engine {
         opts: &RecommendOptions,
         context: ImpressionContext,
     ) -> Result<RecommendationList> {
+        self.recommend_profile(user_id, profile, opts, Recording::Record(context))
+            .await
+    }
+
+    /// Exactly what [`Engine::recommend_for_user`] would serve, without recording an
+    /// impression (offline evaluation must not write events). `impression_id` is nil.
+    pub async fn preview_for_user(
+        &self,
+        user_id: i64,
+        opts: &RecommendOptions,
+    ) -> Result<RecommendationList> {
+        let profile = self.load_profile(user_id).await?;
+        self.recommend_profile(Some(user_id), &profile, opts, Recording::DryRun)
+            .await
+    }
+
+    async fn recommend_profile(
+        &self,
+        user_id: Option<i64>,
+        profile: &Profile,
+        opts: &RecommendOptions,
+        recording: Recording,
+    ) -> Result<RecommendationList> {
         opts.validate()?;
         let query = self.profile_query(profile).await?;
         let exclusions = Exclusions {
@@ -240,7 +270,7 @@ impl Engine {
         let candidates = self.rank(&query.vector, opts, &exclusions).await?;
         self.serve(
             user_id,
-            context,
+            recording,
             &query.vector,
             candidates,
             opts.offset,
@@ -278,7 +308,7 @@ impl Engine {
         let candidates = self.rank(&vector, opts, &exclusions).await?;
         self.serve(
             user_id,
-            ImpressionContext::Similar,
+            Recording::Record(ImpressionContext::Similar),
             &vector,
             candidates,
             opts.offset,
@@ -290,7 +320,7 @@ impl Engine {
     async fn serve(
         &self,
         user_id: Option<i64>,
-        context: ImpressionContext,
+        recording: Recording,
         query: &[f32],
         candidates: Vec<Candidate>,
         offset: usize,
@@ -319,9 +349,13 @@ impl Engine {
                 score: r.score,
             })
             .collect();
-        let impression_id = self
-            .record_impression(user_id, context, query, &shown)
-            .await?;
+        let impression_id = match recording {
+            Recording::Record(context) => {
+                self.record_impression(user_id, context, Some(query), &shown)
+                    .await?
+            }
+            Recording::DryRun => uuid::Uuid::nil(),
+        };
         Ok(RecommendationList {
             impression_id,
             model_id: self.model_id().to_string(),

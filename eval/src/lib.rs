@@ -1,0 +1,11 @@
+//! Offline evaluation of semrec: leave-last-out splits of timestamped
+//! interactions, ranking metrics with paired significance tests, text
+//! baselines, and semrec's own recommend path over a real PostgreSQL.
+
+pub mod baselines;
+pub mod dataset;
+pub mod metrics;
+pub mod report;
+pub mod semrec;
+pub mod split;
+pub mod tuning;

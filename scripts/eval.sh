@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Offline evaluation: semrec against random, popularity, TF-IDF and BM25 on
+# MovieLens (leave-last-out by time), through semrec's real path (a throwaway
+# PostgreSQL + pgvector cluster, the real SBERT model). Fetches the data and the
+# model when missing, builds `semrec-eval` in release, prints the tables and
+# writes docs/EVALUATION.md.
+#   scripts/eval.sh                      the full run (both catalogues, tuning included)
+#   scripts/eval.sh --sets plots         extra flags go to semrec-eval (--help lists them)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+"$ROOT/scripts/fetch-demo-data.sh"
+"$ROOT/scripts/fetch-model.sh"
+
+log "building semrec-eval (release)"
+cargo build --release -p eval --manifest-path "$ROOT/Cargo.toml"
+
+cd "$ROOT"
+log "running the evaluation (about 10-15 minutes on 2 cores)"
+"$CARGO_TARGET_DIR/release/semrec-eval" \
+  --data-dir "$ROOT/data/movielens" \
+  --model "${SEMREC_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}" \
+  --out "$ROOT/docs/EVALUATION.md" \
+  "$@"
