@@ -5,6 +5,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
+# The multilingual model test (engine/tests/embedding_multilingual.rs) needs it.
+"$ROOT/scripts/fetch-e5.sh"
 
 step() { log "── $*"; }
 

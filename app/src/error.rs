@@ -20,10 +20,19 @@ pub fn engine_error(err: engine::EngineError) -> ServerFnError {
         E::Invalid(m) => fail(S::UNPROCESSABLE_ENTITY, m),
         E::NotFound(m) => fail(S::NOT_FOUND, format!("{m} not found")),
         E::Conflict(m) => fail(S::CONFLICT, m),
-        E::Busy => fail(
-            S::TOO_MANY_REQUESTS,
-            "The server is busy, try again in a moment.",
-        ),
+        E::Busy => {
+            // A full embedding queue clears within a second or so: say when to retry.
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                response.insert_header(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("1"),
+                );
+            }
+            fail(
+                S::TOO_MANY_REQUESTS,
+                "The server is busy, try again in a moment.",
+            )
+        }
         E::Unavailable(m) => {
             tracing::warn!("database unavailable: {m}");
             fail(

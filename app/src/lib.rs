@@ -1,7 +1,12 @@
 //! semrec's web app: routes, pages and the server functions they call.
 //! Server-only code sits behind `cfg(feature = "ssr")`; the same components
 //! render on the server and hydrate in the browser.
+// The dashboard's view types nest deeply; the default limit (128) is too low to lay them out.
+#![recursion_limit = "256"]
 
+pub mod cards;
+pub mod chart;
+pub mod chips;
 pub mod error;
 pub mod pages;
 #[cfg(feature = "ssr")]

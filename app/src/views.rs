@@ -6,10 +6,84 @@ use serde::{Deserialize, Serialize};
 pub struct ProfileView {
     pub handle: String,
     pub interests: Vec<String>,
-    /// Consumed contents, catalog titles or free text.
-    pub history: Vec<String>,
+    /// Consumed contents, catalog items or free text.
+    pub history: Vec<HistoryChip>,
     pub classes: Vec<String>,
     pub about: String,
+}
+
+/// Something the user consumed: a catalog item (with its id) or free text.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct HistoryChip {
+    pub id: Option<String>,
+    pub title: String,
+}
+
+impl HistoryChip {
+    /// One line of the profile form's hidden history field: `item<TAB>id` or `text<TAB>text`.
+    pub fn encode(&self) -> String {
+        match &self.id {
+            Some(id) => format!("item\t{id}"),
+            None => format!("text\t{}", self.title),
+        }
+    }
+}
+
+/// A catalog item offered by the consumed-contents picker.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PickOption {
+    pub id: String,
+    pub title: String,
+    /// "title" (the words match) or "meaning" (the embedding is close).
+    pub matched_by: String,
+}
+
+/// Languages and sources present in the catalog, for the filter menus.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Facets {
+    pub languages: Vec<(String, i64)>,
+    pub sources: Vec<(String, i64)>,
+}
+
+/// Result of one uploaded part of a catalog import.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ImportReport {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: Vec<RejectedLine>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RejectedLine {
+    pub line: usize,
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// A drift alert as the dashboard shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AlertView {
+    pub signal: String,
+    pub message: String,
+}
+
+/// One embedding-drift signal for the dashboard.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ShiftView {
+    pub label: String,
+    pub recent: i64,
+    pub reference: i64,
+    pub distance: Option<f64>,
+    pub judged: bool,
+    pub alert: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SimilarityPoint {
+    pub day: String,
+    pub mean_top1: f64,
+    pub lists: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -36,6 +110,8 @@ pub struct RecommendationCard {
 pub struct RecommendationsView {
     pub impression_id: String,
     pub items: Vec<RecommendationCard>,
+    /// A full page came back: there may be more.
+    pub has_more: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -71,6 +147,14 @@ pub struct DashboardView {
     pub never_clicked: Vec<RateRow>,
     pub drift_alert: bool,
     pub drift_summary: String,
+    pub alerts: Vec<AlertView>,
+    pub drift_recent_days: i64,
+    pub drift_reference_days: i64,
+    pub shifts: Vec<ShiftView>,
+    pub top1_daily: Vec<SimilarityPoint>,
+    pub top1_recent: Option<f64>,
+    pub top1_reference: Option<f64>,
+    pub top1_slope: Option<f64>,
 }
 
 /// Splits a comma-separated field into trimmed, non-empty entries.

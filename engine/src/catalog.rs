@@ -648,6 +648,55 @@ impl Engine {
         .fetch_all(self.pool())
         .await?)
     }
+
+    /// Search by meaning for pickers: the items nearest to the embedded query,
+    /// with their cosine similarity.
+    pub async fn search_semantic(&self, query: &str, limit: i64) -> Result<Vec<(Item, f32)>> {
+        let q = query.trim();
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vector = self
+            .embedder
+            .embed_one(q.to_string(), TextKind::Query)
+            .await?;
+        #[derive(sqlx::FromRow)]
+        struct Scored {
+            #[sqlx(flatten)]
+            item: Item,
+            similarity: f64,
+        }
+        let rows: Vec<Scored> = sqlx::query_as(&format!(
+            "SELECT {ITEM_COLUMNS}, (1 - (embedding <=> $1))::float8 AS similarity FROM items
+              WHERE embedding IS NOT NULL AND model_id = $2
+              ORDER BY embedding <=> $1 LIMIT $3"
+        ))
+        .bind(pgvector::Vector::from(vector))
+        .bind(self.model_id())
+        .bind(limit.clamp(1, 50))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.item, r.similarity as f32))
+            .collect())
+    }
+
+    /// The languages and sources present in the catalog with their item counts,
+    /// most common first (for filter menus).
+    pub async fn catalog_facets(&self) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
+        let languages = sqlx::query_as(
+            "SELECT language, count(*) FROM items GROUP BY language ORDER BY count(*) DESC, language LIMIT 200",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let sources = sqlx::query_as(
+            "SELECT source, count(*) FROM items WHERE source <> '' GROUP BY source ORDER BY count(*) DESC, source LIMIT 200",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok((languages, sources))
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! click events, and the metrics computed from them. The web layer (`app`,
 //! `server`) calls into this crate and never talks SQL or tensors itself.
 
+pub mod api_keys;
 pub mod catalog;
+pub mod drift;
 pub mod embed;
 pub mod error;
 pub mod events;
@@ -28,6 +30,8 @@ pub struct EngineSettings {
     pub ef_search: u32,
     /// How a profile becomes a query vector.
     pub profile_strategy: profile::ProfileStrategy,
+    /// Windows and thresholds of interaction-rate and embedding drift alerts.
+    pub drift: drift::DriftSettings,
 }
 
 impl Default for EngineSettings {
@@ -35,6 +39,7 @@ impl Default for EngineSettings {
         Self {
             ef_search: 100,
             profile_strategy: profile::ProfileStrategy::default(),
+            drift: drift::DriftSettings::default(),
         }
     }
 }

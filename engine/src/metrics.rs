@@ -6,6 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::drift::{DriftAlert, DriftSignal, EmbeddingDrift};
 use crate::error::Result;
 use crate::Engine;
 
@@ -60,6 +61,9 @@ pub struct Dashboard {
     pub top_clicked: Vec<ItemCount>,
     pub never_clicked: Vec<ItemCount>,
     pub drift: RateDrift,
+    pub embedding_drift: EmbeddingDrift,
+    /// Every raised drift alert (interaction rate and embeddings).
+    pub alerts: Vec<DriftAlert>,
 }
 
 /// Interaction-rate drift: a recent window against the reference window before it.
@@ -71,7 +75,7 @@ pub struct RateDrift {
     pub reference: Rate,
     /// Two-proportion z statistic (recent − reference); None when a window is empty.
     pub z: Option<f64>,
-    /// True when the recent rate is significantly lower (one-sided, z < −1.645, p < 0.05).
+    /// True when the recent rate is significantly lower (one-sided; z below −`DriftSettings::rate_z`).
     pub alert: bool,
 }
 
@@ -220,7 +224,26 @@ impl Engine {
         .await?;
         let never_clicked =
             item_counts("3 DESC, i.id", "HAVING count(*) FILTER (WHERE clicked) = 0").await?;
-        let drift = self.rate_drift(to, 7, 28).await?;
+        let settings = &self.settings.drift;
+        let drift = self
+            .rate_drift(to, settings.recent_days, settings.reference_days)
+            .await?;
+        let embedding_drift = self.embedding_drift(to).await?;
+        let mut alerts = Vec::new();
+        if drift.alert {
+            alerts.push(DriftAlert {
+                signal: DriftSignal::InteractionRate,
+                message: format!(
+                    "The interaction rate dropped significantly: {:.1}% in the last {} days vs {:.1}% in the {} days before (z = {:.2}).",
+                    drift.recent.rate * 100.0,
+                    drift.recent_days,
+                    drift.reference.rate * 100.0,
+                    drift.reference_days,
+                    drift.z.unwrap_or_default()
+                ),
+            });
+        }
+        alerts.extend(embedding_drift.alerts());
         Ok(Dashboard {
             overview,
             daily,
@@ -230,6 +253,8 @@ impl Engine {
             top_clicked,
             never_clicked,
             drift,
+            embedding_drift,
+            alerts,
         })
     }
 
@@ -269,7 +294,7 @@ impl Engine {
         Ok(RateDrift {
             recent_days,
             reference_days,
-            alert: z.is_some_and(|z| z < -1.645),
+            alert: z.is_some_and(|z| z < -self.settings.drift.rate_z),
             recent,
             reference,
             z,

@@ -59,7 +59,7 @@ async fn interaction_rates_match_a_hand_checked_log() {
             })
             .collect();
         let imp = e
-            .record_impression(Some(*user), ImpressionContext::Profile, &q, &items)
+            .record_impression(Some(*user), ImpressionContext::Profile, Some(&q), &items)
             .await
             .unwrap();
         sqlx::query("UPDATE impressions SET created_at = $2 WHERE id = $1")

@@ -1,5 +1,7 @@
 //! The WASM entry point: hydrates the server-rendered page, then marks the
 //! body so tests (and scripts) know the page is interactive.
+// The dashboard's view types nest deeply; the default limit (128) is too low to lay them out.
+#![recursion_limit = "256"]
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

@@ -26,6 +26,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Re-embed every item whose vector was made by another model.
     Reindex,
+    /// Create, list or revoke API keys for the JSON API.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -61,14 +64,82 @@ pub struct Common {
     /// HNSW ef_search at query time (higher = better recall, slower).
     #[arg(long, env = "SEMREC_EF_SEARCH", default_value_t = 100, global = true)]
     pub ef_search: u32,
-    /// How profiles become query vectors: concat or centroid.
+    /// How profiles become query vectors: centroid (recency-weighted, the evaluated default) or concat.
     #[arg(
         long,
         env = "SEMREC_PROFILE_STRATEGY",
-        default_value = "concat",
+        default_value = "centroid",
         global = true
     )]
     pub profile_strategy: engine::profile::ProfileStrategy,
+    #[command(flatten)]
+    pub drift: DriftArgs,
+}
+
+/// Drift monitoring windows and alert thresholds (dashboard and API).
+#[derive(Args, Debug, Clone)]
+pub struct DriftArgs {
+    /// Recent window of drift monitoring, in days.
+    #[arg(
+        long,
+        env = "SEMREC_DRIFT_RECENT_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub drift_recent_days: i64,
+    /// Reference window (just before the recent one), in days.
+    #[arg(
+        long,
+        env = "SEMREC_DRIFT_REFERENCE_DAYS",
+        default_value_t = 28,
+        global = true
+    )]
+    pub drift_reference_days: i64,
+    /// Interaction-rate alert when the two-proportion z is below minus this.
+    #[arg(
+        long,
+        env = "SEMREC_DRIFT_RATE_Z",
+        default_value_t = 1.645,
+        global = true
+    )]
+    pub drift_rate_z: f64,
+    /// Alert when two embedding centroids are further apart than this cosine distance.
+    #[arg(
+        long,
+        env = "SEMREC_DRIFT_CENTROID_SHIFT",
+        default_value_t = 0.15,
+        global = true
+    )]
+    pub drift_centroid_shift: f64,
+    /// Alert when the mean top-1 similarity drops by more than this.
+    #[arg(
+        long,
+        env = "SEMREC_DRIFT_TOP1_DROP",
+        default_value_t = 0.05,
+        global = true
+    )]
+    pub drift_top1_drop: f64,
+    /// Fewest samples per window before a drift signal is judged.
+    #[arg(
+        long,
+        env = "SEMREC_DRIFT_MIN_SAMPLES",
+        default_value_t = 20,
+        global = true
+    )]
+    pub drift_min_samples: i64,
+}
+
+impl DriftArgs {
+    pub fn settings(&self) -> engine::drift::DriftSettings {
+        engine::drift::DriftSettings {
+            recent_days: self.drift_recent_days,
+            reference_days: self.drift_reference_days,
+            rate_z: self.drift_rate_z,
+            centroid_shift: self.drift_centroid_shift,
+            top1_drop: self.drift_top1_drop,
+            min_samples: self.drift_min_samples,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -94,6 +165,29 @@ pub struct ServeArgs {
     /// Mark cookies Secure (set when a TLS proxy serves semrec over HTTPS).
     #[arg(long, env = "SEMREC_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
+    /// JSON API requests per second per API key (and per client IP without a valid key).
+    #[arg(long, env = "SEMREC_API_RATE", default_value_t = 20.0)]
+    pub api_rate: f64,
+    /// JSON API requests allowed in a burst before the rate applies.
+    #[arg(long, env = "SEMREC_API_BURST", default_value_t = 40)]
+    pub api_burst: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCommand {
+    /// Create a key and print it (once: only its hash is stored).
+    Create {
+        /// A name to tell keys apart, e.g. the front end using it.
+        #[arg(long)]
+        name: String,
+        /// write (recommendations, events, items) or admin (also metrics).
+        #[arg(long, default_value = "write")]
+        scope: engine::api_keys::Scope,
+    },
+    /// List keys: names, scopes, prefixes, last use (never the keys).
+    List,
+    /// Revoke a live key, by name or id.
+    Revoke { name_or_id: String },
 }
 
 impl Default for ServeArgs {

@@ -1,11 +1,5 @@
 //! `semrec`: the server binary and command line.
 
-mod api;
-mod config;
-mod database;
-mod model;
-mod web;
-
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,8 +12,9 @@ use engine::{Engine, EngineSettings};
 use indicatif::{ProgressBar, ProgressStyle};
 use leptos::config::LeptosOptions;
 
-use config::{Cli, Command, Common, ImportArgs, ServeArgs};
-use database::Database;
+use server::config::{ApiKeyCommand, Cli, Command, Common, ImportArgs, ServeArgs};
+use server::database::Database;
+use server::{api, model, web};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -55,6 +50,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve(&cli.common, args).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import(&cli.common, args).await,
         Command::Reindex => reindex(&cli.common).await.map(|()| ExitCode::SUCCESS),
+        Command::ApiKey(cmd) => api_key(&cli.common, cmd).await.map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -62,6 +58,7 @@ fn settings(common: &Common) -> EngineSettings {
     EngineSettings {
         ef_search: common.ef_search,
         profile_strategy: common.profile_strategy,
+        drift: common.drift.settings(),
     }
 }
 
@@ -161,11 +158,19 @@ async fn serve_with(
             args.site_root.display()
         );
     }
-    let app = web::router(state, options, &args.site_root);
+    let api_config = api::ApiConfig {
+        rate_per_second: args.api_rate,
+        burst: args.api_burst,
+    };
+    let app = web::router(state, options, &args.site_root, &api_config);
     tracing::info!("semrec listening on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // Peer addresses feed the API's per-IP rate limit.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shutting down");
     Ok(())
 }
@@ -275,5 +280,49 @@ async fn reindex(common: &Common) -> Result<()> {
     db.close().await;
     let n = result?;
     println!("re-embedded {n} items with {}", engine.model_id());
+    Ok(())
+}
+
+async fn api_key(common: &Common, cmd: ApiKeyCommand) -> Result<()> {
+    let db = Database::open(common).await?;
+    let result = api_key_with(&db.store, cmd).await;
+    db.close().await;
+    result
+}
+
+async fn api_key_with(store: &engine::Store, cmd: ApiKeyCommand) -> Result<()> {
+    match cmd {
+        ApiKeyCommand::Create { name, scope } => {
+            let new = store.create_api_key(&name, scope).await?;
+            eprintln!(
+                "created API key '{}' (id {}, scope {}); it is shown only now:",
+                new.key.name, new.key.id, new.key.scope
+            );
+            println!("{}", new.secret);
+        }
+        ApiKeyCommand::List => {
+            println!(
+                "  id  name                     scope  prefix        last used            revoked"
+            );
+            let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or("-".to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+            };
+            for k in store.list_api_keys().await? {
+                println!(
+                    "{:>4}  {:<24} {:<6} {:<13} {:<20} {:<20}",
+                    k.id,
+                    k.name,
+                    k.scope,
+                    format!("{}…", k.prefix),
+                    when(k.last_used_at),
+                    when(k.revoked_at)
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { name_or_id } => {
+            let k = store.revoke_api_key(&name_or_id).await?;
+            println!("revoked API key '{}' (id {})", k.name, k.id);
+        }
+    }
     Ok(())
 }

@@ -21,7 +21,12 @@ use crate::api;
 /// Request bodies above this are refused with 413 (imports have their own limit).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-pub fn router(state: ServerState, options: LeptosOptions, site_root: &Path) -> Router {
+pub fn router(
+    state: ServerState,
+    options: LeptosOptions,
+    site_root: &Path,
+    api_config: &api::ApiConfig,
+) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
@@ -37,25 +42,35 @@ pub fn router(state: ServerState, options: LeptosOptions, site_root: &Path) -> R
         )
         .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options);
-    Router::new()
-        .nest("/api/v1", api::router(state))
-        .merge(pages)
-        .layer(middleware::from_fn(same_origin_writes))
+        .with_state(options)
+        // The API sets its own limits (larger for imports) and answers 413 in JSON.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
-        ))
+        ));
+    Router::new()
+        .merge(api::router(state, api_config))
+        .merge(pages)
+        .layer(middleware::from_fn(same_origin_writes))
         .layer(TraceLayer::new_for_http())
 }
 
 /// CSRF defence: a state-changing request from a browser must come from our own
 /// origin. Browsers always send Origin (or at least Referer) on such requests;
 /// clients without either carry no ambient cookies worth forging (SameSite=Lax).
+/// A request with a Bearer key and no cookies is not checked: a browser cannot
+/// be tricked into adding that header cross-site (and semrec sends no CORS headers).
 async fn same_origin_writes(req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
     let headers = req.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("bearer "));
+    if bearer && !headers.contains_key(header::COOKIE) {
+        return next.run(req).await;
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

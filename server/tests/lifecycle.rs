@@ -200,7 +200,11 @@ fn restart_keeps_catalog_profiles_and_clicks() {
             ("about", "I like planes"),
         ],
     );
-    let recs = server.call(&jar, "get_recommendations", &[]);
+    let recs = server.call(
+        &jar,
+        "get_recommendations",
+        &[("offset", "0"), ("language", ""), ("source", "")],
+    );
     let impression = recs["impression_id"].as_str().unwrap().to_string();
     let first = recs["items"][0]["item"]["id"].as_str().unwrap().to_string();
     server.call(

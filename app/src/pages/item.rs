@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::cards::RecommendationList;
 use crate::error::user_message;
-use crate::pages::home::RecommendationList;
 use crate::views::ItemDetail;
 
 #[cfg(feature = "ssr")]
@@ -30,10 +30,14 @@ pub fn card(item: &engine::catalog::Item) -> crate::views::ItemCard {
 }
 
 #[cfg(feature = "ssr")]
-pub fn to_view(list: engine::recommend::RecommendationList) -> crate::views::RecommendationsView {
+pub fn to_view(
+    list: engine::recommend::RecommendationList,
+    page: usize,
+) -> crate::views::RecommendationsView {
     use engine::profile::ElementKind;
     crate::views::RecommendationsView {
         impression_id: list.impression_id.to_string(),
+        has_more: list.items.len() >= page,
         items: list
             .items
             .into_iter()
@@ -42,7 +46,7 @@ pub fn to_view(list: engine::recommend::RecommendationList) -> crate::views::Rec
                 score: r.score,
                 because: r.explanation.map(|e| match e.kind {
                     ElementKind::Interest => format!("Close to your interest “{}”", e.label),
-                    ElementKind::History => format!("Because you liked “{}”", e.label),
+                    ElementKind::History => format!("Because you enjoyed “{}”", e.label),
                     ElementKind::Class => format!("Related to your class “{}”", e.label),
                     ElementKind::About => "Matches what you wrote about yourself".to_string(),
                 }),
@@ -88,7 +92,7 @@ pub async fn open_item(
     Ok(ItemDetail {
         item: card(&item),
         description: item.description.clone(),
-        similar: to_view(similar),
+        similar: to_view(similar, opts.k),
     })
 }
 
@@ -123,7 +127,7 @@ pub fn ItemPage() -> impl IntoView {
                             <p class="description">{if d.description.is_empty() { "No description.".to_string() } else { d.description.clone() }}</p>
                             <ul class="tags">{d.item.tags.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view()}</ul>
                         </article>
-                        <section class="recommendations" aria-labelledby="similar-title">
+                        <section class="recommendations" id="similar" aria-labelledby="similar-title">
                             <h2 id="similar-title">"More like this"</h2>
                             <RecommendationList list=d.similar.clone()/>
                         </section>

@@ -1,4 +1,6 @@
 //! Test harness: a real throwaway PostgreSQL + pgvector cluster and the real model.
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

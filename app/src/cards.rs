@@ -1,0 +1,91 @@
+//! Recommendation cards. Catalog text is untrusted: it is only ever inserted as
+//! text nodes and attribute values (escaped by Leptos), never as HTML.
+
+use leptos::prelude::*;
+
+use crate::views::{RecommendationCard, RecommendationsView};
+
+/// Percent-encodes a path segment or query value (ids are user data).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The item page reached from a card; the impression id records the click.
+pub fn item_href(id: &str, impression: &str) -> String {
+    format!("/item/{}?imp={}", urlencode(id), urlencode(impression))
+}
+
+/// One recommendation. `on_dismiss`, when given, adds a "Not interested" button.
+#[component]
+pub fn Card(
+    card: RecommendationCard,
+    impression: String,
+    #[prop(optional)] on_dismiss: Option<Callback<String>>,
+) -> impl IntoView {
+    let href = item_href(&card.item.id, &impression);
+    let more_href = format!("{href}#similar");
+    let title = card.item.title.clone();
+    let id = card.item.id.clone();
+    let score = format!("{:.0}% match", (card.score * 100.0).clamp(0.0, 100.0));
+    view! {
+        <li class="card" data-item=card.item.id.clone() data-rank=card.rank>
+            <div class="card-head">
+                <a class="card-title" href=href>{card.item.title.clone()}</a>
+                <span class="score" title="Cosine similarity between your profile and this item">{score}</span>
+            </div>
+            <div class="meta">
+                {(!card.item.source.is_empty()).then(|| view! { <span class="pill">{card.item.source.clone()}</span> })}
+                <span class="pill" title="Language">{card.item.language.clone()}</span>
+            </div>
+            {card.because.clone().map(|b| view! { <p class="because">{b}</p> })}
+            <p class="snippet">{card.item.snippet.clone()}</p>
+            <div class="card-actions">
+                <a class="more" href=more_href>"More like this"</a>
+                {on_dismiss.map(|cb| {
+                    let label = format!("Not interested in {title}");
+                    view! {
+                        <button type="button" class="secondary dismiss" aria-label=label
+                            on:click=move |_| cb.run(id.clone())>"Not interested"</button>
+                    }
+                })}
+            </div>
+        </li>
+    }
+}
+
+/// A fixed list (similar items on an item page).
+#[component]
+pub fn RecommendationList(list: RecommendationsView) -> impl IntoView {
+    let imp = list.impression_id.clone();
+    if list.items.is_empty() {
+        return view! { <p class="empty">"Nothing similar in the catalog yet."</p> }.into_any();
+    }
+    view! {
+        <ol class="cards" data-impression=imp.clone()>
+            {list.items.into_iter().map(|card| view! { <Card card impression=imp.clone()/> }).collect_view()}
+        </ol>
+    }
+    .into_any()
+}
+
+/// Placeholder cards while a list loads.
+#[component]
+pub fn CardSkeletons(#[prop(default = 3)] count: usize) -> impl IntoView {
+    view! {
+        <div class="loading-block" aria-busy="true">
+            <p class="visually-hidden" role="status">"Loading recommendations…"</p>
+            <ol class="cards skeleton" aria-hidden="true">
+                {(0..count).map(|_| view! {
+                    <li class="card"><span class="sk w60"></span><span class="sk w30"></span><span class="sk w90"></span><span class="sk w80"></span></li>
+                }).collect_view()}
+            </ol>
+        </div>
+    }
+}
