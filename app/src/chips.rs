@@ -115,8 +115,7 @@ pub fn ChipField(
                     aria-describedby=hint_id.clone()
                     prop:value=move || entry.get()
                     on:input=move |ev| entry.set(event_target_value(&ev))
-                    on:keydown=on_key
-                    on:blur=move |_| commit()/>
+                    on:keydown=on_key/>
             </div>
             <input type="hidden" name=name value=move || chips.get().join("\n")/>
             <small class="hint" id=hint_id>"Press Enter or comma to add; Backspace in an empty box removes the last."</small>
