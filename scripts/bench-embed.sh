@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Embedding benchmark, side by side with Python sentence-transformers:
-#   scripts/bench-embed.sh            semrec (cargo bench) + Python on the same texts
-#   scripts/bench-embed.sh --no-python   semrec only
+#   scripts/bench-embed.sh               semrec and Python, interleaved rounds
+#   scripts/bench-embed.sh --no-python   semrec only (cargo bench's own report)
 # Model: SEMREC_MODEL_DIR (default models/all-MiniLM-L6-v2). Texts: the demo
-# catalog (data/movielens/plots/items.jsonl), title + plot, batch 32.
+# catalog (data/movielens/plots/items.jsonl), title + plot, the same texts on
+# both sides (semrec dumps them, Python reads them).
+#
+# Fair on a busy machine: both implementations stay loaded in their own process
+# and the script alternates them, one catalog pass each per round
+# (semrec, Python, semrec in calls of 32, semrec, Python, …), so a change of
+# machine load hits both sides alike; it prints every round and compares the
+# medians. SEMREC_BENCH_ROUNDS rounds (default 5). Both sides get the same number
+# of threads: SEMREC_BENCH_THREADS (default: the CPU count) is RAYON_NUM_THREADS
+# for semrec and torch.set_num_threads for Python.
+#
 # The Python side lives in its own venv (SEMREC_BENCH_VENV, default
 # /var/cache/semrec/bench-venv; ≈ 6 GB with torch's CUDA libraries, CPU is used).
 # Only this benchmark needs it; tests never do.
@@ -16,6 +26,8 @@ with_python=1
 MODEL_DIR="$(realpath "${SEMREC_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}")"
 export SEMREC_MODEL_DIR="$MODEL_DIR"
 VENV="${SEMREC_BENCH_VENV:-/var/cache/semrec/bench-venv}"
+THREADS="${SEMREC_BENCH_THREADS:-$(nproc)}"
+export RAYON_NUM_THREADS="$THREADS"
 out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 
 [ -f "$MODEL_DIR/model.safetensors" ] || "$ROOT/scripts/fetch-model.sh"
@@ -36,25 +48,37 @@ EOF
   "$VENV/bin/pip" install -q sentence-transformers
 }
 
-log "load: $(uptime | sed 's/.*load average/load average/')"
-log "semrec: cargo bench -p engine --bench embed"
-# SEMREC_BENCH_BIN: an already built bench binary (skips cargo, e.g. while the
-# target dir is busy).
-if [ -n "${SEMREC_BENCH_BIN:-}" ]; then
-  "$SEMREC_BENCH_BIN" --json "$out/semrec.json" --dump-texts "$out/texts.json"
-else
-  cargo bench -q -p engine --bench embed -- --json "$out/semrec.json" --dump-texts "$out/texts.json"
+if [ "$with_python" -eq 0 ]; then
+  log "load: $(uptime | sed 's/.*load average/load average/')"
+  log "semrec: cargo bench -p engine --bench embed ($THREADS threads)"
+  cargo bench -q -p engine --bench embed
+  log "load: $(uptime | sed 's/.*load average/load average/')"
+  exit 0
 fi
 
-if [ "$with_python" -eq 1 ]; then
-  setup_venv
-  log "Python sentence-transformers on the same texts"
-  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$VENV/bin/python" - "$MODEL_DIR" "$out/texts.json" "$out/python.json" <<'EOF'
+setup_venv
+# SEMREC_BENCH_BIN: an already built bench binary (skips cargo, e.g. while the
+# target dir is busy).
+BIN="${SEMREC_BENCH_BIN:-}"
+if [ -z "$BIN" ]; then
+  log "building the bench binary (cargo bench -p engine --bench embed --no-run)"
+  BIN="$(cargo bench -q -p engine --bench embed --no-run --message-format=json |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "embed" and m.get("executable"):
+        print(m["executable"])')"
+fi
+[ -x "$BIN" ] || die "no bench binary ($BIN)"
+
+# The Python side: the same commands and answers as the bench binary's --serve.
+cat > "$out/worker.py" <<'EOF'
 import json, os, sys, time
 import torch
+torch.set_num_threads(int(os.environ["SEMREC_BENCH_THREADS"]))
 from sentence_transformers import SentenceTransformer
 
-model_dir, texts_path, out_path = sys.argv[1:4]
+model_dir, texts_path = sys.argv[1:3]
 PROFILE = "I love slow science fiction films about lonely astronauts, time travel and moral dilemmas."
 texts = json.load(open(texts_path))
 
@@ -68,63 +92,119 @@ model = SentenceTransformer(model_dir, device="cpu")
 load_s = time.perf_counter() - t0
 rss_loaded = peak_rss_mib()
 model.encode(texts[:32], batch_size=32, normalize_embeddings=True)  # warm-up
-rounds, times = int(os.environ.get("SEMREC_BENCH_ROUNDS", "3")), []
-for _ in range(rounds):
-    t = time.perf_counter()
-    model.encode(texts, batch_size=32, normalize_embeddings=True)
-    times.append(time.perf_counter() - t)
 for _ in range(10):
     model.encode([PROFILE], normalize_embeddings=True)
-lat = []
-for _ in range(200):
-    t = time.perf_counter()
-    model.encode([PROFILE], normalize_embeddings=True)
-    lat.append((time.perf_counter() - t) * 1e3)
-lat.sort()
 tok = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
-n = len(texts)
-mean = sum(times) / rounds
-report = {
+info = {
     "implementation": f"Python sentence-transformers (torch {torch.__version__} CPU)",
     "threads": torch.get_num_threads(),
-    "texts": n,
-    "mean_tokens": sum(len(t) for t in tok) / n,
-    "texts_per_s": n / mean,
-    "texts_per_s_best": n / min(times),
-    "tokens_per_s": sum(len(t) for t in tok) / mean,
-    "latency_p50_ms": lat[int(round(0.50 * (len(lat) - 1)))],
-    "latency_p99_ms": lat[int(round(0.99 * (len(lat) - 1)))],
+    "texts": len(texts),
+    "mean_tokens": sum(len(t) for t in tok) / len(texts),
     "load_s": load_s,
     "peak_rss_loaded_mib": rss_loaded,
-    "peak_rss_end_mib": peak_rss_mib(),
 }
-json.dump(report, open(out_path, "w"), indent=1)
-print(f"  throughput      {report['texts_per_s']:.1f} texts/s (best {report['texts_per_s_best']:.1f})")
-print(f"  one profile     p50 {report['latency_p50_ms']:.1f} ms, p99 {report['latency_p99_ms']:.1f} ms")
-print(f"  peak RSS        {rss_loaded:.0f} MiB after load, {report['peak_rss_end_mib']:.0f} MiB at the end")
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd[0] == "catalog":
+        t, cpu = time.perf_counter(), time.process_time()
+        model.encode(texts, batch_size=32, normalize_embeddings=True)
+        answer = {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - cpu}
+    elif cmd[0] == "latency":
+        ms = []
+        for _ in range(int(cmd[1])):
+            t = time.perf_counter()
+            model.encode([PROFILE], normalize_embeddings=True)
+            ms.append((time.perf_counter() - t) * 1e3)
+        answer = {"ms": ms}
+    elif cmd[0] == "info":
+        answer = dict(info, peak_rss_end_mib=peak_rss_mib())
+    else:
+        answer = {"error": f"unknown command {line!r}"}
+    print(json.dumps(answer), flush=True)
 EOF
-fi
 
-log "load: $(uptime | sed 's/.*load average/load average/')"
-python3 - "$out" <<'EOF'
-import json, os, sys
-out = sys.argv[1]
-r = [json.load(open(os.path.join(out, f))) for f in ("semrec.json", "python.json") if os.path.exists(os.path.join(out, f))]
-print("\n| | " + " | ".join(x["implementation"] for x in r) + " |")
-print("|---|" + "---|" * len(r))
-rows = [("catalog texts/s (batch 32, mean of rounds)", "texts_per_s", "{:.1f}"),
-        ("catalog texts/s (best round)", "texts_per_s_best", "{:.1f}"),
-        ("tokens/s", "tokens_per_s", "{:.0f}"),
-        ("one profile p50 (ms)", "latency_p50_ms", "{:.1f}"),
-        ("one profile p99 (ms)", "latency_p99_ms", "{:.1f}"),
-        ("peak RSS after load (MiB)", "peak_rss_loaded_mib", "{:.0f}"),
-        ("peak RSS at end (MiB)", "peak_rss_end_mib", "{:.0f}"),
-        ("model load (s)", "load_s", "{:.2f}"),
-        ("threads", "threads", "{}")]
-for label, key, fmt in rows:
-    print(f"| {label} | " + " | ".join(fmt.format(x[key]) for x in r) + " |")
-if len(r) == 2:
-    s, p = r
-    print(f"\nthroughput ratio {s['texts_per_s'] / p['texts_per_s']:.2f}x, "
-          f"latency ratio {s['latency_p50_ms'] / p['latency_p50_ms']:.2f}x (semrec / Python)")
+log "load at start: $(uptime | sed 's/.*load average/load average/')"
+SEMREC_BENCH_THREADS="$THREADS" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+  python3 - "$BIN" "$VENV/bin/python" "$out" "$MODEL_DIR" "${SEMREC_BENCH_ROUNDS:-5}" <<'EOF'
+import json, os, statistics, subprocess, sys
+
+bin_path, venv_python, out, model_dir, rounds = sys.argv[1:6]
+rounds = int(rounds)
+texts_path = os.path.join(out, "texts.json")
+
+class Side:
+    def __init__(self, name, argv):
+        self.name = name
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    def ask(self, command):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit(f"{self.name} exited")
+        answer = json.loads(line)
+        if "error" in answer:
+            sys.exit(f"{self.name}: {answer['error']}")
+        return answer
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+# semrec first: it writes the texts before loading its model.
+rust = Side("semrec", [bin_path, "--serve", "--dump-texts", texts_path])
+rust_info = rust.ask("info")
+py = Side("python", [venv_python, os.path.join(out, "worker.py"), model_dir, texts_path])
+py_info = py.ask("info")
+n = rust_info["texts"]
+print(f"{n} texts, mean {rust_info['mean_tokens']:.0f} tokens (Python's tokenizer: "
+      f"{py_info['mean_tokens']:.0f}); threads: semrec {rust_info['threads']}, Python {py_info['threads']}")
+
+print("\n| round | load (1 min) | semrec texts/s | Python texts/s | ratio | semrec, calls of 32, texts/s "
+      "| texts per CPU-second: semrec / Python |")
+print("|---|---|---|---|---|---|---|")
+rs, ps, r32, rc, pc = [], [], [], [], []
+for r in range(1, rounds + 1):
+    load = os.getloadavg()[0]
+    a, b, c = rust.ask("catalog"), py.ask("catalog"), rust.ask("catalog32")
+    rs.append(n / a["seconds"]); ps.append(n / b["seconds"]); r32.append(n / c["seconds"])
+    rc.append(n / a["cpu_seconds"]); pc.append(n / b["cpu_seconds"])
+    print(f"| {r} | {load:.1f} | {rs[-1]:.1f} | {ps[-1]:.1f} | {rs[-1] / ps[-1]:.2f}x | {r32[-1]:.1f} "
+          f"| {rc[-1]:.1f} / {pc[-1]:.1f} |", flush=True)
+
+# Latency: alternating blocks of 50 single-profile runs, 200 per side.
+rl, pl = [], []
+for _ in range(4):
+    rl += rust.ask("latency 50")["ms"]
+    pl += py.ask("latency 50")["ms"]
+rust_info = rust.ask("info")
+py_info = py.ask("info")
+rust.close(); py.close()
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[int(round(p * (len(xs) - 1)))]
+
+med = statistics.median
+print(f"\n| | semrec (candle) | {py_info['implementation']} |")
+print("|---|---|---|")
+rows = [
+    (f"catalog texts/s, median of {rounds} interleaved rounds", f"{med(rs):.1f}", f"{med(ps):.1f}"),
+    ("catalog texts/s, min–max over rounds", f"{min(rs):.1f}–{max(rs):.1f}", f"{min(ps):.1f}–{max(ps):.1f}"),
+    ("catalog texts/s, semrec in calls of 32 (median)", f"{med(r32):.1f}", "–"),
+    ("catalog texts per CPU-second (median)", f"{med(rc):.1f}", f"{med(pc):.1f}"),
+    ("tokens/s (median)", f"{med(rs) * rust_info['mean_tokens']:.0f}", f"{med(ps) * py_info['mean_tokens']:.0f}"),
+    ("one profile p50 (ms)", f"{pct(rl, 0.5):.1f}", f"{pct(pl, 0.5):.1f}"),
+    ("one profile p99 (ms)", f"{pct(rl, 0.99):.1f}", f"{pct(pl, 0.99):.1f}"),
+    ("peak RSS after load (MiB)", f"{rust_info['peak_rss_loaded_mib']:.0f}", f"{py_info['peak_rss_loaded_mib']:.0f}"),
+    ("peak RSS at end (MiB)", f"{rust_info['peak_rss_end_mib']:.0f}", f"{py_info['peak_rss_end_mib']:.0f}"),
+    ("model load (s)", f"{rust_info['load_s']:.2f}", f"{py_info['load_s']:.2f}"),
+    ("threads", str(rust_info["threads"]), str(py_info["threads"])),
+]
+for row in rows:
+    print("| " + " | ".join(row) + " |")
+ratios = [a / b for a, b in zip(rs, ps)]
+print(f"\nthroughput: ratio of medians {med(rs) / med(ps):.2f}x (per-round ratios "
+      f"{min(ratios):.2f}–{max(ratios):.2f}x); calls of 32: {med(r32) / med(ps):.2f}x; "
+      f"latency p50 ratio {pct(rl, 0.5) / pct(pl, 0.5):.2f}x (semrec / Python)")
 EOF
+log "load at end: $(uptime | sed 's/.*load average/load average/')"

@@ -5,15 +5,23 @@
 //!
 //! Reports, for the model in `SEMREC_MODEL_DIR` (default models/all-MiniLM-L6-v2):
 //! * catalog throughput: every item of `SEMREC_BENCH_ITEMS` (default
-//!   data/movielens/plots/items.jsonl) as `engine::catalog::embedding_text`, in
-//!   batches of 32 passages, texts/s and tokens/s over `SEMREC_BENCH_ROUNDS` passes;
+//!   data/movielens/plots/items.jsonl) as `engine::catalog::embedding_text`,
+//!   texts/s and tokens/s over `SEMREC_BENCH_ROUNDS` passes, two ways: all texts in
+//!   one `embed` call (what Python's `encode(texts, batch_size=32)` is: the embedder
+//!   sorts by length and cuts its own sub-batches), and in calls of 32 texts in
+//!   catalog order (what the import path sends);
 //! * p50/p99 latency of embedding one ~20-token profile (query);
 //! * peak RSS (VmHWM) after loading the model and at the end.
 //!
 //! Flags (after `--`): `--json PATH` writes the numbers as JSON; `--dump-texts
 //! PATH` writes the catalog texts (JSON array) so another implementation can run
-//! exactly the same input.
+//! exactly the same input; `--serve` loads the model, then runs one measurement
+//! per command read from stdin and answers one JSON line per command, so that
+//! scripts/bench-embed.sh can interleave semrec and Python rounds under the same
+//! machine load: `catalog` (one pass, all texts in one call), `catalog32` (one
+//! pass in calls of 32), `latency N` (N single-profile runs, in ms), `info`.
 
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -69,6 +77,73 @@ fn catalog_texts(path: &PathBuf) -> Vec<String> {
         .collect()
 }
 
+/// CPU time (user + system, all threads) this process has used, in seconds. Less
+/// sensitive than wall time to other processes competing for the cores.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th
+    // and 13th of them, in clock ticks (USER_HZ, 100 on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
+}
+
+/// One pass over the catalog; `batch` = texts per `embed` call (`None`: all in one).
+/// Returns (wall, CPU) seconds.
+fn catalog_pass(model: &SentenceEmbedder, refs: &[&str], batch: Option<usize>) -> (f64, f64) {
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    for chunk in refs.chunks(batch.unwrap_or(refs.len()).max(1)) {
+        std::hint::black_box(model.embed(chunk, TextKind::Passage).unwrap());
+    }
+    (t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+}
+
+fn latency_runs(model: &SentenceEmbedder, runs: usize) -> Vec<Duration> {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(model.embed(&[PROFILE], TextKind::Query).unwrap());
+            t.elapsed()
+        })
+        .collect()
+}
+
+/// `--serve`: one JSON line per stdin command (see the module docs).
+fn serve(model: &SentenceEmbedder, refs: &[&str], info: serde_json::Value) {
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let line = line.expect("stdin");
+        let mut words = line.split_whitespace();
+        let answer = match words.next() {
+            Some(cmd @ ("catalog" | "catalog32")) => {
+                let batch = (cmd == "catalog32").then_some(BATCH);
+                let (seconds, cpu_seconds) = catalog_pass(model, refs, batch);
+                serde_json::json!({ "seconds": seconds, "cpu_seconds": cpu_seconds })
+            }
+            Some("latency") => {
+                let runs = words.next().and_then(|n| n.parse().ok()).unwrap_or(50);
+                let ms: Vec<f64> = latency_runs(model, runs)
+                    .iter()
+                    .map(|d| d.as_secs_f64() * 1e3)
+                    .collect();
+                serde_json::json!({ "ms": ms })
+            }
+            Some("info") => {
+                let mut info = info.clone();
+                info["peak_rss_end_mib"] = peak_rss_mib().into();
+                info
+            }
+            _ => serde_json::json!({ "error": format!("unknown command {line:?}") }),
+        };
+        println!("{answer}");
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1e3
@@ -112,34 +187,41 @@ fn main() {
     model
         .embed(&refs[..BATCH.min(refs.len())], TextKind::Passage)
         .unwrap();
-
-    let mut best = f64::INFINITY;
-    let mut total = 0.0;
-    for _ in 0..rounds {
-        let t = Instant::now();
-        for chunk in refs.chunks(BATCH) {
-            std::hint::black_box(model.embed(chunk, TextKind::Passage).unwrap());
-        }
-        let s = t.elapsed().as_secs_f64();
-        best = best.min(s);
-        total += s;
-    }
-    let mean = total / rounds as f64;
-
     for _ in 0..10 {
         model.embed(&[PROFILE], TextKind::Query).unwrap();
     }
-    let mut lat: Vec<Duration> = (0..LATENCY_RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(model.embed(&[PROFILE], TextKind::Query).unwrap());
-            t.elapsed()
-        })
-        .collect();
+
+    let n = texts.len() as f64;
+    if args.iter().any(|a| a == "--serve") {
+        let info = serde_json::json!({
+            "implementation": "semrec (candle)",
+            "model": model.info().id,
+            "threads": threads,
+            "texts": texts.len(),
+            "mean_tokens": tokens as f64 / n,
+            "tokens": tokens,
+            "profile_tokens": profile_tokens,
+            "load_s": load_s,
+            "peak_rss_loaded_mib": rss_loaded,
+        });
+        serve(&model, &refs, info);
+        return;
+    }
+
+    let (mut best, mut total, mut total32) = (f64::INFINITY, 0.0, 0.0);
+    for _ in 0..rounds {
+        let (s, _) = catalog_pass(&model, &refs, None);
+        best = best.min(s);
+        total += s;
+        total32 += catalog_pass(&model, &refs, Some(BATCH)).0;
+    }
+    let mean = total / rounds as f64;
+    let mean32 = total32 / rounds as f64;
+
+    let mut lat = latency_runs(&model, LATENCY_RUNS);
     lat.sort();
     let rss_end = peak_rss_mib();
 
-    let n = texts.len() as f64;
     let report = serde_json::json!({
         "implementation": "semrec (candle)",
         "model": model.info().id,
@@ -150,6 +232,7 @@ fn main() {
         "rounds": rounds,
         "texts_per_s": n / mean,
         "texts_per_s_best": n / best,
+        "texts_per_s_calls_of_32": n / mean32,
         "tokens_per_s": tokens as f64 / mean,
         "profile_tokens": profile_tokens,
         "latency_p50_ms": percentile(&lat, 0.50),
@@ -167,10 +250,11 @@ fn main() {
         tokens as f64 / n
     );
     println!(
-        "  throughput      {:.1} texts/s (best round {:.1}), {:.0} tokens/s",
+        "  throughput      {:.1} texts/s (best round {:.1}), {:.0} tokens/s; in calls of {BATCH}: {:.1} texts/s",
         n / mean,
         n / best,
-        tokens as f64 / mean
+        tokens as f64 / mean,
+        n / mean32
     );
     println!(
         "  one profile     p50 {:.1} ms, p99 {:.1} ms ({profile_tokens} tokens, {LATENCY_RUNS} runs)",

@@ -1,96 +1,202 @@
-//! A BERT encoder forward pass tuned for CPU inference with candle.
+//! A BERT encoder forward pass written for CPU inference on plain `f32` buffers.
 //!
 //! Same weights and math as `candle_transformers::models::bert::BertModel` (the unit
-//! test below checks the two agree), arranged to avoid candle's slow paths on CPU:
+//! test below checks the two agree), arranged so that almost all the time goes to
+//! the matmul kernel (`gemm`, the one candle uses) and none to copies:
 //!
-//! * Q, K and V are one fused matmul; the `1/sqrt(head_dim)` scale is folded into
-//!   the query weights at load time.
-//! * The attention mask rides inside the `Q·Kᵀ` matmul: every query gets an extra
-//!   component 1 and every key an extra component 0 (real token) or -1e30 (padding),
-//!   so padded keys score -1e30 and get softmax weight exactly 0 — no separate
-//!   pass over the `(batch, heads, seq, seq)` scores to add a mask.
-//! * Softmax uses candle's fused, multi-threaded `softmax_last_dim`.
-//! * The feed-forward bias and GELU are one pass ([`BiasAct`]).
-//!
-//! The element-wise ops that candle runs on one thread are parallelised one level
-//! up: the embedder runs independent sub-batches on several threads.
+//! * **No padding.** The tokens of all texts of a call are packed one after the
+//!   other. The dense layers are token-wise, so they run on `total_tokens` rows,
+//!   never on `texts × longest`. Only attention looks across tokens, and it runs
+//!   per text over that text's own tokens: no mask, no work on pad positions.
+//! * **No copies.** gemm takes arbitrary row/column strides: per head, `Q·Kᵀ` and
+//!   `P·V` read Q, K and V straight out of the fused QKV buffer and write the
+//!   context straight into that head's columns of the context buffer (no permute,
+//!   transpose, `contiguous()` or `cat`).
+//! * **Fused adds.** QKV and feed-forward biases are written into the output
+//!   buffer before gemm accumulates onto them; the attention-output and FFN-output
+//!   layers accumulate into the residual stream itself (after adding their bias),
+//!   and layer norm then runs in place.
+//! * Q, K and V are one matmul, with `1/sqrt(head_dim)` folded into the query
+//!   weights at load time. Weights are stored transposed (`in × out`), which gemm
+//!   reads without repacking.
+//! * softmax, layer norm and GELU are vectorised kernels ([`super::kernels`]).
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
+pub(crate) use gemm::Parallelism;
 
-use super::activation::BiasAct;
+use super::error::EmbedError;
+use super::kernels::{activate_in_place, layer_norm_rows, softmax_rows};
 
-/// Added to the attention score of a padded key; exp() of it underflows to 0.
-const MASKED_SCORE: f32 = -1e30;
-
-struct Linear {
-    /// `(out, in)` as stored; used through a transposed view.
-    weight: Tensor,
-    bias: Tensor,
+/// One text's token ids and token type ids (same length, at least 1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sequence<'a> {
+    pub ids: &'a [u32],
+    pub type_ids: &'a [u32],
 }
 
-impl Linear {
-    fn load(
+/// `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)`, every operand given by its
+/// base slice and (row, column) strides in elements.
+///
+/// # Safety
+/// Every element addressed by the shapes and strides must lie inside its slice,
+/// and `dst` must not overlap `lhs` or `rhs`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    (dst_rs, dst_cs): (usize, usize),
+    accumulate: bool,
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+    par: Parallelism,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.as_mut_ptr(),
+        dst_cs as isize,
+        dst_rs as isize,
+        accumulate,
+        lhs.as_ptr(),
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs.as_ptr(),
+        rhs_cs as isize,
+        rhs_rs as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        par,
+    )
+}
+
+/// A dense layer with its weight stored transposed: `(in, out)` row-major.
+struct Dense {
+    wt: Vec<f32>,
+    bias: Vec<f32>,
+    in_dim: usize,
+    out_dim: usize,
+}
+
+impl Dense {
+    fn from_tensors(weight: &Tensor, bias: &Tensor) -> candle_core::Result<Self> {
+        let (out_dim, in_dim) = weight.dims2()?;
+        Ok(Self {
+            wt: weight.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?,
+            bias: bias.to_vec1::<f32>()?,
+            in_dim,
+            out_dim,
+        })
+    }
+
+    /// The `(weight, bias)` tensors of the dense layer `name`.
+    fn load_tensors(
         vb: &VarBuilder,
         name: &str,
         in_dim: usize,
         out_dim: usize,
-    ) -> candle_core::Result<Self> {
-        Ok(Self {
-            weight: vb.get((out_dim, in_dim), &format!("{name}.weight"))?,
-            bias: vb.get(out_dim, &format!("{name}.bias"))?,
-        })
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        Ok((
+            vb.get((out_dim, in_dim), &format!("{name}.weight"))?,
+            vb.get(out_dim, &format!("{name}.bias"))?,
+        ))
     }
 
-    /// `x`: `(n, in)` contiguous → `(n, out)`.
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+    /// `y (rows × out) += x (rows × in) · W`, both row-major.
+    fn accumulate(&self, x: &[f32], y: &mut [f32], rows: usize, par: Parallelism) {
+        let (k, n) = (self.in_dim, self.out_dim);
+        assert!(x.len() >= rows * k && y.len() >= rows * n);
+        // SAFETY: the assert keeps the (rows × k)·(k × n) → (rows × n) product inside
+        // `x`, `self.wt` (k·n values) and `y`; `y` is a distinct `&mut`.
+        unsafe {
+            matmul(
+                (rows, n, k),
+                y,
+                (n, 1),
+                true,
+                x,
+                (k, 1),
+                &self.wt,
+                (n, 1),
+                par,
+            );
+        }
+    }
+
+    /// `y = bias + x · W`: the bias rows are written first, gemm adds onto them.
+    fn forward_into(&self, x: &[f32], y: &mut [f32], rows: usize, par: Parallelism) {
+        for row in y[..rows * self.out_dim].chunks_exact_mut(self.out_dim) {
+            row.copy_from_slice(&self.bias);
+        }
+        self.accumulate(x, y, rows, par);
+    }
+
+    /// `x += bias + input · W` (a residual connection, in place).
+    fn add_into(&self, input: &[f32], x: &mut [f32], rows: usize, par: Parallelism) {
+        for row in x[..rows * self.out_dim].chunks_exact_mut(self.out_dim) {
+            row.iter_mut().zip(&self.bias).for_each(|(v, b)| *v += b);
+        }
+        self.accumulate(input, x, rows, par);
     }
 }
 
 struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
     eps: f32,
 }
 
 impl LayerNorm {
     fn load(vb: &VarBuilder, name: &str, dim: usize, eps: f64) -> candle_core::Result<Self> {
         Ok(Self {
-            weight: vb.get(dim, &format!("{name}.weight"))?,
-            bias: vb.get(dim, &format!("{name}.bias"))?,
+            weight: vb.get(dim, &format!("{name}.weight"))?.to_vec1::<f32>()?,
+            bias: vb.get(dim, &format!("{name}.bias"))?.to_vec1::<f32>()?,
             eps: eps as f32,
         })
     }
 
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+    fn forward_in_place(&self, x: &mut [f32]) {
+        layer_norm_rows(x, &self.weight, &self.bias, self.eps);
     }
 }
 
 struct Layer {
-    /// Query (pre-scaled), key and value projections stacked: `(3·hidden, hidden)`.
-    qkv: Linear,
-    attn_out: Linear,
+    /// Query (pre-scaled), key and value projections stacked: `hidden → 3·hidden`.
+    qkv: Dense,
+    attn_out: Dense,
     attn_norm: LayerNorm,
-    intermediate: Linear,
-    /// `intermediate.bias` as a slice for the fused bias + activation pass.
-    intermediate_bias: Vec<f32>,
-    output: Linear,
+    intermediate: Dense,
+    output: Dense,
     output_norm: LayerNorm,
 }
 
 pub(crate) struct FastBert {
-    word_embeddings: Tensor,
-    position_embeddings: Tensor,
-    token_type_embeddings: Tensor,
+    /// `(vocab, hidden)`, `(max_positions, hidden)`, `(type_vocab, hidden)` row-major.
+    word_embeddings: Vec<f32>,
+    position_embeddings: Vec<f32>,
+    token_type_embeddings: Vec<f32>,
     embeddings_norm: LayerNorm,
     layers: Vec<Layer>,
     hidden: usize,
     heads: usize,
     head_dim: usize,
+    intermediate: usize,
     act: HiddenAct,
+}
+
+/// Scratch buffers of one forward pass, sized for `tokens` packed tokens.
+struct Buffers {
+    qkv: Vec<f32>,
+    context: Vec<f32>,
+    inter: Vec<f32>,
+    scores: Vec<f32>,
 }
 
 impl FastBert {
@@ -106,40 +212,45 @@ impl FastBert {
         };
         let h = config.hidden_size;
         let heads = config.num_attention_heads;
+        if heads == 0 || !h.is_multiple_of(heads) {
+            candle_core::bail!("hidden_size {h} is not a multiple of num_attention_heads {heads}");
+        }
         let head_dim = h / heads;
+        let inter = config.intermediate_size;
         let eps = config.layer_norm_eps;
         let scale = 1.0 / (head_dim as f64).sqrt();
+        let flat = |t: Tensor| t.flatten_all()?.to_vec1::<f32>();
 
         let emb = vb.pp("embeddings");
-        let word_embeddings = emb.get((config.vocab_size, h), "word_embeddings.weight")?;
-        let position_embeddings = emb.get(
+        let word_embeddings = flat(emb.get((config.vocab_size, h), "word_embeddings.weight")?)?;
+        let position_embeddings = flat(emb.get(
             (config.max_position_embeddings, h),
             "position_embeddings.weight",
-        )?;
+        )?)?;
         let token_type_embeddings =
-            emb.get((config.type_vocab_size, h), "token_type_embeddings.weight")?;
+            flat(emb.get((config.type_vocab_size, h), "token_type_embeddings.weight")?)?;
         let embeddings_norm = LayerNorm::load(&emb, "LayerNorm", h, eps)?;
 
+        let dense = |vb: &VarBuilder, name: &str, i: usize, o: usize| {
+            let (w, b) = Dense::load_tensors(vb, name, i, o)?;
+            Dense::from_tensors(&w, &b)
+        };
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
             let lv = vb.pp(format!("encoder.layer.{i}"));
-            let q = Linear::load(&lv, "attention.self.query", h, h)?;
-            let k = Linear::load(&lv, "attention.self.key", h, h)?;
-            let v = Linear::load(&lv, "attention.self.value", h, h)?;
-            let qkv = Linear {
-                weight: Tensor::cat(&[&(q.weight * scale)?, &k.weight, &v.weight], 0)?,
-                bias: Tensor::cat(&[&(q.bias * scale)?, &k.bias, &v.bias], 0)?,
-            };
-            let intermediate =
-                Linear::load(&lv, "intermediate.dense", h, config.intermediate_size)?;
-            let intermediate_bias = intermediate.bias.to_vec1::<f32>()?;
+            let (qw, qb) = Dense::load_tensors(&lv, "attention.self.query", h, h)?;
+            let (kw, kb) = Dense::load_tensors(&lv, "attention.self.key", h, h)?;
+            let (vw, vbias) = Dense::load_tensors(&lv, "attention.self.value", h, h)?;
+            let qkv = Dense::from_tensors(
+                &Tensor::cat(&[&(qw * scale)?, &kw, &vw], 0)?,
+                &Tensor::cat(&[&(qb * scale)?, &kb, &vbias], 0)?,
+            )?;
             layers.push(Layer {
                 qkv,
-                attn_out: Linear::load(&lv, "attention.output.dense", h, h)?,
+                attn_out: dense(&lv, "attention.output.dense", h, h)?,
                 attn_norm: LayerNorm::load(&lv, "attention.output.LayerNorm", h, eps)?,
-                intermediate,
-                intermediate_bias,
-                output: Linear::load(&lv, "output.dense", config.intermediate_size, h)?,
+                intermediate: dense(&lv, "intermediate.dense", h, inter)?,
+                output: dense(&lv, "output.dense", inter, h)?,
                 output_norm: LayerNorm::load(&lv, "output.LayerNorm", h, eps)?,
             });
         }
@@ -152,76 +263,152 @@ impl FastBert {
             hidden: h,
             heads,
             head_dim,
+            intermediate: inter,
             act: config.hidden_act,
         })
     }
 
-    /// `ids`, `type_ids`: `(batch, seq)` u32; `mask`: `(batch, seq)` f32, 1 for real
-    /// tokens and 0 for padding. Returns the last hidden state `(batch, seq, hidden)`.
+    /// The last hidden state of every token of `seqs`, packed: row `offset(s) + i`
+    /// of the returned `(total_tokens, hidden)` row-major buffer is token `i` of
+    /// sequence `s`, sequences in order. `par` is the matmul parallelism (use
+    /// `Parallelism::None` when the caller already runs passes on every core).
     pub(crate) fn forward(
         &self,
-        ids: &Tensor,
-        type_ids: &Tensor,
-        mask: &Tensor,
-    ) -> candle_core::Result<Tensor> {
-        let (b, l) = ids.dims2()?;
-        let n = b * l;
-        let (h, heads, d) = (self.hidden, self.heads, self.head_dim);
-
-        let words = self.word_embeddings.index_select(&ids.flatten_all()?, 0)?;
-        let types = self
-            .token_type_embeddings
-            .index_select(&type_ids.flatten_all()?, 0)?;
-        let positions = self.position_embeddings.narrow(0, 0, l)?;
-        let x = (words + types)?
-            .reshape((b, l, h))?
-            .broadcast_add(&positions)?
-            .reshape((n, h))?;
-        let mut x = self.embeddings_norm.forward(&x)?;
-
-        // The extra Q·Kᵀ component that carries the mask (see the module docs).
-        let query_one = Tensor::ones((b, heads, l, 1), DType::F32, ids.device())?;
-        let key_mask = ((mask.to_dtype(DType::F32)? - 1.0)? * (-f64::from(MASKED_SCORE)))?
-            .reshape((b, 1, l, 1))?
-            .broadcast_as((b, heads, l, 1))?
-            .contiguous()?;
-
-        for layer in &self.layers {
-            let qkv = layer
-                .qkv
-                .forward(&x)?
-                .reshape((b, l, 3, heads, d))?
-                .permute((2, 0, 3, 1, 4))?
-                .contiguous()?; // (3, b, heads, l, d)
-            let q = Tensor::cat(&[&qkv.get(0)?, &query_one], 3)?;
-            let k = Tensor::cat(&[&qkv.get(1)?, &key_mask], 3)?;
-            let v = qkv.get(2)?;
-            let scores = q.matmul(&k.t()?)?; // (b, heads, l, l), mask included
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let context = probs
-                .matmul(&v)? // (b, heads, l, d)
-                .transpose(1, 2)?
-                .reshape((n, h))?;
-            let attn = layer.attn_out.forward(&context)?;
-            x = layer.attn_norm.forward(&(attn + &x)?)?;
-
-            let inter = x.matmul(&layer.intermediate.weight.t()?)?;
-            let inter = BiasAct {
-                bias: &layer.intermediate_bias,
-                act: self.act,
-            }
-            .forward(&inter)?;
-            let out = layer.output.forward(&inter)?;
-            x = layer.output_norm.forward(&(out + &x)?)?;
+        seqs: &[Sequence],
+        par: Parallelism,
+    ) -> Result<Vec<f32>, EmbedError> {
+        let h = self.hidden;
+        let tokens: usize = seqs.iter().map(|s| s.ids.len()).sum();
+        let longest = seqs.iter().map(|s| s.ids.len()).max().unwrap_or(0);
+        let max_positions = self.position_embeddings.len() / h;
+        let vocab = self.word_embeddings.len() / h;
+        let type_vocab = self.token_type_embeddings.len() / h;
+        if longest > max_positions {
+            return Err(EmbedError::Inference(format!(
+                "sequence of {longest} tokens exceeds the model's {max_positions} positions"
+            )));
         }
-        x.reshape((b, l, h))
+
+        // Embeddings: word + token type + position, then layer norm.
+        let mut x = vec![0f32; tokens * h];
+        let mut rows = x.chunks_exact_mut(h);
+        for seq in seqs {
+            if seq.ids.len() != seq.type_ids.len() || seq.ids.is_empty() {
+                return Err(EmbedError::Inference(
+                    "a sequence has no tokens or mismatched token types".into(),
+                ));
+            }
+            for (pos, (&id, &ty)) in seq.ids.iter().zip(seq.type_ids).enumerate() {
+                let (id, ty) = (id as usize, ty as usize);
+                if id >= vocab || ty >= type_vocab {
+                    return Err(EmbedError::Inference(format!(
+                        "token id {id} or type {ty} outside the vocabulary"
+                    )));
+                }
+                let row = rows.next().expect("one row per token");
+                let word = &self.word_embeddings[id * h..(id + 1) * h];
+                let ty = &self.token_type_embeddings[ty * h..(ty + 1) * h];
+                let position = &self.position_embeddings[pos * h..(pos + 1) * h];
+                for (((v, w), t), p) in row.iter_mut().zip(word).zip(ty).zip(position) {
+                    *v = (w + t) + p;
+                }
+            }
+        }
+        self.embeddings_norm.forward_in_place(&mut x);
+
+        let mut buf = Buffers {
+            qkv: vec![0f32; tokens * 3 * h],
+            context: vec![0f32; tokens * h],
+            inter: vec![0f32; tokens * self.intermediate],
+            scores: vec![0f32; longest * longest],
+        };
+        for layer in &self.layers {
+            self.layer_forward(layer, seqs, &mut x, &mut buf, tokens, par);
+        }
+        Ok(x)
+    }
+
+    fn layer_forward(
+        &self,
+        layer: &Layer,
+        seqs: &[Sequence],
+        x: &mut [f32],
+        buf: &mut Buffers,
+        tokens: usize,
+        par: Parallelism,
+    ) {
+        let (h, d) = (self.hidden, self.head_dim);
+        let qkv_rs = 3 * h;
+        layer.qkv.forward_into(x, &mut buf.qkv, tokens, par);
+
+        // Self-attention, per text and head, over that text's tokens only.
+        let mut start = 0;
+        for seq in seqs {
+            let l = seq.ids.len();
+            let qkv = &buf.qkv[start * qkv_rs..(start + l) * qkv_rs];
+            let context = &mut buf.context[start * h..(start + l) * h];
+            let scores = &mut buf.scores[..l * l];
+            for head in 0..self.heads {
+                let q = &qkv[head * d..];
+                let k = &qkv[h + head * d..];
+                let v = &qkv[2 * h + head * d..];
+                // SAFETY: rows i < l of Q, K, V lie at i·3h + (0|h|2h) + head·d + c with
+                // c < d, inside `qkv` (l rows of 3h); `scores` holds l·l values; context
+                // row i, column head·d + c lies inside `context` (l rows of h).
+                // `scores`/`context` are distinct `&mut` buffers.
+                unsafe {
+                    // scores (l × l) = Q (l × d) · Kᵀ (d × l)
+                    matmul(
+                        (l, l, d),
+                        scores,
+                        (l, 1),
+                        false,
+                        q,
+                        (qkv_rs, 1),
+                        k,
+                        (1, qkv_rs),
+                        Parallelism::None,
+                    );
+                }
+                softmax_rows(scores, l);
+                // SAFETY: as above.
+                unsafe {
+                    // context[:, head] (l × d) = P (l × l) · V (l × d)
+                    matmul(
+                        (l, d, l),
+                        &mut context[head * d..],
+                        (h, 1),
+                        false,
+                        scores,
+                        (l, 1),
+                        v,
+                        (qkv_rs, 1),
+                        Parallelism::None,
+                    );
+                }
+            }
+            start += l;
+        }
+
+        layer.attn_out.add_into(&buf.context, x, tokens, par);
+        layer.attn_norm.forward_in_place(x);
+
+        let inter = &mut buf.inter[..tokens * self.intermediate];
+        layer.intermediate.forward_into(x, inter, tokens, par);
+        activate_in_place(self.act, inter);
+        layer.output.add_into(inter, x, tokens, par);
+        layer.output_norm.forward_in_place(x);
+    }
+
+    pub(crate) fn hidden_size(&self) -> usize {
+        self.hidden
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{DType, Device};
     use candle_transformers::models::bert::BertModel;
     use std::path::PathBuf;
 
@@ -239,8 +426,9 @@ mod tests {
         dir
     }
 
-    /// The tuned forward pass equals candle-transformers' BertModel (given the
-    /// attention mask) on every real token of a padded batch.
+    /// The packed, padding-free forward pass equals candle-transformers' BertModel
+    /// (run on the padded batch with its attention mask) on every real token, with
+    /// either matmul parallelism.
     #[test]
     fn matches_candle_bert_model_on_padded_batch() {
         let dir = model_dir();
@@ -254,12 +442,12 @@ mod tests {
         let reference = BertModel::load(vb.clone(), &config).unwrap();
         let fast = FastBert::load(vb, &config).unwrap();
 
-        // Three rows of lengths 7, 4 and 1 (+ padding), with token types 0 and 1.
-        let lens = [7usize, 4, 1];
-        let l = 7;
-        let mut ids = vec![0u32; 3 * l];
-        let mut types = vec![0u32; 3 * l];
-        let mut mask = vec![0f32; 3 * l];
+        // Four rows of lengths 7, 4, 1 and 19 (+ padding), with token types 0 and 1.
+        let lens = [7usize, 4, 1, 19];
+        let l = 19;
+        let mut ids = vec![0u32; lens.len() * l];
+        let mut types = vec![0u32; lens.len() * l];
+        let mut mask = vec![0f32; lens.len() * l];
         for (r, &len) in lens.iter().enumerate() {
             for j in 0..len {
                 ids[r * l + j] = 1000 + (r * 37 + j * 101) as u32 % 20000;
@@ -267,42 +455,75 @@ mod tests {
                 mask[r * l + j] = 1.0;
             }
         }
-        let ids = Tensor::from_vec(ids, (3, l), &device).unwrap();
-        let types = Tensor::from_vec(types, (3, l), &device).unwrap();
-        let mask = Tensor::from_vec(mask, (3, l), &device).unwrap();
-
-        let want = reference.forward(&ids, &types, Some(&mask)).unwrap();
-        let got = fast.forward(&ids, &types, &mask).unwrap();
-        assert_eq!(got.dims(), want.dims());
-        let want = want.to_vec3::<f32>().unwrap();
-        let got = got.to_vec3::<f32>().unwrap();
-        let mut worst = 0f32;
-        for (r, &len) in lens.iter().enumerate() {
-            for j in 0..len {
-                for (a, b) in got[r][j].iter().zip(&want[r][j]) {
-                    worst = worst.max((a - b).abs());
-                }
-            }
-        }
-        assert!(worst < 1e-4, "max abs diff vs BertModel: {worst}");
-        // Padded positions must not leak into real ones: row 2 alone equals row 2 in the batch.
-        let alone = fast
+        let seqs: Vec<Sequence> = lens
+            .iter()
+            .enumerate()
+            .map(|(r, &len)| Sequence {
+                ids: &ids[r * l..r * l + len],
+                type_ids: &types[r * l..r * l + len],
+            })
+            .collect();
+        let want = reference
             .forward(
-                &ids.narrow(0, 2, 1).unwrap().narrow(1, 0, 1).unwrap(),
-                &types.narrow(0, 2, 1).unwrap().narrow(1, 0, 1).unwrap(),
-                &mask.narrow(0, 2, 1).unwrap().narrow(1, 0, 1).unwrap(),
+                &Tensor::from_vec(ids.clone(), (lens.len(), l), &device).unwrap(),
+                &Tensor::from_vec(types.clone(), (lens.len(), l), &device).unwrap(),
+                Some(&Tensor::from_vec(mask, (lens.len(), l), &device).unwrap()),
             )
             .unwrap()
             .to_vec3::<f32>()
             .unwrap();
-        let diff = alone[0][0]
+        let h = config.hidden_size;
+        for par in [Parallelism::None, Parallelism::Rayon(2)] {
+            let got = fast.forward(&seqs, par).unwrap();
+            assert_eq!(got.len(), lens.iter().sum::<usize>() * h);
+            let mut worst = 0f32;
+            let mut row = 0;
+            for (want_row, &len) in want.iter().zip(&lens) {
+                for want_token in &want_row[..len] {
+                    for (a, b) in got[row * h..(row + 1) * h].iter().zip(want_token) {
+                        worst = worst.max((a - b).abs());
+                    }
+                    row += 1;
+                }
+            }
+            assert!(worst < 1e-4, "{par:?}: max abs diff vs BertModel: {worst}");
+        }
+
+        // A text's result does not depend on what else is in the call.
+        let alone = fast.forward(&seqs[2..3], Parallelism::None).unwrap();
+        let together = fast.forward(&seqs, Parallelism::None).unwrap();
+        let offset = (lens[0] + lens[1]) * h;
+        let diff = alone
             .iter()
-            .zip(&got[2][0])
+            .zip(&together[offset..offset + h])
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
-        assert!(
-            diff < 1e-5,
-            "padding changed a real token's output by {diff}"
-        );
+        assert!(diff < 1e-5, "other texts changed a text's output by {diff}");
+    }
+
+    #[test]
+    fn rejects_bad_ids_instead_of_panicking() {
+        let dir = model_dir();
+        let config: Config =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
+        let weights = [dir.join("model.safetensors")];
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&weights, DType::F32, &Device::Cpu) }
+            .unwrap();
+        let fast = FastBert::load(vb, &config).unwrap();
+        let ids = [101u32, config.vocab_size as u32];
+        let types = [0u32, 0];
+        let seq = Sequence {
+            ids: &ids,
+            type_ids: &types,
+        };
+        assert!(fast.forward(&[seq], Parallelism::None).is_err());
+        let long = vec![101u32; config.max_position_embeddings + 1];
+        let long_types = vec![0u32; long.len()];
+        let seq = Sequence {
+            ids: &long,
+            type_ids: &long_types,
+        };
+        assert!(fast.forward(&[seq], Parallelism::None).is_err());
     }
 }

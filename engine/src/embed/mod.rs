@@ -10,11 +10,11 @@
 //! `{"id": "multilingual-e5-small", "query_prefix": "query: ", "passage_prefix": "passage: "}`
 //! (every field optional; `id` defaults to the folder name).
 
-mod activation;
 mod bert;
 mod config;
 mod embedder;
 mod error;
+mod kernels;
 mod pooling;
 mod service;
 

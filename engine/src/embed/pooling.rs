@@ -1,23 +1,24 @@
-//! Pooling and normalisation math, separated so it can be unit-tested on tiny tensors.
+//! Pooling and normalisation math on one text's token vectors, separated so it can
+//! be unit-tested on tiny inputs.
 
-use candle_core::{Result, Tensor};
-
-/// Masked mean over the sequence axis.
-///
-/// `hidden`: `(batch, seq, hidden)` float; `mask`: `(batch, seq)`, 1 for real tokens
-/// and 0 for padding (any dtype). Padding contributes neither to the sum nor to the
-/// count; a row with no real token yields zeros instead of NaN (the count is clamped
-/// to 1e-9 as sentence-transformers does).
-pub(crate) fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let mask = mask.to_dtype(hidden.dtype())?.unsqueeze(2)?; // (b, seq, 1)
-    let summed = hidden.broadcast_mul(&mask)?.sum(1)?; // (b, hidden)
-    let counts = mask.sum(1)?.clamp(1e-9f64, f64::MAX)?; // (b, 1)
-    summed.broadcast_div(&counts)
+/// Mean of a text's token vectors: `tokens` holds `count × dim` values row-major,
+/// real tokens only (the forward pass never produces padding). An empty input
+/// yields zeros instead of NaN (sentence-transformers clamps the count to 1e-9).
+pub(crate) fn mean_pool(tokens: &[f32], dim: usize) -> Vec<f32> {
+    let mut sum = vec![0f32; dim];
+    for row in tokens.chunks_exact(dim) {
+        sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+    }
+    let count = (tokens.len() / dim).max(1) as f32;
+    sum.iter_mut().for_each(|s| *s /= count);
+    sum
 }
 
-/// The first token's vector of every row: `(batch, seq, hidden)` → `(batch, hidden)`.
-pub(crate) fn cls_pool(hidden: &Tensor) -> Result<Tensor> {
-    hidden.narrow(1, 0, 1)?.squeeze(1)
+/// The first token's vector (CLS pooling).
+pub(crate) fn cls_pool(tokens: &[f32], dim: usize) -> Vec<f32> {
+    tokens
+        .get(..dim)
+        .map_or_else(|| vec![0.0; dim], <[f32]>::to_vec)
 }
 
 /// Scales `v` to unit L2 length in place. Returns `false` (leaving `v` untouched) if
@@ -40,54 +41,23 @@ pub(crate) fn normalize_in_place(v: &mut [f32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device};
 
-    fn hidden() -> Tensor {
-        // batch 2, seq 3, hidden 2.
-        Tensor::new(
-            &[
-                [[1f32, 2.], [3., 4.], [100., -100.]],
-                [[-1f32, 5.], [7., 1.], [2., 2.]],
-            ],
-            &Device::Cpu,
-        )
-        .unwrap()
+    #[test]
+    fn mean_pool_averages_tokens() {
+        let tokens = [1f32, 2., 3., 4., 8., -3.];
+        assert_eq!(mean_pool(&tokens, 2), vec![4.0, 1.0]);
+        assert_eq!(mean_pool(&tokens[..2], 2), vec![1.0, 2.0]);
     }
 
     #[test]
-    fn mean_pool_excludes_padding() {
-        let mask = Tensor::new(&[[1u32, 1, 0], [1, 1, 1]], &Device::Cpu).unwrap();
-        let pooled = mean_pool(&hidden(), &mask)
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        assert_eq!(pooled, vec![vec![2.0, 3.0], vec![8.0 / 3.0, 8.0 / 3.0]]);
-    }
-
-    #[test]
-    fn mean_pool_accepts_float_mask_and_single_token() {
-        let mask = Tensor::new(&[[1f32, 0., 0.], [0., 0., 1.]], &Device::Cpu).unwrap();
-        let pooled = mean_pool(&hidden(), &mask)
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        assert_eq!(pooled, vec![vec![1.0, 2.0], vec![2.0, 2.0]]);
-    }
-
-    #[test]
-    fn mean_pool_all_padding_is_finite() {
-        let mask = Tensor::zeros((2, 3), DType::U32, &Device::Cpu).unwrap();
-        let pooled = mean_pool(&hidden(), &mask)
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        assert!(pooled.iter().flatten().all(|x| *x == 0.0), "{pooled:?}");
+    fn mean_pool_of_nothing_is_finite() {
+        assert_eq!(mean_pool(&[], 3), vec![0.0; 3]);
     }
 
     #[test]
     fn cls_pool_takes_first_token() {
-        let pooled = cls_pool(&hidden()).unwrap().to_vec2::<f32>().unwrap();
-        assert_eq!(pooled, vec![vec![1.0, 2.0], vec![-1.0, 5.0]]);
+        assert_eq!(cls_pool(&[1f32, 2., 3., 4.], 2), vec![1.0, 2.0]);
+        assert_eq!(cls_pool(&[], 2), vec![0.0, 0.0]);
     }
 
     #[test]
