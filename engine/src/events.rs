@@ -108,14 +108,20 @@ impl Engine {
                 "this impression belongs to another user".into(),
             ));
         }
+        let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO clicks (impression_id, item_id) VALUES ($1, $2) ON CONFLICT (impression_id, item_id) DO NOTHING",
         )
         .bind(impression_id)
         .bind(item_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        if inserted == 1 {
+            // A click counts towards the item's popularity prior.
+            crate::recommend::refresh_popularity(&mut tx, &[item_id]).await?;
+        }
+        tx.commit().await?;
         Ok(if inserted == 1 {
             ClickOutcome::Recorded
         } else {

@@ -23,6 +23,12 @@ pub use store::Store;
 
 use embed::EmbeddingService;
 
+/// Default popularity prior weight, chosen on the MovieLens validation split
+/// (docs/EVALUATION.md: nDCG@10 0.067 → 0.156 with max-sim profiles; coverage drops).
+pub const DEFAULT_POPULARITY_WEIGHT: f32 = 0.7;
+/// Default HNSW candidate pool for re-ranking.
+pub const DEFAULT_CANDIDATE_POOL: usize = 200;
+
 /// Tunables of the recommend path, set once from the server's configuration.
 #[derive(Clone, Debug)]
 pub struct EngineSettings {
@@ -30,6 +36,18 @@ pub struct EngineSettings {
     pub ef_search: u32,
     /// How a profile becomes a query vector.
     pub profile_strategy: profile::ProfileStrategy,
+    /// Most recent history entries a profile query uses.
+    pub history_window: usize,
+    /// A history entry's weight halves every this many entries back (age 0 = most
+    /// recent); `None` = equal weights.
+    pub recency_half_life: Option<f32>,
+    /// Weight of the popularity prior added to the similarity when ranking:
+    /// score = similarity + w · ln(1 + users) / ln(1 + max users), where users = how many
+    /// distinct users consumed or clicked the item. 0 = pure content similarity.
+    pub popularity_weight: f32,
+    /// Nearest neighbours fetched from the HNSW index before the popularity prior
+    /// (or max-similarity scoring) reorders them; bounds the work per request.
+    pub candidate_pool: usize,
     /// Windows and thresholds of interaction-rate and embedding drift alerts.
     pub drift: drift::DriftSettings,
 }
@@ -37,8 +55,12 @@ pub struct EngineSettings {
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
-            ef_search: 100,
+            ef_search: 200,
             profile_strategy: profile::ProfileStrategy::default(),
+            history_window: profile::HISTORY_WINDOW,
+            recency_half_life: profile::RECENCY_HALF_LIFE,
+            popularity_weight: DEFAULT_POPULARITY_WEIGHT,
+            candidate_pool: DEFAULT_CANDIDATE_POOL,
             drift: drift::DriftSettings::default(),
         }
     }

@@ -10,15 +10,17 @@ pub const MAX_INTERESTS: usize = 50;
 pub const MAX_CLASSES: usize = 50;
 pub const MAX_ABOUT_CHARS: usize = 2000;
 pub const MAX_ENTRY_CHARS: usize = 200;
-/// History entries used to build the query (most recent first).
-pub const HISTORY_WINDOW: usize = 20;
-/// Centroid profiles weight a history entry by 0.5^(age / this), age 0 = most recent,
-/// so recent taste counts more (chosen on the MovieLens validation split, docs/EVALUATION.md).
-pub const RECENCY_HALF_LIFE: f32 = 5.0;
+/// History entries used to build the query (most recent first); the default of
+/// `EngineSettings::history_window`.
+pub const HISTORY_WINDOW: usize = 10;
+/// Default of `EngineSettings::recency_half_life`: a history entry's weight halves every
+/// this many entries back, so recent taste counts more (chosen on the MovieLens
+/// validation split, docs/EVALUATION.md).
+pub const RECENCY_HALF_LIFE: Option<f32> = Some(10.0);
 
-/// Weight of the history entry `age` places back (0 = most recent) in a centroid.
-pub fn recency_weight(age: usize) -> f32 {
-    0.5f32.powf(age as f32 / RECENCY_HALF_LIFE)
+/// Weight of the history entry `age` places back (0 = most recent): 0.5^(age / half-life).
+pub fn recency_weight(age: usize, half_life: Option<f32>) -> f32 {
+    half_life.map_or(1.0, |h| 0.5f32.powf(age as f32 / h))
 }
 
 /// How a profile becomes the vector we search with.
@@ -28,10 +30,15 @@ pub enum ProfileStrategy {
     /// One embedding of the whole profile written out as text.
     Concat,
     /// The normalised, recency-weighted mean of one embedding per profile element
-    /// (catalog history reuses the items' stored vectors). The default: it beat
-    /// Concat on the MovieLens validation split (nDCG@10 0.057 vs 0.030, docs/EVALUATION.md).
-    #[default]
+    /// (catalog history reuses the items' stored vectors). Beat Concat on the
+    /// MovieLens validation split (nDCG@10 0.057 vs 0.030, docs/EVALUATION.md).
     Centroid,
+    /// Each profile element is its own query: candidates are the union of every
+    /// element's nearest items, scored by their best (recency-weighted) similarity to
+    /// any element, so a profile with several tastes is not averaged into none of them.
+    /// The default: best on the MovieLens validation split (docs/EVALUATION.md).
+    #[default]
+    MaxSim,
 }
 
 impl std::str::FromStr for ProfileStrategy {
@@ -40,8 +47,9 @@ impl std::str::FromStr for ProfileStrategy {
         match s {
             "concat" => Ok(Self::Concat),
             "centroid" => Ok(Self::Centroid),
+            "max_sim" | "max-sim" => Ok(Self::MaxSim),
             other => Err(format!(
-                "unknown profile strategy '{other}': use 'concat' or 'centroid'"
+                "unknown profile strategy '{other}': use 'max_sim', 'centroid' or 'concat'"
             )),
         }
     }
@@ -180,11 +188,27 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// A profile ready to search with: its query vector and its elements' vectors.
 #[derive(Clone, Debug)]
 pub struct ProfileQuery {
+    /// Concat: the profile text's embedding; otherwise the weighted centroid of the
+    /// elements (also what impressions store for drift monitoring).
     pub vector: Vec<f32>,
     pub elements: Vec<(ProfileElement, Vec<f32>)>,
+    /// Per element (same order): 1 for interests, classes and about, the recency weight
+    /// for history entries.
+    pub weights: Vec<f32>,
 }
 
 impl ProfileQuery {
+    /// Max-similarity score of an item: its best weighted cosine to any element, and
+    /// the index of that element (which is also the explanation).
+    pub fn max_sim(&self, item_vector: &[f32]) -> Option<(f32, usize)> {
+        self.elements
+            .iter()
+            .zip(&self.weights)
+            .enumerate()
+            .map(|(i, ((_, v), w))| (w * dot(v, item_vector), i))
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+    }
+
     /// The profile element closest to an item, to explain why it was recommended.
     pub fn explain(&self, item_vector: &[f32]) -> Option<ProfileElement> {
         self.elements
@@ -283,6 +307,13 @@ impl Engine {
         .bind(&p.about)
         .execute(&mut *tx)
         .await?;
+        // Items leaving the history lose this user in their popularity count.
+        let touched: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM profile_history WHERE user_id = $1 AND item_id IS NOT NULL RETURNING item_id",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM profile_history WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -327,6 +358,18 @@ impl Engine {
                 }
             }
         }
+        // Only items that entered or left the history change their count.
+        let now: Vec<i64> = sqlx::query_scalar(
+            "SELECT item_id FROM profile_history WHERE user_id = $1 AND item_id IS NOT NULL",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let before: std::collections::HashSet<i64> = touched.iter().copied().collect();
+        let after: std::collections::HashSet<i64> = now.iter().copied().collect();
+        let mut changed: Vec<i64> = before.symmetric_difference(&after).copied().collect();
+        changed.sort_unstable();
+        crate::recommend::refresh_popularity(&mut tx, &changed).await?;
         tx.commit().await?;
         self.load_profile(user_id).await
     }
@@ -394,7 +437,9 @@ impl Engine {
         // Centroid weight per element: 1 for interests, classes and about; by recency for history.
         let mut weights: Vec<f32> = vec![1.0; elements.len()];
         let mut history_items: Vec<(ProfileElement, String, f32)> = Vec::new();
-        for (age, h) in profile.history.iter().take(HISTORY_WINDOW).enumerate() {
+        let half_life = self.settings.recency_half_life;
+        let window = self.settings.history_window.max(1);
+        for (age, h) in profile.history.iter().take(window).enumerate() {
             match h {
                 HistoryEntry::Item { id, title } => history_items.push((
                     ProfileElement {
@@ -403,7 +448,7 @@ impl Engine {
                         item_id: None,
                     },
                     id.clone(),
-                    recency_weight(age),
+                    recency_weight(age, half_life),
                 )),
                 HistoryEntry::Text { text } => {
                     elements.push(ProfileElement {
@@ -411,7 +456,7 @@ impl Engine {
                         label: text.clone(),
                         item_id: None,
                     });
-                    weights.push(recency_weight(age));
+                    weights.push(recency_weight(age, half_life));
                     texts.push(text.clone());
                 }
             }
@@ -459,6 +504,7 @@ impl Engine {
         Ok(ProfileQuery {
             vector,
             elements: pairs,
+            weights,
         })
     }
 }
@@ -508,9 +554,23 @@ mod tests {
                     vec![0.0, 1.0],
                 ),
             ],
+            weights: vec![1.0, 0.5],
         };
         assert_eq!(q.explain(&[0.1, 0.9]).unwrap().label, "b");
         assert_eq!(q.explain(&[0.9, 0.1]).unwrap().label, "a");
+        // Max-sim weighs: b's cosine 0.9 counts 0.45, a's 0.1 counts 0.1.
+        assert_eq!(q.max_sim(&[0.1, 0.9]), Some((0.45, 1)));
+        // A weight can hand the best match to another element: 0.6 beats 0.5 · 0.8.
+        assert_eq!(q.max_sim(&[0.6, 0.8]).map(|(_, i)| i), Some(0));
+    }
+
+    #[test]
+    fn strategies_parse_and_recency_halves() {
+        assert_eq!("max_sim".parse(), Ok(ProfileStrategy::MaxSim));
+        assert_eq!("centroid".parse(), Ok(ProfileStrategy::Centroid));
+        assert!("best".parse::<ProfileStrategy>().is_err());
+        assert_eq!(recency_weight(5, Some(5.0)), 0.5);
+        assert_eq!(recency_weight(7, None), 1.0);
     }
 
     #[test]

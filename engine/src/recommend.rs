@@ -1,12 +1,18 @@
 //! Nearest-neighbour recommendation in SQL: cosine distance ascending over the
 //! HNSW index, with filters, exclusions, MMR diversity and explanations.
+//!
+//! Ranking: a candidate pool comes from the index (one query vector, or one per
+//! profile element for max-similarity profiles), then each candidate's score is its
+//! similarity plus the popularity prior, and the list is cut (or diversified) from
+//! that order. With no prior and a single query vector the index order is the
+//! answer, so the pool step is skipped.
 
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Item;
 use crate::error::{EngineError, Result};
 use crate::events::{ImpressionContext, ShownItem};
-use crate::profile::{dot, ElementKind, Profile, ProfileQuery};
+use crate::profile::{dot, ElementKind, Profile, ProfileQuery, ProfileStrategy};
 use crate::Engine;
 
 pub const MAX_K: usize = 100;
@@ -80,7 +86,9 @@ pub struct Explanation {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Recommendation {
     pub rank: usize,
-    /// Cosine similarity (1 − cosine distance).
+    /// Cosine similarity to the query (max-similarity profiles: to the profile element
+    /// that explains the item). The order also counts the popularity prior when
+    /// `EngineSettings::popularity_weight` is above 0, so it may not decrease strictly.
     pub score: f32,
     pub item: Item,
     pub explanation: Option<Explanation>,
@@ -98,6 +106,8 @@ struct Candidate {
     item: Item,
     distance: f64,
     vector: Vec<f32>,
+    /// Distinct users who consumed or clicked it (`item_popularity`).
+    popularity: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -106,6 +116,106 @@ struct CandidateRow {
     item: Item,
     embedding: pgvector::Vector,
     distance: f64,
+    popularity: i64,
+}
+
+impl From<CandidateRow> for Candidate {
+    fn from(r: CandidateRow) -> Self {
+        Self {
+            item: r.item,
+            distance: r.distance,
+            vector: r.embedding.to_vec(),
+            popularity: r.popularity,
+        }
+    }
+}
+
+/// A candidate with the scores the list is ordered by.
+struct Scored {
+    candidate: Candidate,
+    /// What `Recommendation::score` shows.
+    similarity: f32,
+    /// Similarity plus the popularity prior: the ranking key.
+    score: f32,
+    /// Index of the profile element that explains it, when scoring picked one.
+    element: Option<usize>,
+}
+
+/// How candidates are found and scored.
+#[derive(Clone, Copy)]
+enum Scoring<'a> {
+    /// Nearest to one vector; `prior` = whether the popularity prior applies.
+    Nearest { query: &'a [f32], prior: bool },
+    /// Union of every profile element's neighbours, best weighted similarity wins.
+    MaxSim(&'a ProfileQuery),
+}
+
+/// Columns of a candidate row; `items` is in scope.
+const CANDIDATE_COLUMNS: &str =
+    "items.id, items.external_id, items.title, items.description, items.language, items.source,
+     items.tags, items.url, items.embedding,
+     COALESCE((SELECT p.users FROM item_popularity p WHERE p.item_id = items.id), 0)::int8 AS popularity";
+
+/// Which items may be recommended: $2 model, $3 languages, $4 sources, $5 tags,
+/// $6 excluded item ids, $7 the user whose consumed, clicked and dismissed items are left out.
+const CANDIDATE_FILTER: &str = "items.embedding IS NOT NULL AND items.model_id = $2
+   AND ($3::text[] IS NULL OR items.language = ANY($3))
+   AND ($4::text[] IS NULL OR items.source = ANY($4))
+   AND ($5::text[] IS NULL OR items.tags && $5)
+   AND NOT (items.id = ANY($6))
+   AND ($7::bigint IS NULL OR NOT EXISTS (
+        SELECT 1 FROM profile_history h WHERE h.user_id = $7 AND h.item_id = items.id
+        UNION ALL SELECT 1 FROM dismissals d WHERE d.user_id = $7 AND d.item_id = items.id
+        UNION ALL SELECT 1 FROM clicks c JOIN impressions i ON i.id = c.impression_id
+                  WHERE i.user_id = $7 AND c.item_id = items.id))";
+
+/// Serialises popularity recounts (any constant works; this one reads "semrec01").
+const POPULARITY_LOCK: i64 = 0x7365_6d72_6563_3031;
+
+/// Recounts `item_ids`' popularity (distinct users with the item in their history or
+/// a click on it; anonymous clicks count one each) inside the caller's transaction,
+/// after its writes.
+pub(crate) async fn refresh_popularity(
+    conn: &mut sqlx::PgConnection,
+    item_ids: &[i64],
+) -> Result<()> {
+    if item_ids.is_empty() {
+        return Ok(());
+    }
+    // Concurrent recounts each see only their own uncommitted rows. Under READ
+    // COMMITTED the recount statement takes its snapshot after this lock, i.e. after
+    // every earlier recounting transaction committed, so the last count is right.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(POPULARITY_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO item_popularity (item_id, users)
+         SELECT i.id, (SELECT count(DISTINCT s.user_id) + count(*) FILTER (WHERE s.user_id IS NULL)
+                       FROM (SELECT h.user_id FROM profile_history h WHERE h.item_id = i.id
+                             UNION ALL
+                             SELECT im.user_id FROM clicks c JOIN impressions im ON im.id = c.impression_id
+                             WHERE c.item_id = i.id) s)::int
+         FROM items i WHERE i.id = ANY($1)
+         ON CONFLICT (item_id) DO UPDATE SET users = EXCLUDED.users",
+    )
+    .bind(item_ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The prior's normaliser never drops below this many users: in a young deployment
+/// the first click would otherwise give its item the full prior, pushing it to everyone.
+const POPULARITY_EVIDENCE_FLOOR: i64 = 20;
+
+/// ln(1 + users) / ln(1 + max(max users, floor)): the popularity prior in [0, 1].
+fn prior(popularity: i64, max: i64) -> f32 {
+    if max <= 0 {
+        return 0.0;
+    }
+    let norm = max.max(POPULARITY_EVIDENCE_FLOOR);
+    ((1.0 + popularity.clamp(0, norm) as f64).ln() / (1.0 + norm as f64).ln()) as f32
 }
 
 /// Whether serving a list stores an impression.
@@ -140,44 +250,25 @@ impl Engine {
             .execute(&mut *tx)
             .await?;
         let none_if_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-        let rows: Vec<CandidateRow> =
-            sqlx::query_as(
-                "SELECT id, external_id, title, description, language, source, tags, url, embedding,
-                        embedding <=> $1 AS distance
-                 FROM items
-                 WHERE embedding IS NOT NULL AND model_id = $2
-                   AND ($3::text[] IS NULL OR language = ANY($3))
-                   AND ($4::text[] IS NULL OR source = ANY($4))
-                   AND ($5::text[] IS NULL OR tags && $5)
-                   AND NOT (id = ANY($6))
-                   AND ($7::bigint IS NULL OR NOT EXISTS (
-                        SELECT 1 FROM profile_history h WHERE h.user_id = $7 AND h.item_id = items.id
-                        UNION ALL SELECT 1 FROM dismissals d WHERE d.user_id = $7 AND d.item_id = items.id
-                        UNION ALL SELECT 1 FROM clicks c JOIN impressions i ON i.id = c.impression_id
-                                  WHERE i.user_id = $7 AND c.item_id = items.id))
-                 ORDER BY embedding <=> $1 ASC
-                 LIMIT $8 OFFSET $9",
-            )
-            .bind(pgvector::Vector::from(query.to_vec()))
-            .bind(self.model_id())
-            .bind(none_if_empty(&filters.languages))
-            .bind(none_if_empty(&filters.sources))
-            .bind(none_if_empty(&filters.tags))
-            .bind(&exclusions.item_ids)
-            .bind(exclusions.user_id)
-            .bind(limit as i64)
-            .bind(offset as i64)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows: Vec<CandidateRow> = sqlx::query_as(&format!(
+            "SELECT {CANDIDATE_COLUMNS}, items.embedding <=> $1 AS distance
+             FROM items WHERE {CANDIDATE_FILTER}
+             ORDER BY items.embedding <=> $1 ASC
+             LIMIT $8 OFFSET $9"
+        ))
+        .bind(pgvector::Vector::from(query.to_vec()))
+        .bind(self.model_id())
+        .bind(none_if_empty(&filters.languages))
+        .bind(none_if_empty(&filters.sources))
+        .bind(none_if_empty(&filters.tags))
+        .bind(&exclusions.item_ids)
+        .bind(exclusions.user_id)
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        let mut out: Vec<Candidate> = rows
-            .into_iter()
-            .map(|r| Candidate {
-                item: r.item,
-                distance: r.distance,
-                vector: r.embedding.to_vec(),
-            })
-            .collect();
+        let mut out: Vec<Candidate> = rows.into_iter().map(Candidate::from).collect();
         // relaxed_order may return near-ties slightly out of order.
         out.sort_by(|a, b| {
             a.distance
@@ -187,32 +278,181 @@ impl Engine {
         Ok(out)
     }
 
-    async fn rank(
+    /// The union of each query's `per_query` nearest items (one index scan per query,
+    /// in one statement), in no particular order.
+    async fn nearest_each(
         &self,
-        query: &[f32],
-        opts: &RecommendOptions,
+        queries: &[&[f32]],
+        per_query: usize,
+        filters: &Filters,
         exclusions: &Exclusions,
     ) -> Result<Vec<Candidate>> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+            .bind(self.settings.ef_search.max(per_query as u32).min(1000).to_string())
+            .execute(&mut *tx)
+            .await?;
+        let none_if_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        let vectors: Vec<pgvector::Vector> = queries
+            .iter()
+            .map(|q| pgvector::Vector::from(q.to_vec()))
+            .collect();
+        let rows: Vec<CandidateRow> = sqlx::query_as(&format!(
+            "SELECT DISTINCT ON (c.id) c.* FROM unnest($1::vector[]) AS q(v)
+             CROSS JOIN LATERAL (
+                 SELECT {CANDIDATE_COLUMNS}, items.embedding <=> q.v AS distance
+                 FROM items WHERE {CANDIDATE_FILTER}
+                 ORDER BY items.embedding <=> q.v ASC LIMIT $8) c
+             ORDER BY c.id"
+        ))
+        .bind(&vectors)
+        .bind(self.model_id())
+        .bind(none_if_empty(&filters.languages))
+        .bind(none_if_empty(&filters.sources))
+        .bind(none_if_empty(&filters.tags))
+        .bind(&exclusions.item_ids)
+        .bind(exclusions.user_id)
+        .bind(per_query as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(Candidate::from).collect())
+    }
+
+    /// Recounts every item's popularity from scratch (after bulk deletions of users,
+    /// whose cascades bypass the per-save upkeep). Returns how many items have a count.
+    pub async fn rebuild_popularity(&self) -> Result<u64> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(POPULARITY_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM item_popularity")
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query(
+            "INSERT INTO item_popularity (item_id, users)
+             SELECT item_id, (count(DISTINCT user_id) + count(*) FILTER (WHERE user_id IS NULL))::int
+             FROM (SELECT h.item_id, h.user_id FROM profile_history h WHERE h.item_id IS NOT NULL
+                   UNION ALL
+                   SELECT c.item_id, im.user_id FROM clicks c JOIN impressions im ON im.id = c.impression_id) s
+             GROUP BY item_id",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// The most popular item's user count (the prior's normaliser).
+    async fn max_popularity(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(max(users), 0)::int8 FROM item_popularity")
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    async fn rank(
+        &self,
+        scoring: Scoring<'_>,
+        opts: &RecommendOptions,
+        exclusions: &Exclusions,
+    ) -> Result<Vec<Scored>> {
         opts.validate()?;
-        match opts.diversity_lambda {
-            Some(lambda) if lambda < 1.0 => {
-                let pool = self
-                    .nearest(
-                        query,
-                        (opts.offset + opts.k) * 4,
-                        0,
-                        &opts.filters,
-                        exclusions,
-                    )
-                    .await?;
-                let mut picked = mmr(pool, lambda, opts.offset + opts.k);
-                Ok(picked.split_off(opts.offset.min(picked.len())))
+        let weight = self.settings.popularity_weight.max(0.0);
+        let want = opts.offset + opts.k;
+        let diversify = matches!(opts.diversity_lambda, Some(l) if l < 1.0);
+        let with_prior = weight > 0.0
+            && match scoring {
+                Scoring::Nearest { prior, .. } => prior,
+                Scoring::MaxSim(_) => true,
+            };
+        let similarity_only = |c: Candidate| {
+            let similarity = (1.0 - c.distance) as f32;
+            Scored {
+                candidate: c,
+                similarity,
+                score: similarity,
+                element: None,
             }
-            _ => {
-                self.nearest(query, opts.k, opts.offset, &opts.filters, exclusions)
-                    .await
+        };
+        if let Scoring::Nearest { query, .. } = scoring {
+            if !with_prior && !diversify {
+                // The index order is the answer: let SQL cut the page.
+                let page = self
+                    .nearest(query, opts.k, opts.offset, &opts.filters, exclusions)
+                    .await?;
+                return Ok(page.into_iter().map(similarity_only).collect());
             }
         }
+        // Re-ranking can only reorder what the index returns: fetch a pool that
+        // covers the page (and MMR's choice) with room for the prior to act.
+        let pool_size = self
+            .settings
+            .candidate_pool
+            .max(if diversify { want * 4 } else { want });
+        let pool = match scoring {
+            Scoring::Nearest { query, .. } => {
+                self.nearest(query, pool_size, 0, &opts.filters, exclusions)
+                    .await?
+            }
+            Scoring::MaxSim(profile) => {
+                let queries: Vec<&[f32]> =
+                    profile.elements.iter().map(|(_, v)| v.as_slice()).collect();
+                // Every item of the exact max-sim top `want` is among its best
+                // element's `want` nearest, so per-element lists of `want` lose
+                // nothing before the prior; the pool size adds room for the prior.
+                let per_query = (pool_size / queries.len().max(1)).max(want);
+                self.nearest_each(&queries, per_query, &opts.filters, exclusions)
+                    .await?
+            }
+        };
+        let max_pop = if with_prior {
+            self.max_popularity().await?
+        } else {
+            0
+        };
+        let mut scored: Vec<Scored> = pool
+            .into_iter()
+            .map(|c| {
+                let mut s = match scoring {
+                    Scoring::Nearest { .. } => similarity_only(c),
+                    Scoring::MaxSim(profile) => {
+                        let (score, element) =
+                            profile.max_sim(&c.vector).unwrap_or((f32::MIN, usize::MAX));
+                        let similarity = profile
+                            .elements
+                            .get(element)
+                            .map_or(score, |(_, v)| dot(v, &c.vector));
+                        Scored {
+                            candidate: c,
+                            similarity,
+                            score,
+                            element: Some(element).filter(|&e| e != usize::MAX),
+                        }
+                    }
+                };
+                if with_prior {
+                    s.score += weight * prior(s.candidate.popularity, max_pop);
+                }
+                s
+            })
+            .collect();
+        scored.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.candidate.item.id.cmp(&b.candidate.item.id))
+        });
+        let mut picked = match opts.diversity_lambda {
+            Some(lambda) if diversify => mmr(scored, lambda, want),
+            _ => {
+                scored.truncate(want);
+                scored
+            }
+        };
+        Ok(picked.split_off(opts.offset.min(picked.len())))
     }
 
     /// Recommendations for a stored user's profile; records the impression.
@@ -267,7 +507,14 @@ impl Engine {
                 .filter_map(|(e, _)| e.item_id)
                 .collect(),
         };
-        let candidates = self.rank(&query.vector, opts, &exclusions).await?;
+        let scoring = match self.settings.profile_strategy {
+            ProfileStrategy::MaxSim => Scoring::MaxSim(&query),
+            ProfileStrategy::Centroid | ProfileStrategy::Concat => Scoring::Nearest {
+                query: &query.vector,
+                prior: true,
+            },
+        };
+        let candidates = self.rank(scoring, opts, &exclusions).await?;
         self.serve(
             user_id,
             recording,
@@ -305,7 +552,12 @@ impl Engine {
             user_id,
             item_ids: vec![id],
         };
-        let candidates = self.rank(&vector, opts, &exclusions).await?;
+        // "More like this" stays pure similarity: the prior was validated for profiles.
+        let scoring = Scoring::Nearest {
+            query: &vector,
+            prior: false,
+        };
+        let candidates = self.rank(scoring, opts, &exclusions).await?;
         self.serve(
             user_id,
             Recording::Record(ImpressionContext::Similar),
@@ -322,23 +574,26 @@ impl Engine {
         user_id: Option<i64>,
         recording: Recording,
         query: &[f32],
-        candidates: Vec<Candidate>,
+        candidates: Vec<Scored>,
         offset: usize,
         profile: Option<&ProfileQuery>,
     ) -> Result<RecommendationList> {
         let items: Vec<Recommendation> = candidates
             .into_iter()
             .enumerate()
-            .map(|(i, c)| Recommendation {
+            .map(|(i, s)| Recommendation {
                 rank: offset + i + 1,
-                score: (1.0 - c.distance) as f32,
+                score: s.similarity,
                 explanation: profile
-                    .and_then(|p| p.explain(&c.vector))
+                    .and_then(|p| match s.element {
+                        Some(e) => p.elements.get(e).map(|(e, _)| e.clone()),
+                        None => p.explain(&s.candidate.vector),
+                    })
                     .map(|e| Explanation {
                         kind: e.kind,
                         label: e.label,
                     }),
-                item: c.item,
+                item: s.candidate.item,
             })
             .collect();
         let shown: Vec<ShownItem> = items
@@ -364,24 +619,23 @@ impl Engine {
     }
 }
 
-/// Maximal marginal relevance: greedily trades similarity to the query against
-/// similarity to what is already picked. Input sorted by distance.
-fn mmr(mut pool: Vec<Candidate>, lambda: f32, k: usize) -> Vec<Candidate> {
-    let mut picked: Vec<Candidate> = Vec::with_capacity(k);
+/// Maximal marginal relevance: greedily trades the ranking score against similarity
+/// to what is already picked. Input sorted by score, best first.
+fn mmr(mut pool: Vec<Scored>, lambda: f32, k: usize) -> Vec<Scored> {
+    let mut picked: Vec<Scored> = Vec::with_capacity(k);
     while picked.len() < k && !pool.is_empty() {
         let best = pool
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let relevance = 1.0 - c.distance as f32;
                 let redundancy = picked
                     .iter()
-                    .map(|p| dot(&p.vector, &c.vector))
+                    .map(|p| dot(&p.candidate.vector, &c.candidate.vector))
                     .fold(f32::MIN, f32::max);
                 let redundancy = if picked.is_empty() { 0.0 } else { redundancy };
-                (i, lambda * relevance - (1.0 - lambda) * redundancy)
+                (i, lambda * c.score - (1.0 - lambda) * redundancy)
             })
-            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
             .map(|(i, _)| i)
             .unwrap_or(0);
         picked.push(pool.remove(best));
@@ -393,21 +647,47 @@ fn mmr(mut pool: Vec<Candidate>, lambda: f32, k: usize) -> Vec<Candidate> {
 mod tests {
     use super::*;
 
-    fn cand(id: i64, v: [f32; 2], q: [f32; 2]) -> Candidate {
-        Candidate {
-            item: Item {
-                id,
-                external_id: id.to_string(),
-                title: String::new(),
-                description: String::new(),
-                language: "en".into(),
-                source: String::new(),
-                tags: vec![],
-                url: None,
+    fn cand(id: i64, v: [f32; 2], q: [f32; 2]) -> Scored {
+        let similarity = dot(&v, &q);
+        Scored {
+            candidate: Candidate {
+                item: Item {
+                    id,
+                    external_id: id.to_string(),
+                    title: String::new(),
+                    description: String::new(),
+                    language: "en".into(),
+                    source: String::new(),
+                    tags: vec![],
+                    url: None,
+                },
+                distance: (1.0 - similarity) as f64,
+                vector: v.to_vec(),
+                popularity: 0,
             },
-            distance: (1.0 - dot(&v, &q)) as f64,
-            vector: v.to_vec(),
+            similarity,
+            score: similarity,
+            element: None,
         }
+    }
+
+    #[test]
+    fn prior_is_log_scaled_to_the_most_popular_item() {
+        assert_eq!(prior(0, 0), 0.0);
+        assert_eq!(prior(5, 0), 0.0);
+        assert_eq!(prior(0, 40), 0.0);
+        assert!((prior(40, 40) - 1.0).abs() < 1e-6);
+        // ln 6 / ln 36 = 0.5: the log scale halves at the square root of the top count.
+        assert!((prior(5, 35) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn prior_of_a_young_catalog_is_scaled_to_the_evidence_floor() {
+        // One click in a fresh deployment is not the full prior: ln 2 / ln 21.
+        let expected = (2f64.ln() / 21f64.ln()) as f32;
+        assert!((prior(1, 1) - expected).abs() < 1e-6);
+        assert!(prior(1, 1) < 0.25);
+        assert!((prior(20, 20) - 1.0).abs() < 1e-6);
     }
 
     #[test]
@@ -421,7 +701,11 @@ mod tests {
                 cand(3, [s, s], q),
             ]
         };
-        let ids = |v: Vec<Candidate>| v.into_iter().map(|c| c.item.id).collect::<Vec<_>>();
+        let ids = |v: Vec<Scored>| {
+            v.into_iter()
+                .map(|c| c.candidate.item.id)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(mmr(pool(), 1.0, 3)), vec![1, 2, 3]);
         // Item 2 is a near-copy of item 1: diversity moves item 3 ahead of it.
         assert_eq!(ids(mmr(pool(), 0.3, 2)), vec![1, 3]);

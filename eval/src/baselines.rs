@@ -49,6 +49,194 @@ pub fn tokenize(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Common English function words (a subset of scikit-learn's `stop_words="english"`).
+pub const STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "many",
+    "me",
+    "more",
+    "most",
+    "much",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "two",
+    "under",
+    "until",
+    "up",
+    "upon",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "whose",
+    "why",
+    "will",
+    "with",
+    "within",
+    "without",
+    "would",
+    "yet",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+/// How the TF-IDF baseline weighs terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TfidfOptions {
+    /// 1 + ln(tf) instead of the raw count (query and items).
+    pub sublinear: bool,
+    /// Drop [`STOP_WORDS`] (decided when the index is built).
+    pub stop_words: bool,
+}
+
+impl TfidfOptions {
+    pub fn label(&self) -> String {
+        format!(
+            "TF-IDF ({} tf, {})",
+            if self.sublinear { "sublinear" } else { "raw" },
+            if self.stop_words {
+                "stop words removed"
+            } else {
+                "all words"
+            }
+        )
+    }
+
+    pub const ALL: [TfidfOptions; 4] = [
+        TfidfOptions {
+            sublinear: false,
+            stop_words: false,
+        },
+        TfidfOptions {
+            sublinear: true,
+            stop_words: false,
+        },
+        TfidfOptions {
+            sublinear: false,
+            stop_words: true,
+        },
+        TfidfOptions {
+            sublinear: true,
+            stop_words: true,
+        },
+    ];
+}
+
+fn sublinear(c: f64) -> f64 {
+    if c > 0.0 {
+        1.0 + c.ln()
+    } else {
+        0.0
+    }
+}
+
 /// BM25 parameters (Lucene's defaults).
 const BM25_K1: f64 = 1.2;
 const BM25_B: f64 = 0.75;
@@ -57,19 +245,33 @@ const BM25_B: f64 = 0.75;
 pub struct TextIndex {
     /// Per item: (term, count in the item).
     term_counts: Vec<Vec<(usize, f64)>>,
-    /// Per term: (item, TF-IDF weight in the item's unit vector, BM25 weight).
-    postings: Vec<Vec<(usize, f64, f64)>>,
+    /// Per term: (item, TF-IDF weight in the item's unit vector, the same with
+    /// sublinear tf, BM25 weight).
+    postings: Vec<Vec<(usize, f64, f64, f64)>>,
     idf_tfidf: Vec<f64>,
 }
 
 impl TextIndex {
     pub fn new(texts: &[String]) -> Self {
+        Self::with_stop_words(texts, false)
+    }
+
+    /// `stop_words`: leave [`STOP_WORDS`] out of the vocabulary.
+    pub fn with_stop_words(texts: &[String], stop_words: bool) -> Self {
+        let stop: HashSet<&str> = if stop_words {
+            STOP_WORDS.iter().copied().collect()
+        } else {
+            HashSet::new()
+        };
         let mut vocab: HashMap<String, usize> = HashMap::new();
         let term_counts: Vec<Vec<(usize, f64)>> = texts
             .iter()
             .map(|t| {
                 let mut counts: HashMap<usize, f64> = HashMap::new();
                 for tok in tokenize(t) {
+                    if stop.contains(tok.as_str()) {
+                        continue;
+                    }
                     let next = vocab.len();
                     *counts.entry(*vocab.entry(tok).or_insert(next)).or_default() += 1.0;
                 }
@@ -107,12 +309,19 @@ impl TextIndex {
                 .sum::<f64>()
                 .sqrt()
                 .max(f64::MIN_POSITIVE);
+            let norm_sub = tc
+                .iter()
+                .map(|&(t, c)| (sublinear(c) * idf_tfidf[t]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+                .max(f64::MIN_POSITIVE);
             let len_norm =
                 BM25_K1 * (1.0 - BM25_B + BM25_B * lengths[item] / avg_len.max(f64::MIN_POSITIVE));
             for &(t, c) in tc {
                 let tfidf = c * idf_tfidf[t] / norm;
+                let tfidf_sub = sublinear(c) * idf_tfidf[t] / norm_sub;
                 let bm25 = idf_bm25[t] * c * (BM25_K1 + 1.0) / (c + len_norm);
-                postings[t].push((item, tfidf, bm25));
+                postings[t].push((item, tfidf, tfidf_sub, bm25));
             }
         }
         Self {
@@ -133,20 +342,27 @@ impl TextIndex {
         q
     }
 
-    /// Cosine between the TF-IDF vector of the concatenated history and each item's.
+    /// Cosine between the TF-IDF vector of the concatenated history and each item's
+    /// (scikit-learn's `TfidfVectorizer` defaults: raw tf, smoothed idf, l2 norm).
     pub fn tfidf_scores(&self, history: &[usize]) -> Vec<f64> {
+        self.tfidf_scores_with(history, false)
+    }
+
+    /// As [`Self::tfidf_scores`]; `sublinear` uses 1 + ln(tf) for query and items.
+    pub fn tfidf_scores_with(&self, history: &[usize], sublinear_tf: bool) -> Vec<f64> {
+        let tf = |c: f64| if sublinear_tf { sublinear(c) } else { c };
         let q = self.query(history);
         let norm = q
             .iter()
-            .map(|(&t, &c)| (c * self.idf_tfidf[t]).powi(2))
+            .map(|(&t, &c)| (tf(c) * self.idf_tfidf[t]).powi(2))
             .sum::<f64>()
             .sqrt()
             .max(f64::MIN_POSITIVE);
         let mut scores = vec![0.0; self.term_counts.len()];
         for (&t, &c) in &q {
-            let w = c * self.idf_tfidf[t] / norm;
-            for &(item, x, _) in &self.postings[t] {
-                scores[item] += w * x;
+            let w = tf(c) * self.idf_tfidf[t] / norm;
+            for &(item, raw, sub, _) in &self.postings[t] {
+                scores[item] += w * if sublinear_tf { sub } else { raw };
             }
         }
         scores
@@ -157,7 +373,7 @@ impl TextIndex {
         let q = self.query(history);
         let mut scores = vec![0.0; self.term_counts.len()];
         for (&t, &c) in &q {
-            for &(item, _, x) in &self.postings[t] {
+            for &(item, _, _, x) in &self.postings[t] {
                 scores[item] += c * x;
             }
         }

@@ -12,13 +12,13 @@ use engine::embed::{EmbeddingService, SentenceEmbedder};
 use engine::postgres_cluster::LocalCluster;
 use engine::profile::ProfileStrategy;
 use engine::EngineSettings;
-use eval::baselines::{popularity, random_ranking, rank_by_scores, TextIndex};
+use eval::baselines::{popularity, random_ranking, rank_by_scores, TextIndex, TfidfOptions};
 use eval::dataset::Dataset;
-use eval::metrics::{summarize, UserResult};
-use eval::report::{MethodResult, Table};
+use eval::metrics::{paired_t_test, summarize, UserResult};
+use eval::report::{format_p, MethodResult, Table};
 use eval::semrec::{import_catalogue, Catalogue, ItemText};
 use eval::split::{leave_last_out, SplitOptions, Target, UserSplit};
-use eval::tuning::{self, Variant};
+use eval::tuning::{self, Construction, PoolModel, Variant, POPULARITY_WEIGHTS};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -55,6 +55,18 @@ struct Args {
     #[arg(long)]
     no_tuning: bool,
 }
+
+/// Hand-written notes below this line in the report survive a rerun.
+const HAND_WRITTEN_MARKER: &str =
+    "<!-- hand-written notes: semrec-eval keeps everything below this line on a rerun -->";
+
+/// Item texts compared on the tuning catalogue (title + plot alone scored like
+/// title + plot + tags in earlier runs: the 256-token limit cuts the tags off).
+const TEXTS: [ItemText; 3] = [
+    ItemText::TitlePlotTags,
+    ItemText::TitleTags,
+    ItemText::TitleTagsPlot,
+];
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -93,31 +105,31 @@ async fn main() -> Result<()> {
         ("ratings ≥ 4", Some(args.min_rating)),
     ];
     let mut tables = Vec::new();
+    let mut choice = None;
     for (n, (name, _, data)) in datasets.iter().enumerate() {
         let product =
             import_catalogue(&cluster, embedder.clone(), data, ItemText::TitlePlotTags).await?;
-        if n == 0 && !args.no_tuning {
-            let mut variants = vec![(ItemText::TitlePlotTags, product)];
-            for text in &ItemText::ALL[1..] {
-                let text = *text;
-                variants.push((
-                    text,
-                    import_catalogue(&cluster, embedder.clone(), data, text).await?,
-                ));
+        if !args.no_tuning {
+            let mut others = Vec::new();
+            if n == 0 {
+                for text in &TEXTS[1..] {
+                    others.push((
+                        *text,
+                        import_catalogue(&cluster, embedder.clone(), data, *text).await?,
+                    ));
+                }
             }
-            let tuned = tune(name, data, &variants, &args, &modes).await?;
-            println!("{tuned}");
-            doc.push_str(&tuned);
-            let product = variants.swap_remove(0).1;
-            tables.extend(final_tables(name, data, &product, &args, &modes).await?);
-        } else {
-            if n > 0 && !args.no_tuning {
-                let tuned = tune_profiles_only(name, data, &product, &args, &modes);
-                println!("{tuned}");
-                doc.push_str(&tuned);
+            let mut cats = vec![(ItemText::TitlePlotTags, &product)];
+            cats.extend(others.iter().map(|(t, c)| (*t, c)));
+            let (text, c) = tune(name, data, &cats, &args, &modes, n == 0).await?;
+            println!("{text}");
+            doc.push_str(&text);
+            if n == 0 {
+                choice = Some(c);
             }
-            tables.extend(final_tables(name, data, &product, &args, &modes).await?);
         }
+        let tfidf = choice.as_ref().map_or(TfidfOptions::ALL[0], |c| c.tfidf);
+        tables.extend(final_tables(name, data, &product, &args, &modes, tfidf).await?);
     }
 
     doc.push_str("\n## Test split (each user's last interaction)\n\n");
@@ -127,11 +139,21 @@ async fn main() -> Result<()> {
         doc.push_str(&md);
         doc.push('\n');
     }
-    doc.push_str(NOTES);
+    let summary = findings(&tables, choice.as_ref());
+    println!("{summary}");
+    doc.push_str(&summary);
     doc.push_str(&format!(
-        "\nThis run took {:.1} minutes.\n",
+        "\nThis run took {:.1} minutes (wall).\n\n",
         started.elapsed().as_secs_f64() / 60.0
     ));
+    doc.push_str(HAND_WRITTEN_MARKER);
+    doc.push('\n');
+    // Keep what people wrote below the marker in the previous report.
+    if let Ok(old) = std::fs::read_to_string(&args.out) {
+        if let Some(at) = old.find(HAND_WRITTEN_MARKER) {
+            doc.push_str(old[at + HAND_WRITTEN_MARKER.len()..].trim_start_matches('\n'));
+        }
+    }
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).ok();
     }
@@ -162,15 +184,75 @@ fn histories(splits: &[UserSplit], target: Target) -> Vec<Vec<usize>> {
         .collect()
 }
 
-fn baselines(data: &Dataset, splits: &[UserSplit], target: Target, seed: u64) -> Vec<MethodResult> {
+fn item_texts(data: &Dataset) -> Vec<String> {
+    data.items.iter().map(|i| i.full_text()).collect()
+}
+
+/// Per-user results of each TF-IDF weighting and of BM25.
+fn text_baselines(
+    data: &Dataset,
+    splits: &[UserSplit],
+    target: Target,
+    options: &[TfidfOptions],
+    bm25: bool,
+) -> Vec<MethodResult> {
+    let texts = item_texts(data);
+    let plain = TextIndex::with_stop_words(&texts, false);
+    let stopped = options
+        .iter()
+        .any(|o| o.stop_words)
+        .then(|| TextIndex::with_stop_words(&texts, true));
+    let hist = histories(splits, target);
+    let mut out: Vec<MethodResult> = options
+        .iter()
+        .map(|o| MethodResult {
+            name: o.label(),
+            results: Vec::with_capacity(splits.len()),
+        })
+        .collect();
+    let mut bm = Vec::new();
+    for (s, h) in splits.iter().zip(&hist) {
+        let exclude: HashSet<usize> = h.iter().copied().collect();
+        let t = s.target(target);
+        for (o, m) in options.iter().zip(out.iter_mut()) {
+            let index = if o.stop_words {
+                stopped.as_ref().expect("built when asked for")
+            } else {
+                &plain
+            };
+            m.results.push(UserResult::from_ranking(
+                &rank_by_scores(&index.tfidf_scores_with(h, o.sublinear), &exclude),
+                t,
+            ));
+        }
+        if bm25 {
+            bm.push(UserResult::from_ranking(
+                &rank_by_scores(&plain.bm25_scores(h), &exclude),
+                t,
+            ));
+        }
+    }
+    if bm25 {
+        out.push(MethodResult {
+            name: "BM25".into(),
+            results: bm,
+        });
+    }
+    out
+}
+
+fn baselines(
+    data: &Dataset,
+    splits: &[UserSplit],
+    target: Target,
+    seed: u64,
+    tfidf: TfidfOptions,
+) -> Vec<MethodResult> {
     let hist = histories(splits, target);
     let n = data.items.len();
     let pop = popularity(n, hist.iter().map(|h| h.as_slice()));
-    let index = TextIndex::new(&data.items.iter().map(|i| i.full_text()).collect::<Vec<_>>());
     let mut random = Vec::new();
     let mut popular = Vec::new();
-    let mut tfidf = Vec::new();
-    let mut bm25 = Vec::new();
     for (u, (s, h)) in splits.iter().zip(&hist).enumerate() {
         let exclude: HashSet<usize> = h.iter().copied().collect();
         let t = s.target(target);
@@ -179,80 +261,114 @@ fn baselines(data: &Dataset, splits: &[UserSplit], target: Target, seed: u64) ->
             t,
         ));
         popular.push(UserResult::from_ranking(&rank_by_scores(&pop, &exclude), t));
-        tfidf.push(UserResult::from_ranking(
-            &rank_by_scores(&index.tfidf_scores(h), &exclude),
-            t,
-        ));
-        bm25.push(UserResult::from_ranking(
-            &rank_by_scores(&index.bm25_scores(h), &exclude),
-            t,
-        ));
     }
-    vec![
+    let mut options = vec![tfidf];
+    if tfidf != TfidfOptions::ALL[0] {
+        // scikit-learn's defaults, for comparison with the reference numbers.
+        options.push(TfidfOptions::ALL[0]);
+    }
+    let mut out = vec![
         MethodResult {
-            name: "random (seed 42)".replace("42", &seed.to_string()),
+            name: format!("random (seed {seed})"),
             results: random,
         },
         MethodResult {
             name: "popularity".into(),
             results: popular,
         },
-        MethodResult {
-            name: "TF-IDF".into(),
-            results: tfidf,
-        },
-        MethodResult {
-            name: "BM25".into(),
-            results: bm25,
-        },
-    ]
+    ];
+    out.extend(text_baselines(data, splits, target, &options, true));
+    out
 }
 
-fn settings(strategy: ProfileStrategy) -> EngineSettings {
+/// The product's settings as an in-process variant (what validation scores).
+fn product_variant(s: &EngineSettings) -> Variant {
+    Variant {
+        construction: match s.profile_strategy {
+            ProfileStrategy::MaxSim => Construction::MaxSim,
+            ProfileStrategy::Centroid | ProfileStrategy::Concat => Construction::Centroid,
+        },
+        window: Some(s.history_window),
+        // f32 settings printed as their short decimal, not 0.30000001192092896.
+        half_life: s.recency_half_life.map(|h| round3(f64::from(h))),
+        popularity: round3(f64::from(s.popularity_weight)),
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Engine settings for an in-process variant.
+fn engine_settings(v: &Variant) -> EngineSettings {
     EngineSettings {
-        profile_strategy: strategy,
+        profile_strategy: match v.construction {
+            Construction::MaxSim => ProfileStrategy::MaxSim,
+            Construction::Centroid => ProfileStrategy::Centroid,
+        },
+        history_window: v.window.unwrap_or(10_000),
+        recency_half_life: v.half_life.map(|h| h as f32),
+        popularity_weight: v.popularity as f32,
         ..EngineSettings::default()
     }
 }
 
-fn strategy_name(s: ProfileStrategy) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{s:?}"))
+/// The engine configurations compared on test: the product default, then what it
+/// is without each of its choices.
+fn engine_rows() -> Vec<(String, EngineSettings)> {
+    let default = EngineSettings::default();
+    let v = product_variant(&default);
+    let mut rows = vec![(format!("semrec (default: {})", v.label()), default.clone())];
+    if default.popularity_weight > 0.0 {
+        let no_prior = Variant {
+            popularity: 0.0,
+            ..v
+        };
+        rows.push((
+            format!("semrec {}", no_prior.label()),
+            engine_settings(&no_prior),
+        ));
+    }
+    // The previous default: recency-weighted centroid of the last 20, no prior.
+    let old = EngineSettings {
+        profile_strategy: ProfileStrategy::Centroid,
+        history_window: 20,
+        recency_half_life: Some(5.0),
+        popularity_weight: 0.0,
+        ..EngineSettings::default()
+    };
+    rows.push((
+        format!(
+            "semrec {} (previous default)",
+            product_variant(&old).label()
+        ),
+        old,
+    ));
+    rows
 }
 
-/// Test-split tables: the product default through the engine, the other engine
-/// strategy, and the baselines.
+/// Test-split tables: the product default through the engine, its ablations, and the baselines.
 async fn final_tables(
     name: &str,
     data: &Dataset,
     cat: &Catalogue,
     args: &Args,
     modes: &[(&str, Option<f64>)],
+    tfidf: TfidfOptions,
 ) -> Result<Vec<Table>> {
     let mut out = Vec::new();
     for &(mode, min_rating) in modes {
         let splits = split(data, args, min_rating);
         let t0 = Instant::now();
         let ids = cat.save_profiles(data, &splits, Target::Test).await?;
-        let default = EngineSettings::default();
-        let mut methods = vec![MethodResult {
-            name: format!(
-                "semrec (default: {})",
-                strategy_name(default.profile_strategy)
-            ),
-            results: cat.recommend(&default, &ids, &splits, Target::Test).await?,
-        }];
-        for other in [ProfileStrategy::Concat, ProfileStrategy::Centroid] {
-            if other != default.profile_strategy {
-                methods.push(MethodResult {
-                    name: format!("semrec {}", strategy_name(other)),
-                    results: cat
-                        .recommend(&settings(other), &ids, &splits, Target::Test)
-                        .await?,
-                });
-            }
+        let mut methods = Vec::new();
+        for (label, settings) in engine_rows() {
+            methods.push(MethodResult {
+                name: label,
+                results: cat
+                    .recommend(&settings, &ids, &splits, Target::Test)
+                    .await?,
+            });
         }
         tracing::info!(
             set = name,
@@ -260,7 +376,7 @@ async fn final_tables(
             secs = t0.elapsed().as_secs_f32(),
             "semrec test lists"
         );
-        methods.extend(baselines(data, &splits, Target::Test, args.seed));
+        methods.extend(baselines(data, &splits, Target::Test, args.seed, tfidf));
         out.push(Table {
             title: format!("{name} catalogue, {mode}"),
             catalogue_size: data.items.len(),
@@ -282,143 +398,361 @@ fn row(label: &str, r: &[UserResult], n_items: usize) -> String {
 const TUNE_HEAD: &str =
     "| variant | HR@10 | nDCG@10 | MRR@100 | coverage@10 |\n|---|---|---|---|---|\n";
 
-/// Validation-split comparison of profile constructions on one catalogue's vectors.
-fn profile_grid(
-    data: &Dataset,
-    cat: &Catalogue,
-    splits: &[UserSplit],
-    doc: &mut String,
-) -> (Variant, f64) {
-    let prior = tuning::prior(&popularity(
-        data.items.len(),
-        histories(splits, Target::Validation)
-            .iter()
-            .map(|h| h.as_slice()),
-    ));
-    let mut best = (tuning::grid()[0], f64::MIN);
-    doc.push_str(TUNE_HEAD);
-    for v in tuning::grid() {
-        let r = tuning::evaluate(&v, &cat.vectors, splits, Target::Validation, &prior);
-        let nd = summarize(&r, data.items.len()).ndcg;
-        if nd > best.1 + 1e-12 {
-            best = (v, nd);
-        }
-        doc.push_str(&row(&v.label(), &r, data.items.len()));
-    }
-    doc.push('\n');
-    (best.0, best.1)
+fn mean_ndcg(r: &[UserResult]) -> f64 {
+    r.iter().map(UserResult::ndcg).sum::<f64>() / r.len().max(1) as f64
 }
 
-fn popularity_grid(
-    data: &Dataset,
-    cat: &Catalogue,
-    splits: &[UserSplit],
-    base: Variant,
-    doc: &mut String,
-) {
-    let prior = tuning::prior(&popularity(
-        data.items.len(),
-        histories(splits, Target::Validation)
-            .iter()
-            .map(|h| h.as_slice()),
-    ));
-    doc.push_str(TUNE_HEAD);
-    for w in [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5] {
-        let v = Variant {
-            popularity: w,
-            ..base
-        };
-        let r = tuning::evaluate(&v, &cat.vectors, splits, Target::Validation, &prior);
-        doc.push_str(&row(&v.label(), &r, data.items.len()));
-    }
-    doc.push('\n');
+/// What validation chose on the tuning catalogue (means over the rating modes).
+struct Choice {
+    /// Best variant and its mean nDCG@10 per item text.
+    best_per_text: Vec<(ItemText, Variant, f64)>,
+    /// The product's settings and its mean nDCG@10 (product text).
+    product: (Variant, f64),
+    /// Steps from the previous default to the product default (label, mean nDCG@10).
+    steps: Vec<(String, f64)>,
+    tfidf: TfidfOptions,
+    tfidf_scores: Vec<(TfidfOptions, f64)>,
 }
 
+/// Validation-split tuning on one catalogue. `full_grid`: every construction and
+/// text; otherwise only the product's family (the big catalogue costs more).
 async fn tune(
     name: &str,
     data: &Dataset,
-    variants: &[(ItemText, Catalogue)],
+    cats: &[(ItemText, &Catalogue)],
     args: &Args,
     modes: &[(&str, Option<f64>)],
-) -> Result<String> {
+    full_grid: bool,
+) -> Result<(String, Choice)> {
     let mut doc = format!("\n## Tuning on the validation split ({name} catalogue)\n\n");
+    let product = product_variant(&EngineSettings::default());
+    let grid: Vec<Variant> = if full_grid {
+        tuning::grid()
+    } else {
+        let mut g: Vec<Variant> = tuning::constructions()
+            .into_iter()
+            // Windows past 20 cost the most on a big catalogue and never won on the small one.
+            .filter(|c| {
+                c.construction == product.construction
+                    && c.half_life == product.half_life
+                    && c.window.is_some_and(|w| w <= 20)
+            })
+            .collect();
+        let old = tuning::constructions()[5]; // centroid, last 20, half-life 5
+        g.push(old);
+        g.into_iter()
+            .flat_map(|c| {
+                POPULARITY_WEIGHTS
+                    .iter()
+                    .map(move |&w| Variant { popularity: w, ..c })
+            })
+            .collect()
+    };
+    let mut grid = grid;
+    if !grid.contains(&product) {
+        grid.push(product);
+    }
+    // Sum over modes of mean nDCG@10, per text and grid variant.
+    let mut sums = vec![vec![0.0; grid.len()]; cats.len()];
+    let mut tfidf_sums = vec![0.0; TfidfOptions::ALL.len()];
     for &(mode, min_rating) in modes {
         let splits = split(data, args, min_rating);
         doc.push_str(&format!("### {mode} ({} users)\n\n", splits.len()));
-        let (_, product) = &variants[0];
-        let ids = product
-            .save_profiles(data, &splits, Target::Validation)
-            .await?;
-        doc.push_str(
-            "Engine path (the product's strategies, item text = title + plot + genres/tags):\n\n",
-        );
-        doc.push_str(TUNE_HEAD);
-        for s in [ProfileStrategy::Concat, ProfileStrategy::Centroid] {
-            let r = product
-                .recommend(&settings(s), &ids, &splits, Target::Validation)
-                .await?;
-            doc.push_str(&row(
-                &format!("engine {}", strategy_name(s)),
-                &r,
-                data.items.len(),
-            ));
-        }
-        doc.push('\n');
-        let mut best = None;
-        for (text, cat) in variants {
+        let prior = tuning::prior(&popularity(
+            data.items.len(),
+            histories(&splits, Target::Validation)
+                .iter()
+                .map(|h| h.as_slice()),
+        ));
+        for (t, (text, cat)) in cats.iter().enumerate() {
+            let t0 = Instant::now();
+            let results = tuning::evaluate_many(
+                &grid,
+                &cat.vectors,
+                &splits,
+                Target::Validation,
+                &prior,
+                PoolModel::default(),
+            );
+            tracing::info!(
+                set = name,
+                mode,
+                text = text.name(),
+                secs = t0.elapsed().as_secs_f32(),
+                "validation grid"
+            );
+            for (sum, r) in sums[t].iter_mut().zip(&results) {
+                *sum += mean_ndcg(r);
+            }
             doc.push_str(&format!(
-                "Profile construction, item text = {}:\n\n",
+                "nDCG@10 by profile construction (rows) and popularity prior weight \
+                 (columns), item text = {}:\n\n",
                 text.name()
             ));
-            let (v, nd) = profile_grid(data, cat, &splits, &mut doc);
-            doc.push_str(&format!("Best: {} (nDCG@10 {nd:.4}).\n\n", v.label()));
-            if best.as_ref().is_none_or(|(_, _, b)| nd > *b) {
-                best = Some((*text, v, nd));
+            doc.push_str(&matrix(&grid, &results));
+            let (bi, _) = results
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i, mean_ndcg(r)))
+                .fold((0, f64::MIN), |a, b| if b.1 > a.1 + 1e-12 { b } else { a });
+            doc.push_str(&format!("\nBest: {}.\n\n", grid[bi].label()));
+            doc.push_str(TUNE_HEAD);
+            doc.push_str(&row(&grid[bi].label(), &results[bi], data.items.len()));
+            if let Some(p) = grid.iter().position(|v| *v == product) {
+                doc.push_str(&row(
+                    &format!("product default: {}", product.label()),
+                    &results[p],
+                    data.items.len(),
+                ));
             }
+            doc.push('\n');
         }
-        let (text, v, _) = best.expect("at least one variant");
+        // The engine itself on validation: the in-process model must agree with it.
+        let (_, cat) = cats[0];
+        let ids = cat.save_profiles(data, &splits, Target::Validation).await?;
         doc.push_str(&format!(
-            "Popularity prior on the best ({}, item text = {}):\n\n",
-            v.label(),
-            text.name()
+            "Through the engine (`Engine::preview_for_user`), item text = {}:\n\n",
+            ItemText::TitlePlotTags.name()
         ));
-        let cat = &variants
-            .iter()
-            .find(|(t, _)| *t == text)
-            .expect("variant")
-            .1;
-        popularity_grid(data, cat, &splits, v, &mut doc);
+        doc.push_str(TUNE_HEAD);
+        let mut rows = engine_rows();
+        if full_grid {
+            rows.push((
+                "semrec concat (one embedding of the profile text)".into(),
+                EngineSettings {
+                    profile_strategy: ProfileStrategy::Concat,
+                    popularity_weight: 0.0,
+                    ..EngineSettings::default()
+                },
+            ));
+        }
+        for (label, settings) in rows {
+            let r = cat
+                .recommend(&settings, &ids, &splits, Target::Validation)
+                .await?;
+            doc.push_str(&row(&label, &r, data.items.len()));
+        }
+        doc.push('\n');
+        if full_grid {
+            let tf = text_baselines(data, &splits, Target::Validation, &TfidfOptions::ALL, true);
+            doc.push_str("Baselines on validation:\n\n");
+            doc.push_str(TUNE_HEAD);
+            let hist = histories(&splits, Target::Validation);
+            let pop = popularity(data.items.len(), hist.iter().map(|h| h.as_slice()));
+            let pop_results: Vec<UserResult> = splits
+                .iter()
+                .zip(&hist)
+                .map(|(s, h)| {
+                    let exclude: HashSet<usize> = h.iter().copied().collect();
+                    UserResult::from_ranking(
+                        &rank_by_scores(&pop, &exclude),
+                        s.target(Target::Validation),
+                    )
+                })
+                .collect();
+            doc.push_str(&row("popularity", &pop_results, data.items.len()));
+            for (i, m) in tf.iter().enumerate() {
+                if i < tfidf_sums.len() {
+                    tfidf_sums[i] += mean_ndcg(&m.results);
+                }
+                doc.push_str(&row(&m.name, &m.results, data.items.len()));
+            }
+            doc.push('\n');
+        }
     }
-    Ok(doc)
+    let k = modes.len() as f64;
+    let best_per_text: Vec<(ItemText, Variant, f64)> = cats
+        .iter()
+        .zip(&sums)
+        .map(|((text, _), s)| {
+            let (i, v) =
+                s.iter().enumerate().fold(
+                    (0, f64::MIN),
+                    |a, (i, &v)| if v > a.1 + 1e-12 { (i, v) } else { a },
+                );
+            (*text, grid[i], v / k)
+        })
+        .collect();
+    let at = |v: &Variant| {
+        grid.iter()
+            .position(|g| g == v)
+            .map_or(f64::NAN, |i| sums[0][i] / k)
+    };
+    let old = tuning::constructions()[5];
+    let max_sim_no_prior = Variant {
+        popularity: 0.0,
+        ..product
+    };
+    let steps = vec![
+        (format!("previous default: {}", old.label()), at(&old)),
+        (
+            format!("max-sim per history item: {}", max_sim_no_prior.label()),
+            at(&max_sim_no_prior),
+        ),
+        (
+            format!("+ popularity prior: {}", product.label()),
+            at(&product),
+        ),
+    ];
+    let (ti, _) =
+        tfidf_sums.iter().enumerate().fold(
+            (0, f64::MIN),
+            |a, (i, &v)| if v > a.1 + 1e-12 { (i, v) } else { a },
+        );
+    let choice = Choice {
+        product: (product, at(&product)),
+        best_per_text,
+        steps,
+        tfidf: TfidfOptions::ALL[ti],
+        tfidf_scores: TfidfOptions::ALL
+            .iter()
+            .zip(&tfidf_sums)
+            .map(|(o, s)| (*o, s / k))
+            .collect(),
+    };
+    if full_grid {
+        doc.push_str(&choice_text(&choice, modes.len()));
+    }
+    Ok((doc, choice))
 }
 
-fn tune_profiles_only(
-    name: &str,
-    data: &Dataset,
-    cat: &Catalogue,
-    args: &Args,
-    modes: &[(&str, Option<f64>)],
-) -> String {
-    let mut doc = format!(
-        "\n## Validation split, {name} catalogue (item text = title + plot + genres/tags)\n\n"
-    );
-    for &(mode, min_rating) in modes {
-        let splits = split(data, args, min_rating);
-        doc.push_str(&format!("### {mode} ({} users)\n\n", splits.len()));
-        let (v, _) = profile_grid(data, cat, &splits, &mut doc);
-        doc.push_str(&format!(
-            "Popularity prior on the best ({}):\n\n",
-            v.label()
-        ));
-        popularity_grid(data, cat, &splits, v, &mut doc);
+/// nDCG@10 of the grid as a matrix: constructions × prior weights.
+fn matrix(grid: &[Variant], results: &[Vec<UserResult>]) -> String {
+    let mut weights: Vec<f64> = Vec::new();
+    let mut rows: Vec<Variant> = Vec::new();
+    for v in grid {
+        if !weights.iter().any(|w| (w - v.popularity).abs() < 1e-12) {
+            weights.push(v.popularity);
+        }
+        let base = Variant {
+            popularity: 0.0,
+            ..*v
+        };
+        if !rows.contains(&base) {
+            rows.push(base);
+        }
     }
-    doc
+    weights.sort_by(f64::total_cmp);
+    let mut s = String::from("| construction |");
+    for w in &weights {
+        s.push_str(&format!(" {w} |"));
+    }
+    s.push_str("\n|---|");
+    s.push_str(&"---|".repeat(weights.len()));
+    s.push('\n');
+    for base in rows {
+        s.push_str(&format!("| {} |", base.profile_label()));
+        for w in &weights {
+            let v = Variant {
+                popularity: *w,
+                ..base
+            };
+            match grid.iter().position(|g| *g == v) {
+                Some(i) => s.push_str(&format!(" {:.3} |", mean_ndcg(&results[i]))),
+                None => s.push_str(" |"),
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn choice_text(c: &Choice, modes: usize) -> String {
+    let mut s =
+        format!("### What validation chose (mean nDCG@10 over the {modes} rating modes)\n\n");
+    for (label, v) in &c.steps {
+        s.push_str(&format!("- {label}: {v:.4}\n"));
+    }
+    s.push_str("\nBest per item text:\n\n");
+    for (text, v, nd) in &c.best_per_text {
+        s.push_str(&format!("- {}: {} ({nd:.4})\n", text.name(), v.label()));
+    }
+    let (best_text, best_v, best_nd) = c
+        .best_per_text
+        .iter()
+        .fold(None::<&(ItemText, Variant, f64)>, |a, b| match a {
+            Some(a) if a.2 >= b.2 => Some(a),
+            _ => Some(b),
+        })
+        .expect("at least one text");
+    let (pv, pnd) = c.product;
+    s.push_str(&format!(
+        "\nProduct default: {} on {} ({pnd:.4}). ",
+        pv.label(),
+        ItemText::TitlePlotTags.name()
+    ));
+    if *best_text == ItemText::TitlePlotTags && *best_v == pv {
+        s.push_str("It is validation's best.\n");
+    } else {
+        s.push_str(&format!(
+            "Validation's best overall: {} on {} ({best_nd:.4}, {:+.4}).\n",
+            best_v.label(),
+            best_text.name(),
+            best_nd - pnd
+        ));
+    }
+    s.push_str("\nTF-IDF weighting on validation: ");
+    let parts: Vec<String> = c
+        .tfidf_scores
+        .iter()
+        .map(|(o, v)| format!("{} {v:.4}", o.label()))
+        .collect();
+    s.push_str(&parts.join("; "));
+    s.push_str(&format!(
+        ". The test tables use {} (and scikit-learn's defaults for the reference).\n\n",
+        c.tfidf.label()
+    ));
+    s
+}
+
+/// The generated reading of the test tables: does the default beat each method?
+fn findings(tables: &[Table], choice: Option<&Choice>) -> String {
+    let mut s = String::from("\n## Findings (generated from the tables above)\n\n");
+    if let Some(c) = choice {
+        s.push_str(&format!(
+            "Product default under test: {} (validation nDCG@10 {:.4}).\n\n",
+            c.product.0.label(),
+            c.product.1
+        ));
+    }
+    for t in tables {
+        let reference = &t.methods[t.reference];
+        let ours: Vec<f64> = reference.results.iter().map(UserResult::ndcg).collect();
+        s.push_str(&format!(
+            "- **{}**: semrec default nDCG@10 {:.3}",
+            t.title,
+            mean_ndcg(&reference.results)
+        ));
+        let mut parts = Vec::new();
+        for (i, m) in t.methods.iter().enumerate() {
+            if i == t.reference || m.name.starts_with("semrec") {
+                continue;
+            }
+            let theirs: Vec<f64> = m.results.iter().map(UserResult::ndcg).collect();
+            let test = paired_t_test(&ours, &theirs);
+            let verdict = match (test.mean_diff > 0.0, test.p_value < 0.05) {
+                (true, true) => "beats",
+                (true, false) => "ahead of, not significant,",
+                (false, true) => "LOSES to",
+                (false, false) => "behind, not significant,",
+            };
+            parts.push(format!(
+                "{verdict} {} ({:.3}, Δ {:+.4}, p {})",
+                m.name,
+                mean_ndcg(&m.results),
+                test.mean_diff,
+                format_p(test.p_value)
+            ));
+        }
+        s.push_str(&format!("; {}.\n", parts.join("; ")));
+    }
+    s
 }
 
 fn header(args: &Args, datasets: &[(String, PathBuf, Dataset)]) -> String {
     let mut s = String::from(
         "# Offline evaluation\n\n\
-         Generated by `scripts/eval.sh` (which runs `semrec-eval`); do not edit by hand.\n\n\
+         Generated by `scripts/eval.sh` (which runs `semrec-eval`); edit only the hand-written section at the end.\n\n\
          Leave-last-out by time: each user's last interaction is the test item, the one before it \
          the validation item, ties broken by item id. Every method ranks the whole catalogue minus \
          the user's history. semrec runs through its real path: items imported and embedded into \
@@ -456,5 +790,3 @@ fn header(args: &Args, datasets: &[(String, PathBuf, Dataset)]) -> String {
     );
     s
 }
-
-const NOTES: &str = "";

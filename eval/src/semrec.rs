@@ -202,6 +202,18 @@ impl Catalogue {
         splits: &[UserSplit],
         target: Target,
     ) -> Result<Vec<i64>> {
+        // Users of an earlier, larger split would keep their histories (and count in
+        // the popularity prior): drop them, then recount once.
+        let stale = sqlx::query(
+            "DELETE FROM users WHERE handle ~ '^eval-[0-9]+$' AND substr(handle, 6)::int >= $1",
+        )
+        .bind(splits.len() as i32)
+        .execute(self.engine.store.pool())
+        .await?
+        .rows_affected();
+        if stale > 0 {
+            self.engine.rebuild_popularity().await?;
+        }
         let mut ids = Vec::with_capacity(splits.len());
         for (n, s) in splits.iter().enumerate() {
             let user = self

@@ -226,3 +226,33 @@ fn text_baselines_rank_the_obviously_matching_item_first() {
         1
     );
 }
+
+/// Why raw TF-IDF of a concatenated history fails: a stop word repeated in the
+/// history dominates the query. Cosines computed by hand (smoothed idf, l2 norm).
+#[test]
+fn tfidf_weightings_by_hand() {
+    use eval::baselines::TfidfOptions;
+    let texts: Vec<String> = [
+        "the the the the the zebra",
+        "the the the the the other",
+        "zebra",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let plain = TextIndex::new(&texts);
+    // idf(the) = idf(zebra) = ln(4/3) + 1 (in 2 of 3 items): the query is (5, 1) · idf, so
+    // cos(item 2 = zebra) = 1 / √26 and raw tf ranks the boilerplate twin first.
+    let raw = plain.tfidf_scores(&[0]);
+    assert!((raw[2] - 1.0 / 26f64.sqrt()).abs() < 1e-9, "{raw:?}");
+    assert!(raw[1] > raw[2]);
+    // Sublinear tf: the query is (1 + ln 5, 1) · idf, cos(zebra) = 1 / √(1 + (1 + ln 5)²).
+    let sub = plain.tfidf_scores_with(&[0], true);
+    let expected = 1.0 / (1.0 + (1.0 + 5f64.ln()).powi(2)).sqrt();
+    assert!((sub[2] - expected).abs() < 1e-9, "{sub:?}");
+    // Without stop words the query is just "zebra": item 2 is a perfect match, item 1 shares nothing.
+    let stopped = TextIndex::with_stop_words(&texts, true);
+    let s = stopped.tfidf_scores(&[0]);
+    assert!((s[2] - 1.0).abs() < 1e-9 && s[1] == 0.0, "{s:?}");
+    assert_eq!(TfidfOptions::ALL.len(), 4);
+}

@@ -62,18 +62,42 @@ pub struct Common {
     #[arg(long, env = "SEMREC_EMBED_BATCH", default_value_t = 32, global = true)]
     pub embed_batch: usize,
     /// HNSW ef_search at query time (higher = better recall, slower).
-    #[arg(long, env = "SEMREC_EF_SEARCH", default_value_t = 100, global = true)]
+    #[arg(long, env = "SEMREC_EF_SEARCH", default_value_t = 200, global = true)]
     pub ef_search: u32,
-    /// How profiles become query vectors: centroid (recency-weighted, the evaluated default) or concat.
+    /// How profiles become queries: max_sim (best match to any profile element, the evaluated
+    /// default), centroid (recency-weighted mean) or concat.
     #[arg(
         long,
         env = "SEMREC_PROFILE_STRATEGY",
-        default_value = "centroid",
+        default_value = "max_sim",
         global = true
     )]
     pub profile_strategy: engine::profile::ProfileStrategy,
+    /// Weight of the popularity prior in the ranking (0 = content similarity only, at most 2).
+    #[arg(
+        long,
+        env = "SEMREC_POPULARITY_WEIGHT",
+        default_value_t = engine::DEFAULT_POPULARITY_WEIGHT,
+        value_parser = popularity_weight,
+        global = true
+    )]
+    pub popularity_weight: f32,
     #[command(flatten)]
     pub drift: DriftArgs,
+}
+
+/// A finite weight in [0, 2]: similarities live in [-1, 1], so a larger prior would
+/// drown the content signal entirely.
+fn popularity_weight(s: &str) -> Result<f32, String> {
+    let w: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if w.is_finite() && (0.0..=2.0).contains(&w) {
+        Ok(w)
+    } else {
+        Err(format!("'{s}' is outside 0..=2"))
+    }
 }
 
 /// Drift monitoring windows and alert thresholds (dashboard and API).
@@ -212,4 +236,21 @@ pub struct ImportArgs {
     /// Validate only; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn popularity_weight_is_validated() {
+        assert_eq!(popularity_weight("0.3"), Ok(0.3));
+        assert_eq!(popularity_weight("0"), Ok(0.0));
+        assert!(popularity_weight("-0.1").is_err());
+        assert!(popularity_weight("NaN").is_err());
+        assert!(popularity_weight("3").is_err());
+        assert!(popularity_weight("lots").is_err());
+        let cli = Cli::parse_from(["semrec", "--popularity-weight", "0.5", "reindex"]);
+        assert_eq!(cli.common.popularity_weight, 0.5);
+    }
 }
