@@ -1,4 +1,5 @@
-//! Bulk loading of derived items into the real `items` table with binary COPY.
+//! Bulk loading of the real items (with their cached vectors) and of derived
+//! items into the real `items` table with binary COPY.
 
 use anyhow::Result;
 use engine::catalog::ValidItem;
@@ -64,9 +65,10 @@ impl<'a> Tuple<'a> {
     }
 }
 
-/// Appends derived items number `from..to` to `items`: item i copies the text
-/// fields of real item `i % base.len()` and gets that item's vector plus noise.
-pub async fn append_derived(
+/// Appends items number `from..to` to `items`: item i < `base.len()` is real
+/// item i with its own vector; every further item gets a vector from `deriver`
+/// and the text fields of the real item it was derived from.
+pub async fn append_items(
     pool: &PgPool,
     base: &[ValidItem],
     base_vectors: &[Vec<f32>],
@@ -80,12 +82,21 @@ pub async fn append_derived(
     let mut buf = Vec::with_capacity(SEND_BYTES + (64 << 10));
     buf.extend_from_slice(HEADER);
     for i in from..to {
-        let b = i % base.len();
-        let item = &base[b];
-        let external_id = format!("bench-{i}");
-        let title = format!("{} · variant {i}", item.title);
-        let vector = deriver.derive(&base_vectors[b]);
-        let hash = hex::encode(Sha256::digest(external_id.as_bytes()));
+        let (external_id, title, item, vector, hash);
+        if i < base.len() {
+            item = &base[i];
+            external_id = item.external_id.clone();
+            title = item.title.clone();
+            vector = base_vectors[i].clone();
+            hash = item.content_hash.clone();
+        } else {
+            let (b, v) = deriver.derive(i, base_vectors);
+            item = &base[b];
+            external_id = format!("bench-{i}");
+            title = format!("{} · variant {i}", item.title);
+            vector = v;
+            hash = hex::encode(Sha256::digest(external_id.as_bytes()));
+        }
         let mut t = Tuple::start(&mut buf, 9);
         t.text(&external_id);
         t.text(&title);

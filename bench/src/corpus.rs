@@ -73,28 +73,56 @@ pub fn query_profiles(items: &[ValidItem], count: usize, seed: u64) -> Vec<Profi
         .collect()
 }
 
-/// Makes item vectors beyond the real ones: a real vector plus isotropic Gaussian
-/// noise whose expected norm is `noise`, re-normalised to unit length.
+/// How item vectors beyond the real ones are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Derivation {
+    /// Real vector `i mod n` plus isotropic Gaussian noise: every real item gets
+    /// N/n noisy near-copies (≈ 11 at 100k), a cluster of near-ties around it.
+    Noise,
+    /// `t·a + (1−t)·b` of two real vectors (a = `i mod n`, b drawn at random,
+    /// t uniform in [0, 1]) plus a little noise: new items lie between real
+    /// ones, on the real data's span, mostly not near-duplicates of any one.
+    Mix,
+}
+
+/// Makes item vectors beyond the real ones (see [`Derivation`]), re-normalised
+/// to unit length; deterministic for a seed.
 pub struct VectorDeriver {
     rng: StdRng,
     sigma: f32,
+    mode: Derivation,
 }
 
 impl VectorDeriver {
-    pub fn new(noise: f32, dims: usize, seed: u64) -> Self {
+    /// `noise` is the expected norm of the Gaussian noise vector.
+    pub fn new(mode: Derivation, noise: f32, dims: usize, seed: u64) -> Self {
         Self {
             rng: StdRng::seed_from_u64(seed),
             sigma: noise / (dims as f32).sqrt(),
+            mode,
         }
     }
 
-    pub fn derive(&mut self, base: &[f32]) -> Vec<f32> {
-        let mut v: Vec<f32> = base
-            .iter()
-            .map(|x| x + self.sigma * self.gaussian())
-            .collect();
+    /// The vector of derived item `i` and the real item whose text it borrows.
+    pub fn derive(&mut self, i: usize, base: &[Vec<f32>]) -> (usize, Vec<f32>) {
+        let a = i % base.len();
+        let mut v: Vec<f32> = match self.mode {
+            Derivation::Noise => base[a].clone(),
+            Derivation::Mix => {
+                let b = self.rng.gen_range(0..base.len());
+                let t: f32 = self.rng.gen();
+                base[a]
+                    .iter()
+                    .zip(&base[b])
+                    .map(|(x, y)| t * x + (1.0 - t) * y)
+                    .collect()
+            }
+        };
+        for x in &mut v {
+            *x += self.sigma * self.gaussian();
+        }
         engine::profile::normalize(&mut v);
-        v
+        (a, v)
     }
 
     /// Standard normal sample (Box–Muller; one of the pair is enough here).
@@ -114,10 +142,12 @@ mod tests {
         let dims = 384;
         let mut base = vec![0f32; dims];
         base[0] = 1.0;
-        let mut d = VectorDeriver::new(0.4, dims, 7);
+        let base = vec![base];
+        let mut d = VectorDeriver::new(Derivation::Noise, 0.4, dims, 7);
         let mut cos_sum = 0.0;
-        for _ in 0..200 {
-            let v = d.derive(&base);
+        for i in 0..200 {
+            let (source, v) = d.derive(i, &base);
+            assert_eq!(source, 0);
             let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-4);
             cos_sum += v[0];
@@ -125,5 +155,32 @@ mod tests {
         // Noise of norm 0.4 against a unit vector: cosine ≈ 1/sqrt(1 + 0.16) ≈ 0.93.
         let mean = cos_sum / 200.0;
         assert!((mean - 0.928).abs() < 0.02, "mean cosine {mean}");
+    }
+
+    #[test]
+    fn mixed_vectors_lie_between_two_real_ones() {
+        let dims = 384;
+        let axis = |k: usize| {
+            let mut v = vec![0f32; dims];
+            v[k] = 1.0;
+            v
+        };
+        let base: Vec<Vec<f32>> = (0..10).map(axis).collect();
+        let mut d = VectorDeriver::new(Derivation::Mix, 0.05, dims, 7);
+        let mut spread = Vec::new();
+        for i in 0..300 {
+            let (source, v) = d.derive(i, &base);
+            assert_eq!(source, i % 10);
+            let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4);
+            // Almost all of the vector is in the span of the real ones.
+            let in_span: f32 = v[..10].iter().map(|x| x * x).sum();
+            assert!(in_span > 0.98, "{in_span}");
+            spread.push(v[source]);
+        }
+        // Cosine to the source item spreads out (t is uniform): no tight cluster.
+        let near_copies = spread.iter().filter(|c| **c > 0.95).count();
+        assert!(near_copies < 150, "{near_copies} of 300 are near-copies");
+        assert!(spread.iter().any(|c| *c < 0.5));
     }
 }

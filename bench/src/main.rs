@@ -5,10 +5,12 @@
 //!   exact search, index build time and size, import vs pure embedding.
 //! - `http`: loopback load on the real `semrec serve` binary, and the overload
 //!   behaviour of a small embedding queue (429 + Retry-After, then recovery).
+//! - `import`: import throughput against pure embedding throughput.
 
 mod copy_load;
 mod corpus;
 mod http_load;
+mod import_bench;
 mod recommend_path;
 mod stats;
 
@@ -32,6 +34,8 @@ enum Command {
     Recommend(recommend_path::RecommendArgs),
     /// HTTP load and overload against the real server binary.
     Http(http_load::HttpArgs),
+    /// Import throughput against pure embedding throughput.
+    Import(import_bench::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Recommend(args) => recommend_path::run(args).await,
             Command::Http(args) => http_load::run(args).await,
+            Command::Import(args) => import_bench::run(args).await,
         }
     });
     match result {

@@ -436,10 +436,33 @@ pub struct Item {
 
 const ITEM_COLUMNS: &str = "id, external_id, title, description, language, source, tags, url";
 
+/// A chunk ready to be written: the items whose text (or model) changed with
+/// their new vectors, and the items whose embedded text is unchanged.
+struct EmbeddedChunk<'a> {
+    fresh: Vec<(&'a ValidItem, Vec<f32>)>,
+    same: Vec<&'a ValidItem>,
+}
+
+/// What writing one chunk changed.
+#[derive(Default)]
+struct ChunkCounts {
+    added: usize,
+    updated: usize,
+    unchanged: usize,
+    embedded: usize,
+    items: usize,
+}
+
 impl Engine {
     /// Imports parsed items: unchanged ones (same text hash and model) are not
-    /// re-embedded; each chunk is embedded then written in one transaction, so
-    /// an interrupted import keeps what was reported done and a re-run resumes.
+    /// re-embedded; each chunk is written in one transaction, so an interrupted
+    /// import keeps what was reported done and a re-run resumes.
+    ///
+    /// Pipelined: chunk n+1 is looked up and embedded (on the embedding thread)
+    /// while chunk n is written, so the embedder does not idle during writes.
+    /// This relies on the external ids being unique within `parsed`, which
+    /// [`parse_import`] guarantees: a chunk's lookup never depends on the
+    /// write of the chunk before it.
     pub async fn import_items(
         &self,
         parsed: ParsedImport,
@@ -450,97 +473,37 @@ impl Engine {
             rejected: parsed.rejected,
             ..Default::default()
         };
-        let total = parsed.items.len();
         let mut progress = ImportProgress {
             done: 0,
-            total,
+            total: parsed.items.len(),
             embedded: 0,
         };
-        for chunk in parsed.items.chunks(IMPORT_CHUNK) {
-            let ids: Vec<String> = chunk.iter().map(|(_, i)| i.external_id.clone()).collect();
-            let existing: HashMap<String, (String, Option<String>)> = sqlx::query_as::<
-                _,
-                (String, String, Option<String>),
-            >(
-                "SELECT external_id, content_hash, model_id FROM items WHERE external_id = ANY($1)",
-            )
-            .bind(&ids)
-            .fetch_all(self.pool())
-            .await?
-            .into_iter()
-            .map(|(id, hash, model)| (id, (hash, model)))
-            .collect();
-
-            let (fresh, same): (Vec<&ValidItem>, Vec<&ValidItem>) =
-                chunk.iter().map(|(_, i)| i).partition(|item| {
-                    existing.get(&item.external_id).is_none_or(|(hash, model)| {
-                        *hash != item.content_hash || model.as_deref() != Some(&model_id)
-                    })
-                });
-            let texts: Vec<String> = fresh.iter().map(|i| i.embedding_text()).collect();
-            let vectors = if texts.is_empty() {
-                Vec::new()
-            } else {
-                self.embedder.embed(texts, TextKind::Passage).await?
-            };
-
-            let mut tx = self.pool().begin().await?;
-            for (item, vector) in fresh.iter().zip(vectors) {
-                let inserted: bool = sqlx::query_scalar(
-                    "INSERT INTO items (external_id, title, description, language, source, tags, url, metadata,
-                                        embedding, model_id, content_hash, embedded_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
-                     ON CONFLICT (external_id) DO UPDATE SET
-                        title = EXCLUDED.title, description = EXCLUDED.description, language = EXCLUDED.language,
-                        source = EXCLUDED.source, tags = EXCLUDED.tags, url = EXCLUDED.url, metadata = EXCLUDED.metadata,
-                        embedding = EXCLUDED.embedding, model_id = EXCLUDED.model_id,
-                        content_hash = EXCLUDED.content_hash, embedded_at = now(), updated_at = now()
-                     RETURNING (xmax = 0)",
-                )
-                .bind(&item.external_id)
-                .bind(&item.title)
-                .bind(&item.description)
-                .bind(&item.language)
-                .bind(&item.source)
-                .bind(&item.tags)
-                .bind(&item.url)
-                .bind(&item.metadata)
-                .bind(pgvector::Vector::from(vector))
-                .bind(&model_id)
-                .bind(&item.content_hash)
-                .fetch_one(&mut *tx)
-                .await?;
-                if inserted {
-                    summary.added += 1;
-                } else {
-                    summary.updated += 1;
-                }
-            }
-            for item in &same {
-                // Same embedded text: only fields outside it may have changed.
-                let changed = sqlx::query(
-                    "UPDATE items SET language = $2, source = $3, url = $4, metadata = $5, updated_at = now()
-                     WHERE external_id = $1
-                       AND (language, source, url, metadata) IS DISTINCT FROM ($2, $3, $4, $5)",
-                )
-                .bind(&item.external_id)
-                .bind(&item.language)
-                .bind(&item.source)
-                .bind(&item.url)
-                .bind(&item.metadata)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if changed > 0 {
-                    summary.updated += 1;
-                } else {
-                    summary.unchanged += 1;
-                }
-            }
-            tx.commit().await?;
-            progress.done += chunk.len();
-            progress.embedded += fresh.len();
+        let mut record = |counts: ChunkCounts| {
+            summary.added += counts.added;
+            summary.updated += counts.updated;
+            summary.unchanged += counts.unchanged;
+            progress.done += counts.items;
+            progress.embedded += counts.embedded;
             on_progress(progress);
+        };
+        let mut pending: Option<EmbeddedChunk> = None;
+        for chunk in parsed.items.chunks(IMPORT_CHUNK) {
+            let previous = pending.take();
+            let write = async {
+                match previous {
+                    Some(ready) => self.write_chunk(ready, &model_id).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (written, embedded) = tokio::join!(write, self.embed_chunk(chunk, &model_id));
+            // Report a committed chunk even when the next one failed to embed.
+            if let Some(counts) = written? {
+                record(counts);
+            }
+            pending = Some(embedded?);
+        }
+        if let Some(ready) = pending {
+            record(self.write_chunk(ready, &model_id).await?);
         }
         tracing::info!(
             added = summary.added,
@@ -552,7 +515,104 @@ impl Engine {
         Ok(summary)
     }
 
-    /// Re-embeds every item whose vector was made by another model (or none).
+    /// Looks up which items of a chunk need a new vector and embeds those.
+    async fn embed_chunk<'a>(
+        &self,
+        chunk: &'a [(usize, ValidItem)],
+        model_id: &str,
+    ) -> Result<EmbeddedChunk<'a>> {
+        let ids: Vec<&str> = chunk.iter().map(|(_, i)| i.external_id.as_str()).collect();
+        let existing: HashMap<String, (String, Option<String>)> =
+            sqlx::query_as::<_, (String, String, Option<String>)>(
+                "SELECT external_id, content_hash, model_id FROM items WHERE external_id = ANY($1)",
+            )
+            .bind(&ids)
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(|(id, hash, model)| (id, (hash, model)))
+            .collect();
+        let (fresh, same): (Vec<&ValidItem>, Vec<&ValidItem>) =
+            chunk.iter().map(|(_, i)| i).partition(|item| {
+                existing.get(&item.external_id).is_none_or(|(hash, model)| {
+                    *hash != item.content_hash || model.as_deref() != Some(model_id)
+                })
+            });
+        let texts: Vec<String> = fresh.iter().map(|i| i.embedding_text()).collect();
+        let vectors = self.embedder.embed(texts, TextKind::Passage).await?;
+        Ok(EmbeddedChunk {
+            fresh: fresh.into_iter().zip(vectors).collect(),
+            same,
+        })
+    }
+
+    /// Writes one embedded chunk in one transaction.
+    async fn write_chunk(&self, chunk: EmbeddedChunk<'_>, model_id: &str) -> Result<ChunkCounts> {
+        let mut counts = ChunkCounts {
+            embedded: chunk.fresh.len(),
+            items: chunk.fresh.len() + chunk.same.len(),
+            ..Default::default()
+        };
+        let mut tx = self.pool().begin().await?;
+        for (item, vector) in chunk.fresh {
+            let inserted: bool = sqlx::query_scalar(
+                "INSERT INTO items (external_id, title, description, language, source, tags, url, metadata,
+                                    embedding, model_id, content_hash, embedded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
+                 ON CONFLICT (external_id) DO UPDATE SET
+                    title = EXCLUDED.title, description = EXCLUDED.description, language = EXCLUDED.language,
+                    source = EXCLUDED.source, tags = EXCLUDED.tags, url = EXCLUDED.url, metadata = EXCLUDED.metadata,
+                    embedding = EXCLUDED.embedding, model_id = EXCLUDED.model_id,
+                    content_hash = EXCLUDED.content_hash, embedded_at = now(), updated_at = now()
+                 RETURNING (xmax = 0)",
+            )
+            .bind(&item.external_id)
+            .bind(&item.title)
+            .bind(&item.description)
+            .bind(&item.language)
+            .bind(&item.source)
+            .bind(&item.tags)
+            .bind(&item.url)
+            .bind(&item.metadata)
+            .bind(pgvector::Vector::from(vector))
+            .bind(model_id)
+            .bind(&item.content_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+            if inserted {
+                counts.added += 1;
+            } else {
+                counts.updated += 1;
+            }
+        }
+        for item in chunk.same {
+            // Same embedded text: only fields outside it may have changed.
+            let changed = sqlx::query(
+                "UPDATE items SET language = $2, source = $3, url = $4, metadata = $5, updated_at = now()
+                 WHERE external_id = $1
+                   AND (language, source, url, metadata) IS DISTINCT FROM ($2, $3, $4, $5)",
+            )
+            .bind(&item.external_id)
+            .bind(&item.language)
+            .bind(&item.source)
+            .bind(&item.url)
+            .bind(&item.metadata)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed > 0 {
+                counts.updated += 1;
+            } else {
+                counts.unchanged += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    /// Re-embeds every item whose vector was made by another model (or none),
+    /// in chunks committed one by one (an interrupted reindex resumes where it
+    /// stopped), embedding chunk n+1 while chunk n is written.
     pub async fn reindex(&self, mut on_progress: impl FnMut(ImportProgress)) -> Result<usize> {
         let model_id = self.model_id().to_string();
         let total: i64 =
@@ -565,37 +625,81 @@ impl Engine {
             total: total as usize,
             embedded: 0,
         };
+        // Keyset pagination: the next chunk can be read before the previous one
+        // is committed without reading the same rows twice.
+        let mut after = 0i64;
+        // (item id, content hash it was embedded from) and the new vectors.
+        type Reembedded = (Vec<(i64, String)>, Vec<Vec<f32>>);
+        let mut pending: Option<Reembedded> = None;
         loop {
-            let rows: Vec<(i64, String, String, Vec<String>)> = sqlx::query_as(
-                "SELECT id, title, description, tags FROM items WHERE model_id IS DISTINCT FROM $1 ORDER BY id LIMIT $2",
+            let rows: Vec<(i64, String, String, Vec<String>, String)> = sqlx::query_as(
+                "SELECT id, title, description, tags, content_hash FROM items
+                  WHERE model_id IS DISTINCT FROM $1 AND id > $2 ORDER BY id LIMIT $3",
             )
             .bind(&model_id)
+            .bind(after)
             .bind(IMPORT_CHUNK as i64)
             .fetch_all(self.pool())
             .await?;
+            if let Some(last) = rows.last() {
+                after = last.0;
+            }
+            let previous = pending.take();
+            let write = async {
+                match previous {
+                    Some((keys, vectors)) => self
+                        .write_reindexed(&keys, vectors, &model_id)
+                        .await
+                        .map(Some),
+                    None => Ok(None),
+                }
+            };
+            let keys: Vec<(i64, String)> = rows.iter().map(|r| (r.0, r.4.clone())).collect();
+            let texts: Vec<String> = rows
+                .iter()
+                .map(|(_, t, d, tags, _)| embedding_text(t, d, tags))
+                .collect();
+            let (written, vectors) =
+                tokio::join!(write, self.embedder.embed(texts, TextKind::Passage));
+            if let Some(n) = written? {
+                progress.done += n;
+                progress.embedded += n;
+                on_progress(progress);
+            }
             if rows.is_empty() {
                 break;
             }
-            let texts = rows
-                .iter()
-                .map(|(_, t, d, tags)| embedding_text(t, d, tags))
-                .collect();
-            let vectors = self.embedder.embed(texts, TextKind::Passage).await?;
-            let mut tx = self.pool().begin().await?;
-            for ((id, ..), vector) in rows.iter().zip(vectors) {
-                sqlx::query("UPDATE items SET embedding = $2, model_id = $3, embedded_at = now() WHERE id = $1")
-                    .bind(id)
-                    .bind(pgvector::Vector::from(vector))
-                    .bind(&model_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            progress.done += rows.len();
-            progress.embedded += rows.len();
-            on_progress(progress);
+            pending = Some((keys, vectors?));
         }
         Ok(progress.done)
+    }
+
+    /// Stores re-embedded vectors in one transaction. An item whose text
+    /// changed meanwhile (another content hash) keeps the vector its new text
+    /// got from the import; it is not counted.
+    async fn write_reindexed(
+        &self,
+        keys: &[(i64, String)],
+        vectors: Vec<Vec<f32>>,
+        model_id: &str,
+    ) -> Result<usize> {
+        let mut tx = self.pool().begin().await?;
+        let mut n = 0;
+        for ((id, hash), vector) in keys.iter().zip(vectors) {
+            n += sqlx::query(
+                "UPDATE items SET embedding = $2, model_id = $3, embedded_at = now()
+                  WHERE id = $1 AND content_hash = $4",
+            )
+            .bind(id)
+            .bind(pgvector::Vector::from(vector))
+            .bind(model_id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as usize;
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     pub async fn catalog_size(&self) -> Result<i64> {

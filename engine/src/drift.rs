@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
+use crate::metrics::RateDrift;
 use crate::Engine;
 
 /// Windows and thresholds of drift monitoring (server flags `--drift-*`).
@@ -117,6 +118,17 @@ pub struct EmbeddingDrift {
     pub top1: Top1Trend,
 }
 
+/// Every drift signal at one moment and the alerts they raise: the dashboard's
+/// drift panel and `/api/v1/metrics/drift` show the same thing.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DriftState {
+    pub now: DateTime<Utc>,
+    pub rate: RateDrift,
+    pub embedding: EmbeddingDrift,
+    /// Raised alerts, interaction rate first.
+    pub alerts: Vec<DriftAlert>,
+}
+
 /// Impressions whose query vector came from what users asked for (not "similar to item").
 const QUERY_CONTEXTS: &str = "context IN ('profile', 'api')";
 
@@ -137,9 +149,46 @@ pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
 }
 
 impl Engine {
+    /// Interaction-rate and embedding drift at `now` over the given windows,
+    /// with the configured thresholds, and the alerts they raise.
+    pub async fn drift_state(
+        &self,
+        now: DateTime<Utc>,
+        recent_days: i64,
+        reference_days: i64,
+    ) -> Result<DriftState> {
+        let settings = DriftSettings {
+            recent_days,
+            reference_days,
+            ..self.settings.drift.clone()
+        };
+        settings.validate()?;
+        let rate = self.rate_drift(now, recent_days, reference_days).await?;
+        let embedding = self.embedding_drift_with(now, &settings).await?;
+        let alerts = rate
+            .raised_alert()
+            .into_iter()
+            .chain(embedding.alerts())
+            .collect();
+        Ok(DriftState {
+            now,
+            rate,
+            embedding,
+            alerts,
+        })
+    }
+
     /// Embedding drift at `now` with the configured windows and thresholds.
     pub async fn embedding_drift(&self, now: DateTime<Utc>) -> Result<EmbeddingDrift> {
-        let s = &self.settings.drift;
+        self.embedding_drift_with(now, &self.settings.drift).await
+    }
+
+    /// Embedding drift at `now` with the given windows and thresholds.
+    pub async fn embedding_drift_with(
+        &self,
+        now: DateTime<Utc>,
+        s: &DriftSettings,
+    ) -> Result<EmbeddingDrift> {
         s.validate()?;
         let split = now - Duration::days(s.recent_days);
         let start = split - Duration::days(s.reference_days);

@@ -79,6 +79,23 @@ pub struct RateDrift {
     pub alert: bool,
 }
 
+impl RateDrift {
+    /// The alert this signal raises, if any, worded for the dashboard and the API.
+    pub fn raised_alert(&self) -> Option<DriftAlert> {
+        self.alert.then(|| DriftAlert {
+            signal: DriftSignal::InteractionRate,
+            message: format!(
+                "The interaction rate dropped significantly: {:.1}% in the last {} days vs {:.1}% in the {} days before (z = {:.2}).",
+                self.recent.rate * 100.0,
+                self.recent_days,
+                self.reference.rate * 100.0,
+                self.reference_days,
+                self.z.unwrap_or_default()
+            ),
+        })
+    }
+}
+
 fn rate(shown: i64, clicked: i64) -> f64 {
     if shown == 0 {
         0.0
@@ -226,24 +243,8 @@ impl Engine {
             item_counts("3 DESC, i.id", "HAVING count(*) FILTER (WHERE clicked) = 0").await?;
         let settings = &self.settings.drift;
         let drift = self
-            .rate_drift(to, settings.recent_days, settings.reference_days)
+            .drift_state(to, settings.recent_days, settings.reference_days)
             .await?;
-        let embedding_drift = self.embedding_drift(to).await?;
-        let mut alerts = Vec::new();
-        if drift.alert {
-            alerts.push(DriftAlert {
-                signal: DriftSignal::InteractionRate,
-                message: format!(
-                    "The interaction rate dropped significantly: {:.1}% in the last {} days vs {:.1}% in the {} days before (z = {:.2}).",
-                    drift.recent.rate * 100.0,
-                    drift.recent_days,
-                    drift.reference.rate * 100.0,
-                    drift.reference_days,
-                    drift.z.unwrap_or_default()
-                ),
-            });
-        }
-        alerts.extend(embedding_drift.alerts());
         Ok(Dashboard {
             overview,
             daily,
@@ -252,9 +253,9 @@ impl Engine {
             by_rank,
             top_clicked,
             never_clicked,
-            drift,
-            embedding_drift,
-            alerts,
+            drift: drift.rate,
+            embedding_drift: drift.embedding,
+            alerts: drift.alerts,
         })
     }
 

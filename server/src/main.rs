@@ -58,7 +58,9 @@ fn settings(common: &Common) -> EngineSettings {
     EngineSettings {
         ef_search: common.ef_search,
         profile_strategy: common.profile_strategy,
+        popularity_weight: common.popularity_weight,
         drift: common.drift.settings(),
+        ..EngineSettings::default()
     }
 }
 
@@ -204,13 +206,16 @@ fn progress_logger() -> impl FnMut(ImportProgress) {
     }
 }
 
-fn progress_bar(total: usize) -> impl FnMut(ImportProgress) {
-    let bar = Arc::new(ProgressBar::new(total as u64));
+/// A progress bar on stderr (items/s and ETA), updated after each committed chunk.
+/// The total comes with the first report, so reindex (which counts first) can use it too.
+fn progress_bar() -> impl FnMut(ImportProgress) {
+    let bar = Arc::new(ProgressBar::new(0));
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} items  {per_sec}  ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     move |p| {
+        bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
         if p.done == p.total {
             bar.finish_and_clear();
@@ -241,7 +246,7 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
             r.reason
         );
     }
-    let summary = if args.dry_run {
+    let (summary, elapsed) = if args.dry_run {
         println!(
             "dry run: {} valid, {} rejected (nothing written)",
             parsed.items.len(),
@@ -254,17 +259,20 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
         });
     } else {
         let (engine, db) = open_engine(common).await?;
-        let total = parsed.items.len();
-        let result = engine.import_items(parsed, progress_bar(total)).await;
+        let started = Instant::now();
+        let result = engine.import_items(parsed, progress_bar()).await;
         db.close().await;
-        result?
+        (result?, started.elapsed())
     };
+    let items = summary.added + summary.updated + summary.unchanged;
     println!(
-        "added {}, updated {}, unchanged {}, rejected {}",
+        "added {}, updated {}, unchanged {}, rejected {} ({items} items in {:.1} s, {:.1} items/s)",
         summary.added,
         summary.updated,
         summary.unchanged,
-        summary.rejected.len()
+        summary.rejected.len(),
+        elapsed.as_secs_f64(),
+        items as f64 / elapsed.as_secs_f64().max(1e-3)
     );
     // Exit code 2: the import ran but some lines were rejected.
     Ok(if summary.rejected.is_empty() {
@@ -276,7 +284,7 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
 
 async fn reindex(common: &Common) -> Result<()> {
     let (engine, db) = open_engine(common).await?;
-    let result = engine.reindex(progress_logger()).await;
+    let result = engine.reindex(progress_bar()).await;
     db.close().await;
     let n = result?;
     println!("re-embedded {n} items with {}", engine.model_id());

@@ -598,7 +598,139 @@ async fn recommend_click_and_metrics() {
     )
     .await;
     assert_eq!(drift.status, StatusCode::OK, "{drift:?}");
-    assert_eq!(drift.json["recent"]["shown"], 11);
+    assert_eq!(drift.json["interaction_rate"]["recent"]["shown"], 11);
+}
+
+fn axis(i: usize) -> Vec<f32> {
+    let mut v = vec![0.0f32; 384];
+    v[i] = 1.0;
+    v
+}
+
+/// The dashboard's drift panel over the API: on a hand-made log whose
+/// interaction rate collapsed, whose queries moved and whose best matches got
+/// worse, an admin key reads the three alerts; the windows are parameters.
+#[tokio::test]
+async fn drift_state_and_alerts_are_readable_with_an_admin_key() {
+    use chrono::{Duration, Utc};
+    use engine::events::{ImpressionContext, ShownItem};
+
+    let t = api().await;
+    let e = &t.engine;
+    let parsed = engine::catalog::parse_import(
+        std::io::Cursor::new(fixture_jsonl()),
+        engine::catalog::ImportFormat::Jsonl,
+    )
+    .unwrap();
+    e.import_items(parsed, |_| {}).await.unwrap();
+    let pool = e.store.pool();
+    let (item, external): (i64, String) =
+        sqlx::query_as("SELECT id, external_id FROM items ORDER BY id LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    // 20 lists per window (the default minimum to judge a signal). Reference
+    // window (10 days ago): queries along axis 0, best match 0.8, every list
+    // clicked. Recent window (2 days ago): axis 1, best match 0.5, no click.
+    let now = Utc::now();
+    for (days_ago, dim, score, clicked) in [(10, 0, 0.8f32, true), (2, 1, 0.5, false)] {
+        for _ in 0..20 {
+            let imp = e
+                .record_impression(
+                    None,
+                    ImpressionContext::Api,
+                    Some(&axis(dim)),
+                    &[ShownItem {
+                        item_id: item,
+                        rank: 1,
+                        score,
+                    }],
+                )
+                .await
+                .unwrap();
+            if clicked {
+                e.record_click(imp, &external, None).await.unwrap();
+            }
+            sqlx::query("UPDATE impressions SET created_at = $2 WHERE id = $1")
+                .bind(imp)
+                .bind(now - Duration::days(days_ago))
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
+
+    let path = "/api/v1/metrics/drift";
+    let d = send(&t.router, Method::GET, path, Some(&t.admin_key), None).await;
+    assert_eq!(d.status, StatusCode::OK, "{d:?}");
+    let signals: Vec<&str> = d.json["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["signal"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        signals,
+        ["interaction_rate", "query_centroid", "top1_similarity"],
+        "{d:?}"
+    );
+    assert!(d.json["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["message"].as_str().is_some_and(|m| m.len() > 20)));
+    let rate = &d.json["interaction_rate"];
+    assert_eq!(
+        (
+            rate["recent"]["shown"].clone(),
+            rate["recent"]["clicked"].clone(),
+            rate["reference"]["shown"].clone(),
+            rate["reference"]["clicked"].clone(),
+            rate["alert"].clone(),
+        ),
+        (json!(20), json!(0), json!(20), json!(20), json!(true)),
+        "{rate}"
+    );
+    let emb = &d.json["embedding"];
+    assert_eq!(emb["queries"]["recent_count"], 20);
+    assert_eq!(emb["queries"]["reference_count"], 20);
+    // Centroids along two orthogonal axes: cosine distance 1.
+    assert!((emb["queries"]["distance"].as_f64().unwrap() - 1.0).abs() < 1e-6);
+    assert!((emb["top1"]["recent_mean"].as_f64().unwrap() - 0.5).abs() < 1e-6);
+    assert!((emb["top1"]["reference_mean"].as_f64().unwrap() - 0.8).abs() < 1e-6);
+    // Every item was imported just now: nothing older to compare them with.
+    assert_eq!(emb["items"]["judged"], false);
+
+    // The dashboard carries the same alerts.
+    let m = send(
+        &t.router,
+        Method::GET,
+        "/api/v1/metrics",
+        Some(&t.admin_key),
+        None,
+    )
+    .await;
+    assert_eq!(m.status, StatusCode::OK, "{m:?}");
+    assert_eq!(m.json["alerts"], d.json["alerts"]);
+    assert_eq!(m.json["embedding_drift"]["queries"], emb["queries"]);
+
+    // A 1-day recent window holds no list: nothing is judged, nothing raised.
+    let narrow = send(
+        &t.router,
+        Method::GET,
+        &format!("{path}?recent_days=1&reference_days=20"),
+        Some(&t.admin_key),
+        None,
+    )
+    .await;
+    assert_eq!(narrow.status, StatusCode::OK, "{narrow:?}");
+    assert_eq!(narrow.json["alerts"], json!([]), "{narrow:?}");
+    assert_eq!(narrow.json["interaction_rate"]["reference"]["shown"], 40);
+    assert_eq!(narrow.json["embedding"]["recent_days"], 1);
+
+    // Drift is admin-only.
+    let w = send(&t.router, Method::GET, path, Some(&t.write_key), None).await;
+    assert_eq!(w.status, StatusCode::FORBIDDEN, "{w:?}");
 }
 
 #[tokio::test]

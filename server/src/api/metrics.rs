@@ -1,5 +1,6 @@
 //! The admin dashboard's numbers as JSON: interaction rates overall, per day,
-//! source, language and rank, coverage, top items and rate drift.
+//! source, language and rank, coverage, top items, and drift (interaction
+//! rate and embeddings) with the alerts it raises.
 
 use app::session::ServerState;
 use axum::extract::rejection::QueryRejection;
@@ -71,6 +72,81 @@ pub struct RateDrift {
     pub alert: bool,
 }
 
+/// A recent set of vectors against a reference set: how far their centroids are apart.
+#[derive(Serialize, ToSchema)]
+pub struct CentroidShift {
+    pub recent_count: i64,
+    pub reference_count: i64,
+    /// Cosine distance between the two centroids; null when a window has no vectors.
+    pub distance: Option<f64>,
+    /// Both windows hold enough vectors to judge.
+    pub judged: bool,
+    pub alert: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DailySimilarity {
+    pub day: NaiveDate,
+    /// Mean cosine similarity of the first item of each list served that day.
+    pub mean_top1: f64,
+    pub lists: i64,
+}
+
+/// The similarity of the best match per list, recent against reference.
+#[derive(Serialize, ToSchema)]
+pub struct Top1Trend {
+    pub daily: Vec<DailySimilarity>,
+    pub recent_mean: Option<f64>,
+    pub reference_mean: Option<f64>,
+    pub recent_lists: i64,
+    pub reference_lists: i64,
+    /// Least-squares slope of the daily means, per day (negative = falling).
+    pub slope_per_day: Option<f64>,
+    pub judged: bool,
+    pub alert: bool,
+}
+
+/// Embedding drift: what users ask for (query centroid), what was imported
+/// (item centroid) and how well the catalog answers (top-1 similarity).
+#[derive(Serialize, ToSchema)]
+pub struct EmbeddingDrift {
+    pub recent_days: i64,
+    pub reference_days: i64,
+    /// Centroid of the recent query vectors against the reference window's.
+    pub queries: CentroidShift,
+    /// Centroid of items imported in the recent window against the older catalog.
+    pub items: CentroidShift,
+    pub top1: Top1Trend,
+}
+
+/// Which signal raised an alert.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftSignal {
+    InteractionRate,
+    QueryCentroid,
+    ItemCentroid,
+    Top1Similarity,
+}
+
+/// One raised drift alert, with a sentence an admin can act on.
+#[derive(Serialize, ToSchema)]
+pub struct DriftAlert {
+    pub signal: DriftSignal,
+    pub message: String,
+}
+
+/// Every drift signal at `as_of` and the alerts they raise (what the admin
+/// dashboard's drift panel shows).
+#[derive(Serialize, ToSchema)]
+pub struct Drift {
+    pub as_of: DateTime<Utc>,
+    pub interaction_rate: RateDrift,
+    pub embedding: EmbeddingDrift,
+    /// Raised alerts, interaction rate first; empty when all is well.
+    pub alerts: Vec<DriftAlert>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Dashboard {
     pub from: DateTime<Utc>,
@@ -82,7 +158,12 @@ pub struct Dashboard {
     pub by_rank: Vec<Rate>,
     pub top_clicked: Vec<ItemCount>,
     pub never_clicked: Vec<ItemCount>,
+    /// Interaction-rate drift at `to` over the configured windows.
     pub drift: RateDrift,
+    /// Embedding drift at `to` over the configured windows.
+    pub embedding_drift: EmbeddingDrift,
+    /// Every raised drift alert (interaction rate and embeddings).
+    pub alerts: Vec<DriftAlert>,
 }
 
 fn rate(r: engine::metrics::Rate) -> Rate {
@@ -120,6 +201,63 @@ impl From<engine::metrics::RateDrift> for RateDrift {
             alert: d.alert,
         }
     }
+}
+
+impl From<engine::drift::CentroidShift> for CentroidShift {
+    fn from(c: engine::drift::CentroidShift) -> Self {
+        Self {
+            recent_count: c.recent_count,
+            reference_count: c.reference_count,
+            distance: c.distance,
+            judged: c.judged,
+            alert: c.alert,
+        }
+    }
+}
+
+impl From<engine::drift::EmbeddingDrift> for EmbeddingDrift {
+    fn from(e: engine::drift::EmbeddingDrift) -> Self {
+        let t = e.top1;
+        Self {
+            recent_days: e.recent_days,
+            reference_days: e.reference_days,
+            queries: e.queries.into(),
+            items: e.items.into(),
+            top1: Top1Trend {
+                daily: t
+                    .daily
+                    .into_iter()
+                    .map(|d| DailySimilarity {
+                        day: d.day,
+                        mean_top1: d.mean_top1,
+                        lists: d.lists,
+                    })
+                    .collect(),
+                recent_mean: t.recent_mean,
+                reference_mean: t.reference_mean,
+                recent_lists: t.recent_lists,
+                reference_lists: t.reference_lists,
+                slope_per_day: t.slope_per_day,
+                judged: t.judged,
+                alert: t.alert,
+            },
+        }
+    }
+}
+
+fn alerts(v: Vec<engine::drift::DriftAlert>) -> Vec<DriftAlert> {
+    use engine::drift::DriftSignal as S;
+    v.into_iter()
+        .map(|a| DriftAlert {
+            signal: match a.signal {
+                S::InteractionRate => DriftSignal::InteractionRate,
+                S::QueryCentroid => DriftSignal::QueryCentroid,
+                S::ItemCentroid => DriftSignal::ItemCentroid,
+                S::Top1Similarity => DriftSignal::Top1Similarity,
+            },
+            message: a.message,
+        })
+        .collect()
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -193,6 +331,8 @@ pub async fn dashboard(
         top_clicked: item_counts(d.top_clicked),
         never_clicked: item_counts(d.never_clicked),
         drift: d.drift.into(),
+        embedding_drift: d.embedding_drift.into(),
+        alerts: alerts(d.alerts),
     }))
 }
 
@@ -200,19 +340,21 @@ pub async fn dashboard(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DriftParams {
-    /// Days in the recent window (default 7).
+    /// Days in the recent window (default: the server's `--drift-recent-days`, 7).
     pub recent_days: Option<i64>,
-    /// Days in the reference window before it (default 28).
+    /// Days in the reference window before it (default: `--drift-reference-days`, 28).
     pub reference_days: Option<i64>,
 }
 
-/// Interaction-rate drift: the last `recent_days` against the `reference_days` before.
+/// Drift now: the interaction rate and the embedding signals (query centroid,
+/// item centroid, top-1 similarity) of the last `recent_days` against the
+/// `reference_days` before, and the alerts they raise (the dashboard's drift panel).
 #[utoipa::path(
     get, path = "/metrics/drift", tag = "metrics",
     params(DriftParams),
     security(("api_key" = [])),
     responses(
-        (status = 200, body = RateDrift),
+        (status = 200, body = Drift),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "The key is not an admin key", body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
@@ -221,10 +363,11 @@ pub struct DriftParams {
 pub async fn drift(
     State(state): State<ServerState>,
     params: Result<Query<DriftParams>, QueryRejection>,
-) -> Result<Json<RateDrift>, ApiError> {
+) -> Result<Json<Drift>, ApiError> {
     let params = query(params)?;
-    let recent = params.recent_days.unwrap_or(7);
-    let reference = params.reference_days.unwrap_or(28);
+    let configured = &state.engine.settings.drift;
+    let recent = params.recent_days.unwrap_or(configured.recent_days);
+    let reference = params.reference_days.unwrap_or(configured.reference_days);
     for (name, v) in [("recent_days", recent), ("reference_days", reference)] {
         if !(1..=MAX_DRIFT_DAYS).contains(&v) {
             return Err(EngineError::Invalid(format!(
@@ -235,7 +378,12 @@ pub async fn drift(
     }
     let d = state
         .engine
-        .rate_drift(Utc::now(), recent, reference)
+        .drift_state(Utc::now(), recent, reference)
         .await?;
-    Ok(Json(d.into()))
+    Ok(Json(Drift {
+        as_of: d.now,
+        interaction_rate: d.rate.into(),
+        embedding: d.embedding.into(),
+        alerts: alerts(d.alerts),
+    }))
 }
