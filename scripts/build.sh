@@ -25,7 +25,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(sha256sum "$wasm" | cut -d' ' 
   sha256sum "$wasm" | cut -d' ' -f1 >"$stamp"
 fi
 cp style/main.css "$pkg/semrec.css" && gzip -9 -k -f "$pkg/semrec.css"
-log "front end: $(du -k "$pkg/semrec.wasm" | cut -f1) KB wasm, $(du -k "$pkg/semrec.wasm.gz" | cut -f1) KB gzipped"
+log "front end: $(stat -c%s "$pkg/semrec.wasm") bytes wasm, $(stat -c%s "$pkg/semrec.wasm.gz") bytes gzipped (target: 250000)"
 
 log "building the server ($profile)"
 if [ "$profile" = "release" ]; then

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the built app on a fresh throwaway database, runs the Playwright
 # suite against it in Debian's Chromium, and stops the app (by its pid).
-#   scripts/e2e.sh [path/to/semrec]
+#   scripts/e2e.sh [path/to/semrec [playwright test args...]]
+# e.g. the documentation screenshots alone, on a database with nothing but the demo catalog:
+#   SCREENSHOTS=1 scripts/e2e.sh "$CARGO_TARGET_DIR/debug/semrec" tests/screenshots.spec.ts
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin="${1:-$CARGO_TARGET_DIR/release/semrec}"
 [ -x "$bin" ] || die "$bin not built: run scripts/build.sh"
@@ -27,17 +29,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for i in $(seq 1 600); do
+# The first start embeds the catalog: minutes on a busy 2-core machine.
+ready_secs="${E2E_READY_SECS:-900}"
+for i in $(seq 1 $((ready_secs * 2))); do
   if curl -fsS "$E2E_BASE_URL/api/v1/health/ready" >/dev/null 2>&1; then break; fi
   kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; die "the server exited during start-up"; }
-  [ "$i" -eq 600 ] && { tail -50 "$work/server.log" >&2; die "the server did not become ready in 300 s"; }
+  [ "$i" -eq $((ready_secs * 2)) ] && { tail -50 "$work/server.log" >&2; die "the server did not become ready in $ready_secs s"; }
   sleep 0.5
 done
 log "server ready at $E2E_BASE_URL"
 
 cd "$ROOT/end2end"
 status=0
-npx playwright test || status=$?
+npx playwright test "${@:2}" || status=$?
 if [ "$status" -ne 0 ]; then
   log "server log (last 80 lines):"; tail -80 "$work/server.log" >&2
 fi

@@ -33,7 +33,7 @@ pub fn Card(
     let more_href = format!("{href}#similar");
     let title = card.item.title.clone();
     let id = card.item.id.clone();
-    let score = format!("{:.0}% match", (card.score * 100.0).clamp(0.0, 100.0));
+    let score = format!("{}% match", card.match_percent);
     view! {
         <li class="card" data-item=card.item.id.clone() data-rank=card.rank>
             <div class="card-head">

@@ -99,7 +99,7 @@ pub fn ChipField(
         <div class="field">
             <label for=entry_id.clone()>{label}</label>
             <div class="chip-box">
-                <ul class="chips" aria-label=format!("Added {}", label.to_lowercase())>
+                <ul class="chips" aria-label=format!("Added {}", label.to_ascii_lowercase())>
                     <For each=move || chips.get() key=|c| c.clone() let:chip>
                         <li class="chip">
                             <span>{chip.clone()}</span>

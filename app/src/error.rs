@@ -5,10 +5,27 @@ use leptos::prelude::ServerFnError;
 
 #[cfg(feature = "ssr")]
 pub fn fail(status: http::StatusCode, message: impl Into<String>) -> ServerFnError {
-    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(status);
+    if !is_form_post() {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
     }
     ServerFnError::ServerError(message.into())
+}
+
+/// A plain HTML form posted to a server function (no JavaScript: the sign-in and
+/// sign-out forms). Leptos answers it with a redirect back to the page, the error
+/// carried in the URL for the page to show; a status set here would replace that
+/// redirect with a bare error body.
+#[cfg(feature = "ssr")]
+fn is_form_post() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>().is_some_and(|p| {
+        p.method == http::Method::POST
+            && p.headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+    })
 }
 
 /// Maps an engine error to a status and a safe message.
@@ -50,10 +67,15 @@ pub fn engine_error(err: engine::EngineError) -> ServerFnError {
     }
 }
 
-/// The message of a server function error, without the transport prefix.
+/// The message of a server function error, without the transport prefix, as a
+/// sentence (engine messages start in lower case).
 pub fn user_message(err: &ServerFnError) -> String {
-    match err {
+    let mut message = match err {
         ServerFnError::ServerError(m) => m.clone(),
         other => other.to_string(),
+    };
+    if let Some(first) = message.get_mut(0..1) {
+        first.make_ascii_uppercase();
     }
+    message
 }

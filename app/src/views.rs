@@ -100,7 +100,9 @@ pub struct ItemCard {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RecommendationCard {
     pub rank: usize,
-    pub score: f32,
+    /// Cosine similarity as a whole percentage, 0–100 (an integer: no float
+    /// parsing or formatting for it in the browser).
+    pub match_percent: u8,
     pub item: ItemCard,
     /// e.g. "close to your interest 'jazz'".
     pub because: Option<String>,

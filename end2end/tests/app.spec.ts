@@ -66,6 +66,13 @@ test("profile chips and catalog picker → explained recommendations → click �
   await expect(page).toHaveURL(/\/item\/.+\?imp=/);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(title);
   await expect(page.locator("#similar li.card").first()).toBeVisible();
+  // Back shows the profile as saved, not the page as first loaded (pages are not cached).
+  await page.goBack();
+  await expect(page.getByRole("list", { name: "Added interests" }).locator(".chip")).toHaveText([
+    "space exploration×",
+    "fighter pilots×",
+  ]);
+  await expect(cards).toHaveCount(10);
 
   await openDashboard(admin);
   await expect(admin.locator('[data-stat="clicks"] .stat-value')).toHaveText(String(before + 1));
@@ -195,4 +202,45 @@ test("admin server functions answer 401 without a session", async ({ request }) 
     data: "",
   });
   expect(dash.status()).toBe(401);
+});
+
+test("sign-in errors come back to the form, unknown items get a way back", async ({ page }) => {
+  // The sign-in forms are plain form posts: a refusal redirects back with the message.
+  await page.goto("/admin");
+  await hydrated(page);
+  await page.getByLabel("Admin name").fill("admin");
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Wrong admin name or password.");
+  await expect(page.getByRole("heading", { name: "Admin sign-in" })).toBeVisible();
+
+  await page.goto("/");
+  // Past the browser's own check, so the server's refusal shows.
+  await page.locator("#handle").evaluate((el) => {
+    el.removeAttribute("pattern");
+    el.removeAttribute("minlength");
+  });
+  await page.getByLabel("Your handle").fill("!!");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page.getByRole("alert")).toContainText(/^A handle is/);
+
+  const res = await page.goto(`/item/no-such-item-${run}`);
+  expect(res?.status()).toBe(404);
+  await expect(page.getByRole("alert")).toContainText("This item cannot be shown");
+  await page.getByRole("link", { name: "Back to your recommendations" }).click();
+  await expect(page).toHaveURL(/\/$/);
+});
+
+test("readable on a phone: no page wider than the screen", async ({ browser }) => {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  const fits = async () =>
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await signInUser(page, "phone");
+  await addChips(page, "Interests", ["jazz"]);
+  await page.getByRole("button", { name: "Save and recommend" }).click();
+  await expect(page.locator("#recommendation-list > li.card")).toHaveCount(10);
+  await fits();
+  await openDashboard(page);
+  await fits();
+  await page.close();
 });

@@ -2,20 +2,49 @@ import { expect, type Page } from "@playwright/test";
 
 export const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? "";
 
-/** Waits until the WASM bundle has hydrated the page. */
+const consoleErrors = new WeakMap<Page, string[]>();
+
+/** Keeps the page's console errors and uncaught exceptions (a WASM panic lands there). */
+export function watchConsole(page: Page) {
+  if (consoleErrors.has(page)) return;
+  const errors: string[] = [];
+  consoleErrors.set(page, errors);
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(`${e.name}: ${e.message}`));
+}
+
+/**
+ * Waits until the WASM bundle has hydrated the page's islands (the app runs in
+ * Leptos islands mode: pages are server-rendered, links and plain forms are
+ * full page loads, so wait again after each navigation); on failure shows why.
+ */
 export async function hydrated(page: Page) {
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  watchConsole(page);
+  try {
+    await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  } catch (e) {
+    const errors = consoleErrors.get(page) ?? [];
+    throw new Error(
+      `the page at ${page.url()} did not hydrate; browser console errors:\n${errors.join("\n") || "(none)"}\n${e}`,
+    );
+  }
 }
 
 /** Opens /admin, signing in when needed, and waits for the dashboard. */
 export async function openDashboard(page: Page) {
+  watchConsole(page);
   await page.goto("/admin");
   await hydrated(page);
   const signIn = page.getByRole("button", { name: "Sign in" });
   if (await signIn.isVisible()) {
     await page.getByLabel("Admin name").fill("admin");
     await page.getByLabel("Password").fill(adminPassword);
+    // A plain form post: the server sets the cookie and redirects back to /admin.
     await signIn.click();
+    await expect(page.locator('[data-stat="clicks"] .stat-value')).toBeVisible();
+    await hydrated(page);
   }
   await expect(page.locator('[data-stat="clicks"] .stat-value')).toBeVisible();
 }
@@ -23,6 +52,7 @@ export async function openDashboard(page: Page) {
 /** Signs in a fresh end user by handle. */
 export async function signInUser(page: Page, prefix = "e2e"): Promise<string> {
   const handle = `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1000)}`;
+  watchConsole(page);
   await page.goto("/");
   await hydrated(page);
   await page.getByLabel("Your handle").fill(handle);

@@ -4,8 +4,9 @@ import { expect, test } from "@playwright/test";
 
 import { addChips, hydrated, openDashboard, signInUser } from "./helpers";
 
-// Regenerates docs/screenshots/*.png with real demo data:
-//   SCREENSHOTS=1 scripts/e2e.sh "$CARGO_TARGET_DIR/debug/semrec"
+// Regenerates docs/screenshots/*.png with real demo data. Run it alone, on the fresh
+// database e2e.sh starts (other specs import test items into the catalog):
+//   SCREENSHOTS=1 scripts/e2e.sh "$CARGO_TARGET_DIR/debug/semrec" tests/screenshots.spec.ts
 const out = path.resolve(__dirname, "../../docs/screenshots");
 
 test.skip(!process.env.SCREENSHOTS, "set SCREENSHOTS=1 to regenerate docs/screenshots");

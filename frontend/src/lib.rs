@@ -1,13 +1,23 @@
-//! The WASM entry point: hydrates the server-rendered page, then marks the
-//! body so tests (and scripts) know the page is interactive.
-// The dashboard's view types nest deeply; the default limit (128) is too low to lay them out.
-#![recursion_limit = "256"]
+//! The WASM entry point. The app runs in islands mode: pages are rendered on
+//! the server and only the `#[island]` components of the `app` crate hydrate
+//! here. The body is marked once they have, so tests (and scripts) know the
+//! page is interactive.
+
+// Links the app crate: its islands are the hydration functions this module exports.
+extern crate app;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    if let Some(body) = leptos::prelude::document().body() {
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
+    leptos::mount::hydrate_islands();
+    // Leptos' island script calls each island's hydration function right after this
+    // returns, in one chain of microtasks; a timeout runs after that chain.
+    leptos::prelude::set_timeout(
+        || {
+            if let Some(body) = leptos::prelude::document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

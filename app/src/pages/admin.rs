@@ -175,14 +175,14 @@ pub async fn get_dashboard() -> Result<DashboardView, ServerFnError> {
     })
 }
 
+/// Server-rendered only: the sign-in and sign-out forms are plain form posts
+/// (the server sets or clears the cookie and redirects back), the charts' tooltips
+/// are SVG `<title>`s. Only the import panel is an island.
 #[component]
 pub fn AdminPage() -> impl IntoView {
+    // Read a failed sign-in's message from the URL the form post was redirected to.
     let sign_in = ServerAction::<AdminSignIn>::new();
     let sign_out = ServerAction::<AdminSignOut>::new();
-    let dashboard = Resource::new(
-        move || (sign_in.version().get(), sign_out.version().get()),
-        |_| get_dashboard(),
-    );
     let sign_in_error = move || {
         sign_in
             .value()
@@ -193,7 +193,7 @@ pub fn AdminPage() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading the dashboard…"</p> }>
             {move || Suspend::new(async move {
-                match dashboard.await {
+                match get_dashboard().await {
                     Ok(d) => view! { <Dashboard d sign_out/> }.into_any(),
                     Err(e) if user_message(&e).contains("Admin sign-in required") => view! {
                         <section class="panel signin">
@@ -208,7 +208,12 @@ pub fn AdminPage() -> impl IntoView {
                             {move || sign_in_error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                         </section>
                     }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{user_message(&e)}</p> }.into_any(),
+                    Err(e) => view! {
+                        <div class="state state-error" role="alert">
+                            <p class="state-title">"The dashboard could not be loaded"</p>
+                            <p>{user_message(&e)}</p>
+                        </div>
+                    }.into_any(),
                 }
             })}
         </Suspense>

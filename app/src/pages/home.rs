@@ -1,9 +1,12 @@
 //! The end user's page: sign in with a handle, describe yourself, get recommendations.
+//! Rendered on the server; the signed-in part is the [`Workspace`] island.
 
+use leptos::either::{Either, EitherOf4};
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos::server_fn::ServerFn;
+use leptos_router::hooks::use_query_map;
 
-use crate::cards::{urlencode, Card, CardSkeletons};
+use crate::cards::{Card, CardSkeletons};
 use crate::chips::{ChipField, HistoryPicker};
 use crate::error::user_message;
 use crate::views::{Facets, ProfileView, RecommendationCard, RecommendationsView};
@@ -231,34 +234,36 @@ pub async fn get_facets() -> Result<Facets, ServerFnError> {
     Ok(Facets { languages, sources })
 }
 
+/// The home page, rendered on the server: the sign-in form (a plain form post)
+/// or, once signed in, the [`Workspace`] island with everything it starts from.
 #[component]
 pub fn HomePage() -> impl IntoView {
+    // Reads a failed sign-in's message from the URL the form post was redirected to.
     let sign_in = ServerAction::<SignIn>::new();
-    let sign_out = ServerAction::<SignOut>::new();
-    let save = ServerAction::<SaveProfile>::new();
-    let version = move || {
+    let (language, source) = use_query_map().with_untracked(|q| {
         (
-            sign_in.version().get(),
-            sign_out.version().get(),
-            save.version().get(),
+            q.get("language").unwrap_or_default(),
+            q.get("source").unwrap_or_default(),
         )
-    };
-    let profile = Resource::new(version, |_| get_profile());
-
+    });
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading your profile…"</p> }>
-            {move || Suspend::new(async move {
-                match profile.await {
-                    Err(e) => view! { <ErrorState message=user_message(&e)/> }.into_any(),
-                    Ok(None) => view! { <SignInForm action=sign_in/> }.into_any(),
-                    Ok(Some(p)) => view! {
-                        <div class="layout">
-                            <ProfileForm profile=p action=save sign_out=sign_out/>
-                            <Recommendations saved=save/>
-                        </div>
-                    }.into_any(),
-                }
-            })}
+            {move || {
+                let (language, source) = (language.clone(), source.clone());
+                Suspend::new(async move {
+                    match get_profile().await {
+                        Err(e) => view! { <ErrorState message=user_message(&e)/> }.into_any(),
+                        Ok(None) => view! { <SignInForm action=sign_in/> }.into_any(),
+                        Ok(Some(profile)) => {
+                            let facets = get_facets().await.unwrap_or_default();
+                            let recs = get_recommendations(0, language.clone(), source.clone())
+                                .await
+                                .map_err(|e| user_message(&e));
+                            view! { <Workspace profile recs facets language source/> }.into_any()
+                        }
+                    }
+                })
+            }}
         </Suspense>
     }
 }
@@ -274,6 +279,8 @@ fn ErrorState(message: String, #[prop(optional)] retry: Option<Callback<()>>) ->
     }
 }
 
+/// Server-rendered: the form posts to the server function, which sets the
+/// session cookie and redirects back here.
 #[component]
 fn SignInForm(action: ServerAction<SignIn>) -> impl IntoView {
     let error = move || {
@@ -290,7 +297,8 @@ fn SignInForm(action: ServerAction<SignIn>) -> impl IntoView {
             <ActionForm action=action attr:class="row">
                 <label for="handle">"Your handle"</label>
                 <input id="handle" name="handle" required minlength="2" maxlength="40"
-                    pattern="[A-Za-z0-9][A-Za-z0-9_.\\-]{1,39}" autocomplete="username" placeholder="e.g. ada"/>
+                    pattern="[A-Za-z0-9][A-Za-z0-9_.\\-]{1,39}" autocomplete="username" placeholder="e.g. ada"
+                    title="2 to 40 letters, digits, dots, dashes or underscores"/>
                 <button type="submit">"Continue"</button>
             </ActionForm>
             {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
@@ -298,12 +306,28 @@ fn SignInForm(action: ServerAction<SignIn>) -> impl IntoView {
     }
 }
 
-#[component]
-fn ProfileForm(
+/// The signed-in user's page: profile editor and recommendations. This island
+/// (with the components it uses) is what the browser runs; its props are the
+/// data the server rendered it with.
+#[island]
+pub fn Workspace(
     profile: ProfileView,
-    action: ServerAction<SaveProfile>,
-    sign_out: ServerAction<SignOut>,
+    recs: Result<Option<RecommendationsView>, String>,
+    facets: Facets,
+    language: String,
+    source: String,
 ) -> impl IntoView {
+    let save = ServerAction::<SaveProfile>::new();
+    view! {
+        <div class="layout">
+            <ProfileForm profile action=save/>
+            <Recommendations saved=save first=recs facets language source/>
+        </div>
+    }
+}
+
+#[component]
+fn ProfileForm(profile: ProfileView, action: ServerAction<SaveProfile>) -> impl IntoView {
     let error = move || {
         action
             .value()
@@ -313,16 +337,30 @@ fn ProfileForm(
     };
     let saved = move || matches!(action.value().get(), Some(Ok(())));
     let pending = action.pending();
+    // What <ActionForm/> does, without wrapping the whole form in its type-erased
+    // `Children` (each such view costs the bundle its own copy of the hydration code).
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match SaveProfile::from_event(&ev) {
+            Ok(input) => {
+                action.dispatch(input);
+            }
+            Err(e) => action
+                .value()
+                .set(Some(Err(ServerFnError::Deserialization(e.to_string())))),
+        }
+    };
     view! {
         <section class="panel profile" aria-labelledby="profile-title">
             <div class="profile-head">
                 <h2 id="profile-title">"Your profile"</h2>
                 <span class="handle">"@" {profile.handle.clone()}</span>
-                <ActionForm action=sign_out attr:class="inline">
+                // A plain form: the server ends the session and redirects back to the sign-in page.
+                <form method="post" action=SignOut::url() class="inline">
                     <button type="submit" class="link">"Sign out"</button>
-                </ActionForm>
+                </form>
             </div>
-            <ActionForm action=action attr:class="stack">
+            <form method="post" action=SaveProfile::url() class="stack" on:submit=on_submit>
                 <ChipField label="Interests" name="interests" entry_name="interests_entry"
                     initial=profile.interests.clone() placeholder="aircraft, jazz, space exploration"/>
                 <HistoryPicker initial=profile.history.clone()/>
@@ -337,118 +375,132 @@ fn ProfileForm(
                 <button type="submit" disabled=move || pending.get()>
                     {move || if pending.get() { "Saving…" } else { "Save and recommend" }}
                 </button>
-            </ActionForm>
+            </form>
             {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <Show when=saved><p class="ok" role="status">"Saved."</p></Show>
+            {move || saved().then(|| view! { <p class="ok" role="status">"Saved."</p> })}
         </section>
     }
 }
 
-/// Builds `/?language=..&source=..` from the filter values ("" = any).
-fn filter_href(language: &str, source: &str) -> String {
-    let mut parts = Vec::new();
-    if !language.is_empty() {
-        parts.push(format!("language={}", urlencode(language)));
-    }
-    if !source.is_empty() {
-        parts.push(format!("source={}", urlencode(source)));
-    }
-    if parts.is_empty() {
-        "/".to_string()
-    } else {
-        format!("/?{}", parts.join("&"))
+/// Language and source menus. A plain GET form: picking an entry reloads the
+/// page with the new filters (an inline handler, so it works before the WASM
+/// has loaded as well as after).
+#[component]
+fn Filters(facets: Facets, language: String, source: String) -> impl IntoView {
+    let options = move |entries: Vec<(String, i64)>, current: String| {
+        entries
+            .into_iter()
+            .map(|(value, n)| {
+                let selected = value == current;
+                let label = format!("{value} ({n})");
+                view! { <option value=value selected=selected>{label}</option> }
+            })
+            .collect_view()
+    };
+    view! {
+        <form method="get" action="/" class="filters" aria-label="Filters">
+            <div class="filter">
+                <label for="filter-language">"Language"</label>
+                <select id="filter-language" name="language" onchange="this.form.submit()">
+                    <option value="" selected=language.is_empty()>"Any"</option>
+                    {options(facets.languages, language.clone())}
+                </select>
+            </div>
+            <div class="filter">
+                <label for="filter-source">"Source"</label>
+                <select id="filter-source" name="source" onchange="this.form.submit()">
+                    <option value="" selected=source.is_empty()>"Any"</option>
+                    {options(facets.sources, source.clone())}
+                </select>
+            </div>
+        </form>
     }
 }
 
+/// What the recommendations area shows: `None` while the first list loads.
+type RecsState = Option<Result<Option<RecommendationsView>, String>>;
+
 #[component]
-fn Recommendations(saved: ServerAction<SaveProfile>) -> impl IntoView {
-    let query = use_query_map();
-    let language = move || query.with(|q| q.get("language").unwrap_or_default());
-    let source = move || query.with(|q| q.get("source").unwrap_or_default());
-    let retry = RwSignal::new(0u32);
-    let facets = Resource::new(|| (), |_| get_facets());
-    let first = Resource::new(
-        move || (saved.version().get(), retry.get(), language(), source()),
-        |(_, _, language, source)| get_recommendations(0, language, source),
-    );
-    let navigate = use_navigate();
-    let on_language = {
-        let navigate = navigate.clone();
-        move |ev| {
-            navigate(
-                &filter_href(&event_target_value(&ev), &source()),
-                Default::default(),
-            )
+fn Recommendations(
+    saved: ServerAction<SaveProfile>,
+    first: Result<Option<RecommendationsView>, String>,
+    facets: Facets,
+    language: String,
+    source: String,
+) -> impl IntoView {
+    let recs: RwSignal<RecsState> = RwSignal::new(Some(first));
+    let loading = RwSignal::new(false);
+    // Only the newest request may fill the list (saves can overlap).
+    let generation = StoredValue::new(0u64);
+    let reload = {
+        let (language, source) = (language.clone(), source.clone());
+        move || {
+            let g = generation.get_value() + 1;
+            generation.set_value(g);
+            loading.set(true);
+            // A shown list stays (dimmed) until the new one arrives; anything else gives way to placeholders.
+            if !recs.with_untracked(|r| matches!(r, Some(Ok(Some(_))))) {
+                recs.set(None);
+            }
+            let (language, source) = (language.clone(), source.clone());
+            leptos::task::spawn_local(async move {
+                let result = get_recommendations(0, language, source)
+                    .await
+                    .map_err(|e| user_message(&e));
+                if generation.get_value() == g {
+                    recs.set(Some(result));
+                    loading.set(false);
+                }
+            });
         }
     };
-    let on_source = move |ev| {
-        navigate(
-            &filter_href(&language(), &event_target_value(&ev)),
-            Default::default(),
-        )
-    };
-
+    // A saved profile means a new list.
+    Effect::watch(
+        move || saved.version().get(),
+        {
+            let reload = reload.clone();
+            move |_, _, _| {
+                if matches!(saved.value().get_untracked(), Some(Ok(()))) {
+                    reload();
+                }
+            }
+        },
+        false,
+    );
+    let retry = Callback::new(move |()| reload());
+    let filtered = !language.is_empty() || !source.is_empty();
     view! {
-        <section class="recommendations" aria-labelledby="recs-title">
+        <section class="recommendations" class:stale=move || loading.get() aria-labelledby="recs-title"
+            aria-busy=move || loading.get().to_string()>
             <div class="recs-head">
                 <h2 id="recs-title">"Recommended for you"</h2>
-                <form method="get" action="/" class="filters" aria-label="Filters">
-                    <Suspense fallback=|| ()>
-                        {move || {
-                            let (on_language, on_source) = (on_language.clone(), on_source.clone());
-                            Suspend::new(async move {
-                            let f = facets.await.unwrap_or_default();
-                            let (lang, src) = (language(), source());
-                            view! {
-                                <div class="filter">
-                                    <label for="filter-language">"Language"</label>
-                                    <select id="filter-language" name="language" on:change=on_language>
-                                        <option value="" selected=lang.is_empty()>"Any"</option>
-                                        {f.languages.into_iter().map(|(l, n)| {
-                                            let sel = l == lang;
-                                            view! { <option value=l.clone() selected=sel>{format!("{l} ({n})")}</option> }
-                                        }).collect_view()}
-                                    </select>
-                                </div>
-                                <div class="filter">
-                                    <label for="filter-source">"Source"</label>
-                                    <select id="filter-source" name="source" on:change=on_source>
-                                        <option value="" selected=src.is_empty()>"Any"</option>
-                                        {f.sources.into_iter().map(|(s, n)| {
-                                            let sel = s == src;
-                                            view! { <option value=s.clone() selected=sel>{format!("{s} ({n})")}</option> }
-                                        }).collect_view()}
-                                    </select>
-                                </div>
-                            }
-                        })}}
-                    </Suspense>
-                </form>
+                <Filters facets language=language.clone() source=source.clone()/>
             </div>
-            <Transition fallback=|| view! { <CardSkeletons/> }>
-                {move || Suspend::new(async move {
-                    match first.await {
-                        Err(e) => view! {
-                            <ErrorState message=user_message(&e) retry=Callback::new(move |_| retry.update(|n| *n += 1))/>
-                        }.into_any(),
-                        Ok(None) => view! {
-                            <div class="state state-empty">
-                                <p class="state-title">"Tell us what you like"</p>
-                                <p>"Add a few interests, things you enjoyed or classes you follow, then save: recommendations appear here, each with the reason it was picked."</p>
-                            </div>
-                        }.into_any(),
-                        Ok(Some(list)) => view! { <RecList first=list language=language() source=source()/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match recs.get() {
+                None => EitherOf4::A(view! { <CardSkeletons/> }),
+                Some(Err(e)) => EitherOf4::B(view! { <ErrorState message=e retry/> }),
+                Some(Ok(None)) => EitherOf4::C(view! {
+                    <div class="state state-empty">
+                        <p class="state-title">"Tell us what you like"</p>
+                        <p>"Add a few interests, things you enjoyed or classes you follow, then save: recommendations appear here, each with the reason it was picked."</p>
+                    </div>
+                }),
+                Some(Ok(Some(list))) => EitherOf4::D(view! {
+                    <RecList first=list filtered language=language.clone() source=source.clone()/>
+                }),
+            }}
         </section>
     }
 }
 
 /// The loaded cards: the first page, then pages added by "Show more", minus dismissed ones.
 #[component]
-fn RecList(first: RecommendationsView, language: String, source: String) -> impl IntoView {
-    let filtered = !language.is_empty() || !source.is_empty();
+fn RecList(
+    first: RecommendationsView,
+    filtered: bool,
+    language: String,
+    source: String,
+) -> impl IntoView {
     let imp = first.impression_id.clone();
     let cards: RwSignal<Vec<(String, RecommendationCard)>> =
         RwSignal::new(first.items.into_iter().map(|c| (imp.clone(), c)).collect());
@@ -482,8 +534,10 @@ fn RecList(first: RecommendationsView, language: String, source: String) -> impl
         Some(Err(e)) => Some(user_message(&e)),
         _ => None,
     };
-    view! {
-        <Show when=move || !cards.with(Vec::is_empty) fallback=move || view! {
+    // A memo, so the list below is rebuilt only when it turns empty, not on every change.
+    let any_cards = Memo::new(move |_| !cards.with(Vec::is_empty));
+    let empty = move || {
+        view! {
             <div class="state state-empty">
                 <p class="state-title">{if filtered { "Nothing matches these filters" } else { "Nothing left to show" }}</p>
                 <p>{if filtered {
@@ -493,20 +547,29 @@ fn RecList(first: RecommendationsView, language: String, source: String) -> impl
                 }}</p>
                 {filtered.then(|| view! { <a href="/">"Clear filters"</a> })}
             </div>
-        }>
-            <ol class="cards" id="recommendation-list">
-                <For each=move || cards.get() key=|(_, c)| c.item.id.clone() let:entry>
-                    <Card card=entry.1 impression=entry.0 on_dismiss=on_dismiss/>
-                </For>
-            </ol>
-        </Show>
+        }
+    };
+    // Plain closures and `Either` rather than <Show/>: its children and fallback are
+    // type-erased views, each with its own copy of the hydration code in the bundle.
+    view! {
+        {move || if any_cards.get() {
+            Either::Left(view! {
+                <ol class="cards" id="recommendation-list">
+                    <For each=move || cards.get() key=|(_, c)| c.item.id.clone() let:entry>
+                        <Card card=entry.1 impression=entry.0 on_dismiss=on_dismiss/>
+                    </For>
+                </ol>
+            })
+        } else {
+            Either::Right(empty())
+        }}
         {move || dismiss_error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || more_error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        <Show when=move || has_more.get()>
+        {move || has_more.get().then(|| view! {
             <button type="button" class="secondary load-more" disabled=move || more.pending().get()
                 on:click=move |_| { more.dispatch(cards.with(Vec::len)); }>
                 {move || if more.pending().get() { "Loading more…" } else { "Show more" }}
             </button>
-        </Show>
+        })}
     }
 }

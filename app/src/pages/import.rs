@@ -108,9 +108,14 @@ struct Progress {
     error: Option<String>,
 }
 
-#[component]
+/// An island: the only part of the dashboard that runs in the browser.
+#[island]
 pub fn ImportPanel() -> impl IntoView {
     let progress = RwSignal::new(Progress::default());
+    // The form needs the WASM (the browser reads the file): the button stays
+    // disabled in the server-rendered page until this island has hydrated.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
     let file_input = NodeRef::<leptos::html::Input>::new();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -120,13 +125,14 @@ pub fn ImportPanel() -> impl IntoView {
             start_import(file_input, progress);
         }
     };
+    // Whole percent in integers: the island needs no float formatting of its own.
     let percent = move || {
-        let p = progress.get();
-        if p.total_lines == 0 {
-            0.0
-        } else {
-            p.done_lines as f64 / p.total_lines as f64 * 100.0
-        }
+        progress.with(|p| {
+            (p.done_lines * 100)
+                .checked_div(p.total_lines)
+                .unwrap_or(0)
+                .min(100)
+        })
     };
     view! {
         <section class="panel import" aria-labelledby="import-title">
@@ -138,13 +144,13 @@ pub fn ImportPanel() -> impl IntoView {
             <form class="row" on:submit=on_submit>
                 <label for="import-file">"Catalog file (.jsonl or .csv)"</label>
                 <input id="import-file" type="file" accept=".jsonl,.json,.ndjson,.csv,text/csv,application/x-ndjson" required node_ref=file_input/>
-                <button type="submit" disabled=move || progress.with(|p| p.running)>
+                <button type="submit" disabled=move || !ready.get() || progress.with(|p| p.running)>
                     {move || if progress.with(|p| p.running) { "Importing…" } else { "Import" }}
                 </button>
             </form>
             <Show when=move || progress.with(|p| p.running || p.report.is_some())>
                 <div class="import-progress">
-                    <progress max="100" value=move || format!("{:.0}", percent()) aria-label="Import progress"></progress>
+                    <progress max="100" value=move || percent().to_string() aria-label="Import progress"></progress>
                     <span role="status">{move || progress.with(|p| format!("{} of {} lines processed", p.done_lines, p.total_lines))}</span>
                 </div>
             </Show>

@@ -43,7 +43,7 @@ pub fn to_view(
             .into_iter()
             .map(|r| crate::views::RecommendationCard {
                 rank: r.rank,
-                score: r.score,
+                match_percent: (r.score * 100.0).round().clamp(0.0, 100.0) as u8,
                 because: r.explanation.map(|e| match e.kind {
                     ElementKind::Interest => format!("Close to your interest “{}”", e.label),
                     ElementKind::History => format!("Because you enjoyed “{}”", e.label),
@@ -96,26 +96,28 @@ pub async fn open_item(
     })
 }
 
+/// Server-rendered only (no island): nothing here needs the browser's help.
 #[component]
 pub fn ItemPage() -> impl IntoView {
-    let params = use_params_map();
-    let query = use_query_map();
-    let detail = Resource::new(
-        move || (params.with(|p| p.get("id")), query.with(|q| q.get("imp"))),
-        |(id, imp)| async move {
-            match id {
-                Some(id) => open_item(id, imp).await,
-                None => Err(ServerFnError::ServerError(
-                    "No item id in the address.".into(),
-                )),
-            }
-        },
-    );
+    let id = use_params_map().with_untracked(|p| p.get("id"));
+    let imp = use_query_map().with_untracked(|q| q.get("imp"));
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Err(e) => view! { <p class="error" role="alert">{user_message(&e)}</p> }.into_any(),
+            {move || {
+                let (id, imp) = (id.clone(), imp.clone());
+                Suspend::new(async move {
+                let detail = match id {
+                    Some(id) => open_item(id, imp).await,
+                    None => Err(ServerFnError::ServerError("No item id in the address.".into())),
+                };
+                match detail {
+                    Err(e) => view! {
+                        <div class="state state-error" role="alert">
+                            <p class="state-title">"This item cannot be shown"</p>
+                            <p>{user_message(&e)}</p>
+                            <a href="/">"Back to your recommendations"</a>
+                        </div>
+                    }.into_any(),
                     Ok(d) => view! {
                         <article class="panel item">
                             <h1>{d.item.title.clone()}</h1>
@@ -133,7 +135,7 @@ pub fn ItemPage() -> impl IntoView {
                         </section>
                     }.into_any(),
                 }
-            })}
+            })}}
         </Suspense>
     }
 }
