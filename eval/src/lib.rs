@@ -1,9 +1,10 @@
 //! Offline evaluation of semrec: leave-last-out splits of timestamped
 //! interactions, ranking metrics with paired significance tests, text
-//! baselines, and semrec's own recommend path over a real PostgreSQL.
+//! and topic-model baselines, and semrec's own recommend path over a real PostgreSQL.
 
 pub mod baselines;
 pub mod dataset;
+pub mod lda;
 pub mod metrics;
 pub mod report;
 pub mod semrec;

@@ -14,6 +14,7 @@ use engine::profile::ProfileStrategy;
 use engine::EngineSettings;
 use eval::baselines::{popularity, random_ranking, rank_by_scores, TextIndex, TfidfOptions};
 use eval::dataset::Dataset;
+use eval::lda::{Lda, LdaOptions};
 use eval::metrics::{paired_t_test, summarize, UserResult};
 use eval::report::{format_p, MethodResult, Table};
 use eval::semrec::{import_catalogue, Catalogue, ItemText};
@@ -247,6 +248,7 @@ fn baselines(
     target: Target,
     seed: u64,
     tfidf: TfidfOptions,
+    lda: &(String, Lda),
 ) -> Vec<MethodResult> {
     let hist = histories(splits, target);
     let n = data.items.len();
@@ -278,7 +280,41 @@ fn baselines(
         },
     ];
     out.extend(text_baselines(data, splits, target, &options, true));
+    out.push(MethodResult {
+        name: lda.0.clone(),
+        results: lda_results(&lda.1, splits, &hist, target),
+    });
     out
+}
+
+/// Per-user results of the LDA baseline (history excluded, like every method).
+fn lda_results(
+    lda: &Lda,
+    splits: &[UserSplit],
+    hist: &[Vec<usize>],
+    target: Target,
+) -> Vec<UserResult> {
+    splits
+        .iter()
+        .zip(hist)
+        .map(|(s, h)| {
+            let exclude: HashSet<usize> = h.iter().copied().collect();
+            UserResult::from_ranking(&rank_by_scores(&lda.scores(h), &exclude), s.target(target))
+        })
+        .collect()
+}
+
+/// The LDA baseline's model of a catalogue's item texts (split-independent: fitted
+/// once per catalogue, unsupervised, on the texts only).
+fn fit_lda(name: &str, data: &Dataset, seed: u64) -> (String, Lda) {
+    let options = LdaOptions {
+        seed,
+        ..LdaOptions::default()
+    };
+    let t0 = Instant::now();
+    let lda = Lda::fit(&item_texts(data), &options);
+    tracing::info!(set = name, secs = t0.elapsed().as_secs_f32(), "LDA fitted");
+    (options.label(), lda)
 }
 
 /// The product's settings as an in-process variant (what validation scores).
@@ -357,6 +393,7 @@ async fn final_tables(
     tfidf: TfidfOptions,
 ) -> Result<Vec<Table>> {
     let mut out = Vec::new();
+    let lda = fit_lda(name, data, args.seed);
     for &(mode, min_rating) in modes {
         let splits = split(data, args, min_rating);
         let t0 = Instant::now();
@@ -376,7 +413,14 @@ async fn final_tables(
             secs = t0.elapsed().as_secs_f32(),
             "semrec test lists"
         );
-        methods.extend(baselines(data, &splits, Target::Test, args.seed, tfidf));
+        methods.extend(baselines(
+            data,
+            &splits,
+            Target::Test,
+            args.seed,
+            tfidf,
+            &lda,
+        ));
         out.push(Table {
             title: format!("{name} catalogue, {mode}"),
             catalogue_size: data.items.len(),
@@ -455,6 +499,7 @@ async fn tune(
     // Sum over modes of mean nDCG@10, per text and grid variant.
     let mut sums = vec![vec![0.0; grid.len()]; cats.len()];
     let mut tfidf_sums = vec![0.0; TfidfOptions::ALL.len()];
+    let lda = full_grid.then(|| fit_lda(name, data, args.seed));
     for &(mode, min_rating) in modes {
         let splits = split(data, args, min_rating);
         doc.push_str(&format!("### {mode} ({} users)\n\n", splits.len()));
@@ -556,6 +601,10 @@ async fn tune(
                     tfidf_sums[i] += mean_ndcg(&m.results);
                 }
                 doc.push_str(&row(&m.name, &m.results, data.items.len()));
+            }
+            if let Some((label, lda)) = &lda {
+                let r = lda_results(lda, &splits, &hist, Target::Validation);
+                doc.push_str(&row(label, &r, data.items.len()));
             }
             doc.push('\n');
         }
