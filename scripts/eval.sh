@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Offline evaluation: semrec against random, popularity, TF-IDF and BM25 on
+# Offline evaluation: semrec against random, popularity, TF-IDF, BM25 and LDA on
 # MovieLens (leave-last-out by time), through semrec's real path (a throwaway
 # PostgreSQL + pgvector cluster, the real SBERT model). Fetches the data and the
-# model when missing, builds `semrec-eval` in release, prints the tables and
+# model when missing, builds `semrec-eval` (engine and eval optimised), prints the tables and
 # writes docs/EVALUATION.md.
 #   scripts/eval.sh                      the full run (both catalogues, tuning included)
 #   scripts/eval.sh --sets plots         extra flags go to semrec-eval (--help lists them)
