@@ -133,9 +133,9 @@ rounds = int(rounds)
 texts_path = os.path.join(out, "texts.json")
 
 class Side:
-    def __init__(self, name, argv):
+    def __init__(self, name, argv, env=None):
         self.name = name
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     def ask(self, command):
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
@@ -150,61 +150,85 @@ class Side:
         self.proc.stdin.close()
         self.proc.wait()
 
-# semrec first: it writes the texts before loading its model.
+# semrec first: it writes the texts before loading its model. It runs in the
+# precision the server would pick (SEMREC_EMBED_PRECISION, default auto: bf16 on
+# CPUs with AVX-512 BF16); when that is not f32, a second semrec process in f32
+# joins the rounds, so both precisions are measured under the same load.
 rust = Side("semrec", [bin_path, "--serve", "--dump-texts", texts_path])
 rust_info = rust.ask("info")
+f32 = None
+if rust_info["precision"] != "f32":
+    f32 = Side("semrec f32", [bin_path, "--serve"], dict(os.environ, SEMREC_EMBED_PRECISION="f32"))
+    f32_info = f32.ask("info")
 py = Side("python", [venv_python, os.path.join(out, "worker.py"), model_dir, texts_path])
 py_info = py.ask("info")
 n = rust_info["texts"]
+prec = rust_info["precision"]
 print(f"{n} texts, mean {rust_info['mean_tokens']:.0f} tokens (Python's tokenizer: "
-      f"{py_info['mean_tokens']:.0f}); threads: semrec {rust_info['threads']}, Python {py_info['threads']}")
+      f"{py_info['mean_tokens']:.0f}); threads: semrec {rust_info['threads']}, Python {py_info['threads']}; "
+      f"semrec precision {prec}" + (" (and f32)" if f32 else ""))
 
-print("\n| round | load (1 min) | semrec texts/s | Python texts/s | ratio | semrec, calls of 32, texts/s "
-      "| texts per CPU-second: semrec / Python |")
-print("|---|---|---|---|---|---|---|")
-rs, ps, r32, rc, pc = [], [], [], [], []
+f32_col = " semrec f32 texts/s |" if f32 else ""
+print(f"\n| round | load (1 min) | semrec ({prec}) texts/s | Python texts/s | ratio |{f32_col} "
+      "semrec, calls of 32, texts/s | texts per CPU-second: semrec / Python |")
+print("|---|---|---|---|---|" + ("---|" if f32 else "") + "---|---|")
+rs, ps, r32, rc, pc, fs = [], [], [], [], [], []
 for r in range(1, rounds + 1):
     load = os.getloadavg()[0]
     a, b, c = rust.ask("catalog"), py.ask("catalog"), rust.ask("catalog32")
     rs.append(n / a["seconds"]); ps.append(n / b["seconds"]); r32.append(n / c["seconds"])
     rc.append(n / a["cpu_seconds"]); pc.append(n / b["cpu_seconds"])
-    print(f"| {r} | {load:.1f} | {rs[-1]:.1f} | {ps[-1]:.1f} | {rs[-1] / ps[-1]:.2f}x | {r32[-1]:.1f} "
+    f32_cell = ""
+    if f32:
+        fs.append(n / f32.ask("catalog")["seconds"])
+        f32_cell = f" {fs[-1]:.1f} |"
+    print(f"| {r} | {load:.1f} | {rs[-1]:.1f} | {ps[-1]:.1f} | {rs[-1] / ps[-1]:.2f}x |{f32_cell} {r32[-1]:.1f} "
           f"| {rc[-1]:.1f} / {pc[-1]:.1f} |", flush=True)
 
 # Latency: alternating blocks of 50 single-profile runs, 200 per side.
-rl, pl = [], []
+rl, pl, fl = [], [], []
 for _ in range(4):
     rl += rust.ask("latency 50")["ms"]
     pl += py.ask("latency 50")["ms"]
+    if f32:
+        fl += f32.ask("latency 50")["ms"]
 rust_info = rust.ask("info")
 py_info = py.ask("info")
 rust.close(); py.close()
+if f32:
+    f32_info = f32.ask("info")
+    f32.close()
 
 def pct(xs, p):
     xs = sorted(xs)
     return xs[int(round(p * (len(xs) - 1)))]
 
 med = statistics.median
-print(f"\n| | semrec (candle) | {py_info['implementation']} |")
-print("|---|---|---|")
+print(f"\n| | semrec ({prec}) |" + (" semrec (f32) |" if f32 else "") + f" {py_info['implementation']} |")
+print("|---|---|---|" + ("---|" if f32 else ""))
+def row(label, mine, f32_value, python):
+    return (label, mine) + ((f32_value,) if f32 else ()) + (python,)
 rows = [
-    (f"catalog texts/s, median of {rounds} interleaved rounds", f"{med(rs):.1f}", f"{med(ps):.1f}"),
-    ("catalog texts/s, min–max over rounds", f"{min(rs):.1f}–{max(rs):.1f}", f"{min(ps):.1f}–{max(ps):.1f}"),
-    ("catalog texts/s, semrec in calls of 32 (median)", f"{med(r32):.1f}", "–"),
-    ("catalog texts per CPU-second (median)", f"{med(rc):.1f}", f"{med(pc):.1f}"),
-    ("tokens/s (median)", f"{med(rs) * rust_info['mean_tokens']:.0f}", f"{med(ps) * py_info['mean_tokens']:.0f}"),
-    ("one profile p50 (ms)", f"{pct(rl, 0.5):.1f}", f"{pct(pl, 0.5):.1f}"),
-    ("one profile p99 (ms)", f"{pct(rl, 0.99):.1f}", f"{pct(pl, 0.99):.1f}"),
-    ("peak RSS after load (MiB)", f"{rust_info['peak_rss_loaded_mib']:.0f}", f"{py_info['peak_rss_loaded_mib']:.0f}"),
-    ("peak RSS at end (MiB)", f"{rust_info['peak_rss_end_mib']:.0f}", f"{py_info['peak_rss_end_mib']:.0f}"),
-    ("model load (s)", f"{rust_info['load_s']:.2f}", f"{py_info['load_s']:.2f}"),
-    ("threads", str(rust_info["threads"]), str(py_info["threads"])),
+    row(f"catalog texts/s, median of {rounds} interleaved rounds", f"{med(rs):.1f}", f"{med(fs):.1f}" if fs else "", f"{med(ps):.1f}"),
+    row("catalog texts/s, min–max over rounds", f"{min(rs):.1f}–{max(rs):.1f}", f"{min(fs):.1f}–{max(fs):.1f}" if fs else "", f"{min(ps):.1f}–{max(ps):.1f}"),
+    row("catalog texts/s, semrec in calls of 32 (median)", f"{med(r32):.1f}", "–", "–"),
+    row("catalog texts per CPU-second (median)", f"{med(rc):.1f}", "–", f"{med(pc):.1f}"),
+    row("tokens/s (median)", f"{med(rs) * rust_info['mean_tokens']:.0f}", f"{med(fs) * rust_info['mean_tokens']:.0f}" if fs else "", f"{med(ps) * py_info['mean_tokens']:.0f}"),
+    row("one profile p50 (ms)", f"{pct(rl, 0.5):.1f}", f"{pct(fl, 0.5):.1f}" if fl else "", f"{pct(pl, 0.5):.1f}"),
+    row("one profile p99 (ms)", f"{pct(rl, 0.99):.1f}", f"{pct(fl, 0.99):.1f}" if fl else "", f"{pct(pl, 0.99):.1f}"),
+    row("peak RSS after load (MiB)", f"{rust_info['peak_rss_loaded_mib']:.0f}", f"{f32_info['peak_rss_loaded_mib']:.0f}" if f32 else "", f"{py_info['peak_rss_loaded_mib']:.0f}"),
+    row("peak RSS at end (MiB)", f"{rust_info['peak_rss_end_mib']:.0f}", f"{f32_info['peak_rss_end_mib']:.0f}" if f32 else "", f"{py_info['peak_rss_end_mib']:.0f}"),
+    row("model load (s)", f"{rust_info['load_s']:.2f}", f"{f32_info['load_s']:.2f}" if f32 else "", f"{py_info['load_s']:.2f}"),
+    row("threads", str(rust_info["threads"]), str(f32_info["threads"]) if f32 else "", str(py_info["threads"])),
 ]
-for row in rows:
-    print("| " + " | ".join(row) + " |")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
 ratios = [a / b for a, b in zip(rs, ps)]
 print(f"\nthroughput: ratio of medians {med(rs) / med(ps):.2f}x (per-round ratios "
       f"{min(ratios):.2f}–{max(ratios):.2f}x); calls of 32: {med(r32) / med(ps):.2f}x; "
       f"latency p50 ratio {pct(rl, 0.5) / pct(pl, 0.5):.2f}x (semrec / Python)")
+if f32:
+    print(f"semrec f32: throughput {med(fs) / med(ps):.2f}x Python, latency p50 ratio {pct(fl, 0.5) / pct(pl, 0.5):.2f}x; "
+          f"{prec} vs f32: throughput {med(rs) / med(fs):.2f}x")
 EOF
 log "load at end: $(uptime | sed 's/.*load average/load average/')"

@@ -25,7 +25,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use engine::embed::{SentenceEmbedder, TextKind};
+use engine::embed::{Precision, SentenceEmbedder, TextKind};
 
 const BATCH: usize = 32;
 /// ≈ 20 tokens with MiniLM's tokenizer (checked and printed at run time).
@@ -171,7 +171,15 @@ fn main() {
 
     let rss_before = peak_rss_mib();
     let started = Instant::now();
-    let model = SentenceEmbedder::load(&model_dir).unwrap_or_else(|e| panic!("{e}"));
+    // The server's setting and values: auto (the default), f32, bf16.
+    let precision = match std::env::var("SEMREC_EMBED_PRECISION").as_deref() {
+        Ok("f32") => Precision::F32,
+        Ok("bf16") => Precision::Bf16,
+        Ok("auto") | Err(_) => Precision::best_supported(),
+        Ok(other) => panic!("SEMREC_EMBED_PRECISION={other}: expected auto, f32 or bf16"),
+    };
+    let model = SentenceEmbedder::load_with_precision(&model_dir, precision)
+        .unwrap_or_else(|e| panic!("{e}"));
     let load_s = started.elapsed().as_secs_f64();
     let rss_loaded = peak_rss_mib();
     let threads = candle_core::utils::get_num_threads();
@@ -196,6 +204,7 @@ fn main() {
         let info = serde_json::json!({
             "implementation": "semrec (candle)",
             "model": model.info().id,
+            "precision": precision.as_str(),
             "threads": threads,
             "texts": texts.len(),
             "mean_tokens": tokens as f64 / n,
@@ -225,6 +234,7 @@ fn main() {
     let report = serde_json::json!({
         "implementation": "semrec (candle)",
         "model": model.info().id,
+        "precision": precision.as_str(),
         "threads": threads,
         "texts": texts.len(),
         "mean_tokens": tokens as f64 / n,
@@ -243,7 +253,7 @@ fn main() {
         "peak_rss_end_mib": rss_end,
     });
     println!(
-        "model {} ({} threads), {} catalog texts, mean {:.0} tokens, batch {BATCH}, {rounds} rounds",
+        "model {} ({precision}, {} threads), {} catalog texts, mean {:.0} tokens, batch {BATCH}, {rounds} rounds",
         model.info().id,
         threads,
         texts.len(),

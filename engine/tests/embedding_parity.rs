@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use engine::embed::{SentenceEmbedder, TextKind};
+use engine::embed::{Precision, SentenceEmbedder, TextKind};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -31,19 +31,22 @@ fn fixture_path() -> PathBuf {
         })
 }
 
+fn load(precision: Precision) -> SentenceEmbedder {
+    let dir = model_dir();
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "model folder {} is missing or incomplete: run scripts/fetch-model.sh \
+         (or set SEMREC_MODEL_DIR)",
+        dir.display()
+    );
+    SentenceEmbedder::load_with_precision(&dir, precision)
+        .unwrap_or_else(|err| panic!("loading {}: {err}", dir.display()))
+}
+
+/// The embedder as the product loads it: the fastest precision this CPU supports.
 fn embedder() -> &'static SentenceEmbedder {
     static EMBEDDER: OnceLock<SentenceEmbedder> = OnceLock::new();
-    EMBEDDER.get_or_init(|| {
-        let dir = model_dir();
-        assert!(
-            dir.join("model.safetensors").is_file(),
-            "model folder {} is missing or incomplete: run scripts/fetch-model.sh \
-             (or set SEMREC_MODEL_DIR)",
-            dir.display()
-        );
-        SentenceEmbedder::load(&dir)
-            .unwrap_or_else(|err| panic!("loading {}: {err}", dir.display()))
-    })
+    EMBEDDER.get_or_init(|| load(Precision::best_supported()))
 }
 
 struct Reference {
@@ -128,6 +131,53 @@ fn model_info_matches_folder() {
 #[test]
 fn every_reference_vector_matches() {
     let e = embedder();
+    assert_eq!(e.details().precision, Precision::best_supported());
+    check_every_reference(e);
+}
+
+/// f32 is the fallback on CPUs without AVX-512 BF16 (and a setting elsewhere):
+/// it must hold parity too, wherever these tests run.
+#[test]
+fn every_reference_vector_matches_in_f32() {
+    check_every_reference(&load(Precision::F32));
+}
+
+/// bf16 and f32 agree with each other as closely as each agrees with the reference.
+#[test]
+fn bf16_and_f32_agree() {
+    if !Precision::Bf16.is_supported() {
+        eprintln!("skipped: this CPU has no AVX-512 BF16, so bf16 cannot run here");
+        return;
+    }
+    let (bf16, f32) = (load(Precision::Bf16), load(Precision::F32));
+    assert_eq!(bf16.details().precision, Precision::Bf16);
+    let refs = references();
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    let a = bf16.embed(&texts, TextKind::Passage).unwrap();
+    let b = f32.embed(&texts, TextKind::Passage).unwrap();
+    let min_cos = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| cosine(x, y))
+        .fold(f32::INFINITY, f32::min);
+    let max_diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| max_abs_diff(x, y))
+        .fold(0.0, f32::max);
+    println!(
+        "bf16 vs f32 on {} texts: min cosine {min_cos:.7}, max abs diff {max_diff:.2e}",
+        a.len()
+    );
+    assert!(min_cos >= 0.9999, "bf16 vs f32: min cosine {min_cos}");
+    assert!(
+        max_diff > 0.0,
+        "bf16 gave exactly the f32 vectors: bf16 not in use"
+    );
+}
+
+fn check_every_reference(e: &SentenceEmbedder) {
+    let precision = e.details().precision;
     let refs = references();
     let mut min_cos = f32::INFINITY;
     let mut max_diff = 0.0f32;
@@ -151,12 +201,12 @@ fn every_reference_vector_matches() {
         }
     }
     println!(
-        "{} reference vectors: min cosine {min_cos:.7}, max abs diff {max_diff:.2e}",
+        "{precision}: {} reference vectors: min cosine {min_cos:.7}, max abs diff {max_diff:.2e}",
         refs.len()
     );
     assert!(
         failures.is_empty(),
-        "below cosine 0.9999:\n{}",
+        "{precision}: below cosine 0.9999:\n{}",
         failures.join("\n")
     );
 }

@@ -50,12 +50,16 @@ pub async fn load(common: &Common) -> Result<EmbeddingService> {
             dir.display()
         );
     }
-    let (queue, batch) = (common.embed_queue, common.embed_batch);
+    let (queue, batch, precision) = (
+        common.embed_queue,
+        common.embed_batch,
+        common.embed_precision,
+    );
     tokio::task::spawn_blocking(move || -> Result<EmbeddingService> {
         verify_checksums(&dir)?;
         let started = std::time::Instant::now();
-        let embedder = SentenceEmbedder::load(&dir).map_err(|e| anyhow::anyhow!("cannot load the model: {e}"))?;
-        tracing::info!(model = %embedder.info().id, dims = embedder.info().dims, "model loaded in {:.2?}", started.elapsed());
+        let embedder = SentenceEmbedder::load_with_precision(&dir, precision).map_err(|e| anyhow::anyhow!("cannot load the model: {e}"))?;
+        tracing::info!(model = %embedder.info().id, dims = embedder.info().dims, %precision, "model loaded in {:.2?}", started.elapsed());
         Ok(EmbeddingService::start(embedder, queue, batch))
     })
     .await?

@@ -14,7 +14,7 @@ use super::bert::{FastBert, Parallelism, Sequence};
 use super::config::{read_folder, Pooling};
 use super::error::EmbedError;
 use super::pooling::{cls_pool, mean_pool, normalize_in_place};
-use super::{ModelInfo, TextKind};
+use super::{ModelInfo, Precision, TextKind};
 
 /// A sub-batch (one forward pass) holds at most this many texts…
 const MAX_SUB_BATCH_TEXTS: usize = 64;
@@ -38,6 +38,8 @@ pub struct ModelDetails {
     /// Token id used for padding (the tokenizer file's, else config `pad_token_id`).
     pub pad_id: u32,
     pub num_hidden_layers: usize,
+    /// What the dense layers' matmuls run in.
+    pub precision: Precision,
 }
 
 /// Every forward pass allocates and frees activation buffers of several MB. By
@@ -91,8 +93,19 @@ impl std::fmt::Debug for SentenceEmbedder {
 impl SentenceEmbedder {
     /// Loads a BERT-family sentence-transformers folder (config.json, tokenizer.json,
     /// model.safetensors, modules.json, 1_Pooling/config.json,
-    /// sentence_bert_config.json, optional semrec_model.json).
+    /// sentence_bert_config.json, optional semrec_model.json), in the fastest
+    /// precision this CPU supports ([`Precision::best_supported`]).
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        Self::load_with_precision(dir, Precision::best_supported())
+    }
+
+    /// [`SentenceEmbedder::load`] with the dense layers in `precision`.
+    pub fn load_with_precision(dir: &Path, precision: Precision) -> Result<Self, EmbedError> {
+        if !precision.is_supported() {
+            return Err(EmbedError::UnsupportedPrecision(format!(
+                "embedding precision {precision} needs a CPU with AVX-512 BF16, which this one lacks: use f32"
+            )));
+        }
         let started = Instant::now();
         keep_freed_memory();
         let folder = read_folder(dir)?;
@@ -140,7 +153,7 @@ impl SentenceEmbedder {
             VarBuilder::from_mmaped_safetensors(std::slice::from_ref(&weights), DType::F32, &device)
         }
         .map_err(|err| EmbedError::files(&weights, format!("cannot read weights: {err}")))?;
-        let model = FastBert::load(vb, &folder.bert).map_err(|err| {
+        let model = FastBert::load(vb, &folder.bert, precision).map_err(|err| {
             EmbedError::files(&weights, format!("weights do not match config.json: {err}"))
         })?;
 
@@ -157,6 +170,7 @@ impl SentenceEmbedder {
             do_lower_case: folder.do_lower_case,
             pad_id,
             num_hidden_layers: folder.bert.num_hidden_layers,
+            precision,
         };
         tracing::info!(
             model = %info.id,
@@ -164,6 +178,7 @@ impl SentenceEmbedder {
             max_seq_length = info.max_seq_length,
             pooling = ?details.pooling,
             normalize_module = details.normalize_module,
+            precision = %precision,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "loaded sentence embedding model from {}",
             dir.display()

@@ -14,6 +14,9 @@ pub enum EmbedError {
     /// implement (another pooling mode, a Dense module, a non-BERT architecture…).
     #[error("unsupported model setting in {}: {reason}", path.display())]
     Unsupported { path: PathBuf, reason: String },
+    /// The requested precision needs instructions this CPU lacks.
+    #[error("{0}")]
+    UnsupportedPrecision(String),
     /// Tokenisation or the forward pass failed.
     #[error("embedding inference failed: {0}")]
     Inference(String),
