@@ -8,6 +8,9 @@
 //! answer, so the pool step is skipped.
 
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
+use sqlx::Postgres;
 
 use crate::catalog::Item;
 use crate::error::{EngineError, Result};
@@ -169,6 +172,37 @@ const CANDIDATE_FILTER: &str = "items.embedding IS NOT NULL AND items.model_id =
         UNION ALL SELECT 1 FROM clicks c JOIN impressions i ON i.id = c.impression_id
                   WHERE i.user_id = $7 AND c.item_id = items.id))";
 
+/// Items nearest to `$1`, smallest cosine distance first; `$8` LIMIT, `$9` OFFSET.
+fn nearest_sql() -> String {
+    format!(
+        "SELECT {CANDIDATE_COLUMNS}, items.embedding <=> $1 AS distance
+         FROM items WHERE {CANDIDATE_FILTER}
+         ORDER BY items.embedding <=> $1 ASC
+         LIMIT $8 OFFSET $9"
+    )
+}
+
+/// The union of the `$8` nearest items to each vector of `$1` (one index scan each).
+fn nearest_each_sql() -> String {
+    format!(
+        "SELECT DISTINCT ON (c.id) c.* FROM unnest($1::vector[]) AS q(v)
+         CROSS JOIN LATERAL (
+             SELECT {CANDIDATE_COLUMNS}, items.embedding <=> q.v AS distance
+             FROM items WHERE {CANDIDATE_FILTER}
+             ORDER BY items.embedding <=> q.v ASC LIMIT $8) c
+         ORDER BY c.id"
+    )
+}
+
+/// `EXPLAIN` output of the candidate statements ([`Engine::explain_candidate_queries`]).
+#[derive(Clone, Debug)]
+pub struct CandidatePlans {
+    /// The single-vector query.
+    pub single: String,
+    /// The one-scan-per-profile-element query.
+    pub per_element: String,
+}
+
 /// Serialises popularity recounts (any constant works; this one reads "semrec01").
 const POPULARITY_LOCK: i64 = 0x7365_6d72_6563_3031;
 
@@ -246,6 +280,75 @@ pub struct Exclusions {
 }
 
 impl Engine {
+    /// Opens the read transaction of a candidate query: `hnsw.ef_search` for it, and
+    /// iterative scans so a filter never silently returns fewer rows than LIMIT.
+    async fn candidate_transaction(
+        &self,
+        ef_search: u32,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+            .bind(ef_search.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// `hnsw.ef_search` of a single-vector query for `rows` rows.
+    fn nearest_ef_search(&self, rows: usize) -> u32 {
+        self.settings.ef_search.max(rows as u32).min(1000)
+    }
+
+    /// Binds `$2`–`$7` of [`CANDIDATE_FILTER`].
+    fn bind_filter<'q, O>(
+        &self,
+        query: QueryAs<'q, Postgres, O, PgArguments>,
+        filters: &Filters,
+        exclusions: &Exclusions,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        let none_if_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        query
+            .bind(self.model_id().to_string())
+            .bind(none_if_empty(&filters.languages))
+            .bind(none_if_empty(&filters.sources))
+            .bind(none_if_empty(&filters.tags))
+            .bind(exclusions.item_ids.clone())
+            .bind(exclusions.user_id)
+    }
+
+    /// [`nearest_sql`] (or a statement with its parameters, e.g. its `EXPLAIN`), bound.
+    fn bind_nearest<'q, O: for<'r> sqlx::FromRow<'r, PgRow>>(
+        &self,
+        sql: &'q str,
+        query: &[f32],
+        limit: usize,
+        offset: usize,
+        filters: &Filters,
+        exclusions: &Exclusions,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        let with_vector = sqlx::query_as(sql).bind(pgvector::Vector::from(query.to_vec()));
+        self.bind_filter(with_vector, filters, exclusions)
+            .bind(limit as i64)
+            .bind(offset as i64)
+    }
+
+    /// [`nearest_each_sql`] (or a statement with its parameters), bound.
+    fn bind_nearest_each<'q, O: for<'r> sqlx::FromRow<'r, PgRow>>(
+        &self,
+        sql: &'q str,
+        queries: &[&[f32]],
+        per_query: usize,
+        filters: &Filters,
+        exclusions: &Exclusions,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        let vectors: Vec<pgvector::Vector> = queries
+            .iter()
+            .map(|q| pgvector::Vector::from(q.to_vec()))
+            .collect();
+        self.bind_filter(sqlx::query_as(sql).bind(vectors), filters, exclusions)
+            .bind(per_query as i64)
+    }
+
     /// Nearest items to `query` by cosine distance, smallest first.
     async fn nearest(
         &self,
@@ -255,30 +358,14 @@ impl Engine {
         filters: &Filters,
         exclusions: &Exclusions,
     ) -> Result<Vec<Candidate>> {
-        let mut tx = self.pool().begin().await?;
-        // iterative_scan keeps filtered HNSW queries from returning fewer than LIMIT rows.
-        sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-            .bind(self.settings.ef_search.max((limit + offset) as u32).min(1000).to_string())
-            .execute(&mut *tx)
+        let mut tx = self
+            .candidate_transaction(self.nearest_ef_search(limit + offset))
             .await?;
-        let none_if_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-        let rows: Vec<CandidateRow> = sqlx::query_as(&format!(
-            "SELECT {CANDIDATE_COLUMNS}, items.embedding <=> $1 AS distance
-             FROM items WHERE {CANDIDATE_FILTER}
-             ORDER BY items.embedding <=> $1 ASC
-             LIMIT $8 OFFSET $9"
-        ))
-        .bind(pgvector::Vector::from(query.to_vec()))
-        .bind(self.model_id())
-        .bind(none_if_empty(&filters.languages))
-        .bind(none_if_empty(&filters.sources))
-        .bind(none_if_empty(&filters.tags))
-        .bind(&exclusions.item_ids)
-        .bind(exclusions.user_id)
-        .bind(limit as i64)
-        .bind(offset as i64)
-        .fetch_all(&mut *tx)
-        .await?;
+        let sql = nearest_sql();
+        let rows: Vec<CandidateRow> = self
+            .bind_nearest(&sql, query, limit, offset, filters, exclusions)
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         let mut out: Vec<Candidate> = rows.into_iter().map(Candidate::from).collect();
         // relaxed_order may return near-ties slightly out of order.
@@ -299,36 +386,60 @@ impl Engine {
         filters: &Filters,
         exclusions: &Exclusions,
     ) -> Result<Vec<Candidate>> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-            .bind(element_ef_search(self.settings.ef_search, per_query).to_string())
-            .execute(&mut *tx)
+        let mut tx = self
+            .candidate_transaction(element_ef_search(self.settings.ef_search, per_query))
             .await?;
-        let none_if_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-        let vectors: Vec<pgvector::Vector> = queries
-            .iter()
-            .map(|q| pgvector::Vector::from(q.to_vec()))
-            .collect();
-        let rows: Vec<CandidateRow> = sqlx::query_as(&format!(
-            "SELECT DISTINCT ON (c.id) c.* FROM unnest($1::vector[]) AS q(v)
-             CROSS JOIN LATERAL (
-                 SELECT {CANDIDATE_COLUMNS}, items.embedding <=> q.v AS distance
-                 FROM items WHERE {CANDIDATE_FILTER}
-                 ORDER BY items.embedding <=> q.v ASC LIMIT $8) c
-             ORDER BY c.id"
-        ))
-        .bind(&vectors)
-        .bind(self.model_id())
-        .bind(none_if_empty(&filters.languages))
-        .bind(none_if_empty(&filters.sources))
-        .bind(none_if_empty(&filters.tags))
-        .bind(&exclusions.item_ids)
-        .bind(exclusions.user_id)
-        .bind(per_query as i64)
-        .fetch_all(&mut *tx)
-        .await?;
+        let sql = nearest_each_sql();
+        let rows: Vec<CandidateRow> = self
+            .bind_nearest_each(&sql, queries, per_query, filters, exclusions)
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(rows.into_iter().map(Candidate::from).collect())
+    }
+
+    /// PostgreSQL's plans (`EXPLAIN`) for the two statements that find candidates,
+    /// with the parameters and settings a request with these filters runs them
+    /// with: the single-vector query (centroid/concat profiles, "more like this")
+    /// for a page of `k`, and the per-element query of max-sim profiles for
+    /// `elements` (`per_query` rows each). For checking that the HNSW index is used.
+    pub async fn explain_candidate_queries(
+        &self,
+        query: &[f32],
+        k: usize,
+        elements: &[&[f32]],
+        per_query: usize,
+        filters: &Filters,
+        exclusions: &Exclusions,
+    ) -> Result<CandidatePlans> {
+        let lines = |rows: Vec<(String,)>| {
+            rows.into_iter()
+                .map(|(line,)| line)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let mut tx = self
+            .candidate_transaction(self.nearest_ef_search(k))
+            .await?;
+        let sql = format!("EXPLAIN {}", nearest_sql());
+        let single = self
+            .bind_nearest(&sql, query, k, 0, filters, exclusions)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut tx = self
+            .candidate_transaction(element_ef_search(self.settings.ef_search, per_query))
+            .await?;
+        let sql = format!("EXPLAIN {}", nearest_each_sql());
+        let per_element = self
+            .bind_nearest_each(&sql, elements, per_query, filters, exclusions)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(CandidatePlans {
+            single: lines(single),
+            per_element: lines(per_element),
+        })
     }
 
     /// Recounts every item's popularity from scratch (after bulk deletions of users,

@@ -5,7 +5,7 @@ mod common;
 use engine::catalog::{parse_import, ImportFormat};
 use engine::events::{ClickOutcome, ImpressionContext};
 use engine::profile::{HistoryEntry, Profile};
-use engine::recommend::{Filters, RecommendOptions};
+use engine::recommend::{Exclusions, Filters, RecommendOptions};
 use engine::EngineError;
 
 fn profile(interests: &[&str]) -> Profile {
@@ -222,34 +222,83 @@ async fn similar_items_exclude_the_item_itself() {
     assert!(list.items.iter().all(|r| r.item.external_id != "jazz"));
 }
 
+/// The engine's own candidate statements (not a simplified copy), with the
+/// parameters and settings of real requests, are planned on the HNSW index once
+/// the catalog is big enough for the planner to choose: plain, filtered, with a
+/// user's exclusions, and one scan per max-sim profile element.
 #[tokio::test]
-async fn the_nearest_neighbour_query_uses_the_hnsw_index() {
+async fn the_candidate_queries_use_the_hnsw_index() {
     let db = common::engine().await;
-    db.engine
-        .import_items(common::fixture_catalog(), |_| {})
-        .await
-        .unwrap();
     let pool = db.engine.store.pool();
-    let mut tx = pool.begin().await.unwrap();
-    // On a tiny table the planner prefers a scan; forbid that to see the index is usable.
-    sqlx::query("SET LOCAL enable_seqscan = off")
-        .execute(&mut *tx)
+    // 12,000 items with random vectors (the planner's choice depends on the table's
+    // size, not on meaning; below ≈ 10k rows it rightly prefers an exact scan), a
+    // tenth of them tagged. The index is rebuilt from the migrations' own definition
+    // after the load, which is much faster than growing it row by row.
+    let (index_def,): (String,) =
+        sqlx::query_as("SELECT indexdef FROM pg_indexes WHERE indexname = 'items_embedding_hnsw'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    sqlx::query("DROP INDEX items_embedding_hnsw")
+        .execute(pool)
         .await
         .unwrap();
-    let query = vec![0.05f32; 384];
-    let plan: Vec<(String,)> = sqlx::query_as(
-        "EXPLAIN SELECT id FROM items WHERE embedding IS NOT NULL ORDER BY embedding <=> $1 ASC LIMIT 10",
+    sqlx::query(
+        "INSERT INTO items (external_id, title, content_hash, model_id, embedding, tags)
+         SELECT 'synthetic-' || g, 'Synthetic ' || g, repeat('0', 64), $1,
+                (SELECT array_agg(random() - 0.5)::vector(384) FROM generate_series(1, 384) WHERE g > 0),
+                CASE WHEN g % 10 = 0 THEN ARRAY['documentary'] ELSE '{}' END
+         FROM generate_series(1, 12000) g",
     )
-    .bind(pgvector::Vector::from(query))
-    .fetch_all(&mut *tx)
+    .bind(db.engine.model_id())
+    .execute(pool)
     .await
     .unwrap();
-    let plan = plan
-        .into_iter()
-        .map(|(l,)| l)
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(plan.contains("items_embedding_hnsw"), "{plan}");
+    sqlx::query(&index_def).execute(pool).await.unwrap();
+    sqlx::query("ANALYZE items").execute(pool).await.unwrap();
+    let user = db.engine.user_by_handle("explain", true).await.unwrap().id;
+
+    let query = vec![0.05f32; 384];
+    let other = vec![-0.05f32; 384];
+    let elements: Vec<&[f32]> = vec![&query, &other];
+    let tagged = Filters {
+        tags: vec!["documentary".into()],
+        ..Default::default()
+    };
+    for (what, filters, exclusions) in [
+        ("plain", Filters::default(), Exclusions::default()),
+        ("filtered by tag", tagged.clone(), Exclusions::default()),
+        (
+            "a user's exclusions",
+            Filters::default(),
+            Exclusions {
+                user_id: Some(user),
+                item_ids: vec![1, 2, 3],
+            },
+        ),
+    ] {
+        let plans = db
+            .engine
+            .explain_candidate_queries(&query, 10, &elements, 100, &filters, &exclusions)
+            .await
+            .unwrap();
+        for (statement, plan) in [
+            ("single vector", &plans.single),
+            ("per element", &plans.per_element),
+        ] {
+            assert!(
+                !plan.contains("Seq Scan on items"),
+                "{what}, {statement}: full scan\n{plan}"
+            );
+            // A selective filter may rightly be served by its own index and an exact
+            // sort of the few rows it leaves; otherwise the HNSW index must be used.
+            let exact_over_filter = what == "filtered by tag" && plan.contains("items_tags");
+            assert!(
+                plan.contains("Index Scan using items_embedding_hnsw") || exact_over_filter,
+                "{what}, {statement}:\n{plan}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
