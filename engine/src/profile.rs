@@ -195,6 +195,8 @@ pub struct ProfileQuery {
     /// Per element (same order): 1 for interests, classes and about, the recency weight
     /// for history entries.
     pub weights: Vec<f32>,
+    /// How long embedding the profile's texts took (queueing for the model included).
+    pub embed_time: std::time::Duration,
 }
 
 impl ProfileQuery {
@@ -467,7 +469,9 @@ impl Engine {
         if embed_concat {
             batch.push(concat);
         }
+        let started = std::time::Instant::now();
         let mut vectors = self.embedder.embed(batch, TextKind::Query).await?;
+        let embed_time = started.elapsed();
         let concat_vector = if embed_concat { vectors.pop() } else { None };
         let mut pairs: Vec<(ProfileElement, Vec<f32>)> =
             elements.into_iter().zip(vectors).collect();
@@ -505,6 +509,7 @@ impl Engine {
             vector,
             elements: pairs,
             weights,
+            embed_time,
         })
     }
 }
@@ -555,6 +560,7 @@ mod tests {
                 ),
             ],
             weights: vec![1.0, 0.5],
+            embed_time: std::time::Duration::ZERO,
         };
         assert_eq!(q.explain(&[0.1, 0.9]).unwrap().label, "b");
         assert_eq!(q.explain(&[0.9, 0.1]).unwrap().label, "a");

@@ -7,6 +7,8 @@
 //! that order. With no prior and a single query vector the index order is the
 //! answer, so the pool step is skipped.
 
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
@@ -102,6 +104,21 @@ pub struct RecommendationList {
     pub impression_id: uuid::Uuid,
     pub model_id: String,
     pub items: Vec<Recommendation>,
+}
+
+/// Where the time of one profile recommendation went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathTimings {
+    /// Embedding the profile's texts (queueing for the model included).
+    pub embed: Duration,
+    /// Loading the stored vectors of the profile's history items (SQL).
+    pub profile_vectors: Duration,
+    /// Finding and ranking candidates: the HNSW query (one scan per profile element
+    /// for max-sim), the popularity lookup (SQL) and the scoring.
+    pub rank: Duration,
+    /// Writing the impression (SQL) and building the list.
+    pub record: Duration,
+    pub total: Duration,
 }
 
 /// A candidate from the index with its vector (for MMR and explanations).
@@ -597,6 +614,20 @@ impl Engine {
         opts: &RecommendOptions,
         context: ImpressionContext,
     ) -> Result<RecommendationList> {
+        Ok(self
+            .recommend_for_profile_timed(user_id, profile, opts, context)
+            .await?
+            .0)
+    }
+
+    /// [`Engine::recommend_for_profile`], with where its time went.
+    pub async fn recommend_for_profile_timed(
+        &self,
+        user_id: Option<i64>,
+        profile: &Profile,
+        opts: &RecommendOptions,
+        context: ImpressionContext,
+    ) -> Result<(RecommendationList, PathTimings)> {
         self.recommend_profile(user_id, profile, opts, Recording::Record(context))
             .await
     }
@@ -609,8 +640,10 @@ impl Engine {
         opts: &RecommendOptions,
     ) -> Result<RecommendationList> {
         let profile = self.load_profile(user_id).await?;
-        self.recommend_profile(Some(user_id), &profile, opts, Recording::DryRun)
-            .await
+        Ok(self
+            .recommend_profile(Some(user_id), &profile, opts, Recording::DryRun)
+            .await?
+            .0)
     }
 
     async fn recommend_profile(
@@ -619,9 +652,11 @@ impl Engine {
         profile: &Profile,
         opts: &RecommendOptions,
         recording: Recording,
-    ) -> Result<RecommendationList> {
+    ) -> Result<(RecommendationList, PathTimings)> {
+        let started = Instant::now();
         opts.validate()?;
         let query = self.profile_query(profile).await?;
+        let profiled = started.elapsed();
         let exclusions = Exclusions {
             user_id,
             item_ids: query
@@ -638,15 +673,26 @@ impl Engine {
             },
         };
         let candidates = self.rank(scoring, opts, &exclusions).await?;
-        self.serve(
-            user_id,
-            recording,
-            &query.vector,
-            candidates,
-            opts.offset,
-            Some(&query),
-        )
-        .await
+        let ranked = started.elapsed();
+        let list = self
+            .serve(
+                user_id,
+                recording,
+                &query.vector,
+                candidates,
+                opts.offset,
+                Some(&query),
+            )
+            .await?;
+        let total = started.elapsed();
+        let timings = PathTimings {
+            embed: query.embed_time,
+            profile_vectors: profiled.saturating_sub(query.embed_time),
+            rank: ranked - profiled,
+            record: total - ranked,
+            total,
+        };
+        Ok((list, timings))
     }
 
     /// "More like this": nearest items to a catalog item, itself excluded.

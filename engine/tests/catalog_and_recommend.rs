@@ -7,6 +7,7 @@ use engine::events::{ClickOutcome, ImpressionContext};
 use engine::profile::{HistoryEntry, Profile};
 use engine::recommend::{Exclusions, Filters, RecommendOptions};
 use engine::EngineError;
+use std::time::Duration;
 
 fn profile(interests: &[&str]) -> Profile {
     Profile {
@@ -82,8 +83,8 @@ async fn recommendations_follow_meaning_filters_exclusions_and_k() {
     assert_eq!(summary.added, 12);
 
     // "aircraft" shares no word with the aviation items, yet they rank first.
-    let list = e
-        .recommend_for_profile(
+    let (list, timings) = e
+        .recommend_for_profile_timed(
             None,
             &profile(&["aircraft"]),
             &RecommendOptions {
@@ -94,6 +95,14 @@ async fn recommendations_follow_meaning_filters_exclusions_and_k() {
         )
         .await
         .unwrap();
+    // The parts are measured, not derived, and account for the whole.
+    assert!(
+        timings.embed > Duration::ZERO && timings.rank > Duration::ZERO,
+        "{timings:?}"
+    );
+    assert!(timings.record > Duration::ZERO, "{timings:?}");
+    let parts = timings.embed + timings.profile_vectors + timings.rank + timings.record;
+    assert!(parts <= timings.total, "{timings:?}");
     let ids: Vec<&str> = list
         .items
         .iter()
