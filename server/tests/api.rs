@@ -437,6 +437,35 @@ async fn recommend_click_and_metrics() {
     )
     .await;
     assert_eq!(list.status, StatusCode::OK, "{list:?}");
+    // Server-Timing: every part present, each a duration, the parts within the total.
+    let timing = list.headers["server-timing"].to_str().unwrap().to_string();
+    let durations: Vec<(String, f64)> = timing
+        .split(", ")
+        .map(|part| {
+            let (name, dur) = part
+                .split_once(";dur=")
+                .unwrap_or_else(|| panic!("{timing}"));
+            (
+                name.to_string(),
+                dur.parse().unwrap_or_else(|_| panic!("{timing}")),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = durations.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["embed", "history", "rank", "record", "total"],
+        "{timing}"
+    );
+    let (parts, total) = durations.split_at(4);
+    assert!(
+        parts.iter().all(|(_, d)| *d >= 0.0) && total[0].1 > 0.0,
+        "{timing}"
+    );
+    assert!(
+        parts.iter().map(|(_, d)| d).sum::<f64>() <= total[0].1 + 0.05,
+        "{timing}"
+    );
     let shown = ids(&list.json);
     assert_eq!(shown.len(), 3);
     assert!(shown.contains(&"planes".to_string()), "{shown:?}");

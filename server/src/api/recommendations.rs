@@ -3,11 +3,11 @@
 
 use app::session::ServerState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode};
 use axum::Json;
 use engine::events::ImpressionContext;
 use engine::profile::{HistoryEntry, Profile};
-use engine::recommend::{Filters, RecommendOptions};
+use engine::recommend::{Filters, PathTimings, RecommendOptions};
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -209,7 +209,7 @@ async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile,
 pub async fn recommend(
     State(state): State<ServerState>,
     ApiJson(req): ApiJson<RecommendationRequest>,
-) -> Result<Json<RecommendationList>, ApiError> {
+) -> Result<([(HeaderName, String); 1], Json<RecommendationList>), ApiError> {
     let opts = options(req.k, req.offset, req.filters, req.diversity);
     opts.validate()?;
     let engine = &state.engine;
@@ -232,10 +232,29 @@ pub async fn recommend(
             .into())
         }
     };
-    let list = engine
-        .recommend_for_profile(user_id, &profile, &opts, ImpressionContext::Api)
+    let (list, timings) = engine
+        .recommend_for_profile_timed(user_id, &profile, &opts, ImpressionContext::Api)
         .await?;
-    Ok(Json(list.into()))
+    Ok((
+        [(SERVER_TIMING, server_timing(&timings))],
+        Json(list.into()),
+    ))
+}
+
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+
+/// The `Server-Timing` header (W3C): where the request's time went, in ms, for
+/// browsers' developer tools and any client that wants to see it.
+fn server_timing(t: &PathTimings) -> String {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    format!(
+        "embed;dur={:.2}, history;dur={:.2}, rank;dur={:.2}, record;dur={:.2}, total;dur={:.2}",
+        ms(t.embed),
+        ms(t.profile_vectors),
+        ms(t.rank),
+        ms(t.record),
+        ms(t.total)
+    )
 }
 
 #[derive(Deserialize, ToSchema)]
