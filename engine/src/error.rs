@@ -11,9 +11,8 @@ pub enum EngineError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    /// The embedding queue is full, or as many recommendation requests as allowed
-    /// are already running; retry shortly.
-    #[error("the server is busy, retry in a moment")]
+    /// The embedding queue is full; retry shortly.
+    #[error("the embedding service is busy, retry in a moment")]
     Busy,
     /// The database cannot be reached; the operation may succeed later.
     #[error("the database is unavailable: {0}")]

@@ -26,8 +26,6 @@ use embed::EmbeddingService;
 /// Default popularity prior weight, chosen on the MovieLens validation split
 /// (docs/EVALUATION.md: nDCG@10 0.067 → 0.156 with max-sim profiles; coverage drops).
 pub const DEFAULT_POPULARITY_WEIGHT: f32 = 0.7;
-/// Default limit of recommendation requests served at once.
-pub const DEFAULT_MAX_CONCURRENT_RECOMMENDATIONS: usize = 32;
 /// Default HNSW candidate pool for re-ranking.
 pub const DEFAULT_CANDIDATE_POOL: usize = 200;
 
@@ -52,9 +50,6 @@ pub struct EngineSettings {
     pub candidate_pool: usize,
     /// Windows and thresholds of interaction-rate and embedding drift alerts.
     pub drift: drift::DriftSettings,
-    /// Recommendation requests served at once (at least 1); beyond this they are
-    /// refused as busy (HTTP 429) instead of queueing for the database and the CPU.
-    pub max_concurrent_recommendations: usize,
 }
 
 impl Default for EngineSettings {
@@ -67,7 +62,6 @@ impl Default for EngineSettings {
             popularity_weight: DEFAULT_POPULARITY_WEIGHT,
             candidate_pool: DEFAULT_CANDIDATE_POOL,
             drift: drift::DriftSettings::default(),
-            max_concurrent_recommendations: DEFAULT_MAX_CONCURRENT_RECOMMENDATIONS,
         }
     }
 }
@@ -78,32 +72,20 @@ pub struct Engine {
     pub store: Store,
     pub embedder: EmbeddingService,
     pub settings: EngineSettings,
-    /// One permit per recommendation request in progress.
-    recommendation_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Engine {
     pub fn new(store: Store, embedder: EmbeddingService, settings: EngineSettings) -> Self {
-        let slots = settings.max_concurrent_recommendations.max(1);
         Self {
             store,
             embedder,
             settings,
-            recommendation_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots)),
         }
     }
 
     /// The id of the model whose vectors this engine reads and writes.
     pub fn model_id(&self) -> &str {
         &self.embedder.info().id
-    }
-
-    /// A slot for one recommendation request, or [`EngineError::Busy`] when all are
-    /// taken: overload is answered at once instead of growing every request's wait.
-    fn recommendation_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, EngineError> {
-        self.recommendation_slots
-            .try_acquire()
-            .map_err(|_| EngineError::Busy)
     }
 
     fn pool(&self) -> &sqlx::PgPool {

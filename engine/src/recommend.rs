@@ -660,7 +660,6 @@ impl Engine {
     ) -> Result<(RecommendationList, PathTimings)> {
         let started = Instant::now();
         opts.validate()?;
-        let _slot = self.recommendation_slot()?;
         let query = self.profile_query(profile).await?;
         let profiled = started.elapsed();
         let exclusions = Exclusions {
@@ -709,7 +708,6 @@ impl Engine {
         opts: &RecommendOptions,
     ) -> Result<RecommendationList> {
         opts.validate()?;
-        let _slot = self.recommendation_slot()?;
         let row: Option<(i64, Option<pgvector::Vector>, String)> =
             sqlx::query_as("SELECT id, embedding, title FROM items WHERE external_id = $1")
                 .bind(external_id)

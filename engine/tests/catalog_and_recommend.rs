@@ -358,39 +358,3 @@ async fn clicks_must_reference_a_served_item_and_count_once() {
         .unwrap_err();
     assert!(matches!(err, EngineError::Invalid(_)), "{err:?}");
 }
-
-/// Beyond `max_concurrent_recommendations` requests in progress, more are refused
-/// at once as busy (HTTP 429 upstream) instead of waiting; a freed slot serves again.
-#[tokio::test]
-async fn recommendations_beyond_the_concurrency_limit_are_busy() {
-    let db = common::engine_with(engine::EngineSettings {
-        max_concurrent_recommendations: 1,
-        ..Default::default()
-    })
-    .await;
-    let e = &db.engine;
-    e.import_items(common::fixture_catalog(), |_| {})
-        .await
-        .unwrap();
-    let opts = RecommendOptions {
-        k: 3,
-        ..Default::default()
-    };
-    let (p1, p2, p3) = (
-        profile(&["aircraft"]),
-        profile(&["jazz piano"]),
-        profile(&["volcanoes"]),
-    );
-    // One task polls all three in order: the first takes the only slot and waits for
-    // the embedder, so the other two find no slot.
-    let (first, second, third) = tokio::join!(
-        e.recommend_for_profile(None, &p1, &opts, ImpressionContext::Api),
-        e.recommend_for_profile(None, &p2, &opts, ImpressionContext::Api),
-        e.recommend_for_profile(None, &p3, &opts, ImpressionContext::Api)
-    );
-    assert_eq!(first.unwrap().items.len(), 3);
-    assert!(matches!(second, Err(EngineError::Busy)), "{second:?}");
-    assert!(matches!(third, Err(EngineError::Busy)), "{third:?}");
-    let similar = e.similar_items(None, "planes", &opts).await.unwrap();
-    assert_eq!(similar.items.len(), 3, "the slot was not given back");
-}

@@ -71,16 +71,6 @@ pub struct Common {
         global = true
     )]
     pub embed_precision: engine::embed::Precision,
-    /// Recommendation requests served at once; beyond this callers get "busy" (HTTP 429
-    /// with Retry-After) instead of waiting for the database and the CPU.
-    #[arg(
-        long,
-        env = "SEMREC_MAX_CONCURRENT_RECOMMENDATIONS",
-        default_value_t = engine::DEFAULT_MAX_CONCURRENT_RECOMMENDATIONS as u32,
-        value_parser = clap::value_parser!(u32).range(1..=10_000),
-        global = true
-    )]
-    pub max_concurrent_recommendations: u32,
     /// HNSW ef_search at query time (higher = better recall, slower).
     #[arg(long, env = "SEMREC_EF_SEARCH", default_value_t = 200, global = true)]
     pub ef_search: u32,

@@ -60,7 +60,6 @@ fn settings(common: &Common) -> EngineSettings {
         profile_strategy: common.profile_strategy,
         popularity_weight: common.popularity_weight,
         drift: common.drift.settings(),
-        max_concurrent_recommendations: common.max_concurrent_recommendations as usize,
         ..EngineSettings::default()
     }
 }

@@ -126,7 +126,7 @@ fn engine_error(e: EngineError) -> Response {
             error_response(
                 StatusCode::TOO_MANY_REQUESTS,
                 "busy",
-                "The server is busy (embedding queue or concurrent recommendations at their limit), retry shortly.",
+                "The embedding queue is full, retry shortly.",
             ),
             1,
         ),
