@@ -7,6 +7,7 @@ use std::io::BufRead;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::bulk_load::rebuild_pays;
 use crate::embed::TextKind;
 use crate::error::{EngineError, Result};
 use crate::Engine;
@@ -191,6 +192,9 @@ pub struct ImportSummary {
     pub updated: usize,
     pub unchanged: usize,
     pub rejected: Vec<Rejection>,
+    /// Whether the import was a bulk load that ended by building the HNSW index.
+    #[serde(default)]
+    pub vector_index_rebuilt: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -463,12 +467,74 @@ impl Engine {
     /// This relies on the external ids being unique within `parsed`, which
     /// [`parse_import`] guarantees: a chunk's lookup never depends on the
     /// write of the chunk before it.
+    ///
+    /// An import that brings many new vectors compared with the catalog's size is a
+    /// bulk load ([`crate::bulk_load`]): the HNSW index is built once at the end.
     pub async fn import_items(
         &self,
         parsed: ParsedImport,
-        mut on_progress: impl FnMut(ImportProgress),
+        on_progress: impl FnMut(ImportProgress),
     ) -> Result<ImportSummary> {
         let model_id = self.model_id().to_string();
+        let bulk = if parsed.items.len() >= self.settings.bulk_load_min.max(1) {
+            let fresh = self.count_fresh(&parsed, &model_id).await?;
+            let existing = self.catalog_size().await?.max(0) as usize;
+            rebuild_pays(fresh, existing, self.settings.bulk_load_min)
+        } else {
+            false
+        };
+        let load = if bulk {
+            Some(self.begin_bulk_load().await?)
+        } else {
+            None
+        };
+        let imported = self.import_chunks(parsed, &model_id, on_progress).await;
+        // Build the index even after a failure: what was committed stays and is searched.
+        let rebuilt = match load {
+            Some(load) => self.end_bulk_load(load).await,
+            None => self.rebuild_deferred_indexes().await,
+        };
+        let mut summary = imported?;
+        summary.vector_index_rebuilt = rebuilt? > 0;
+        tracing::info!(
+            added = summary.added,
+            updated = summary.updated,
+            unchanged = summary.unchanged,
+            rejected = summary.rejected.len(),
+            vector_index_rebuilt = summary.vector_index_rebuilt,
+            "catalog import finished"
+        );
+        Ok(summary)
+    }
+
+    /// How many of `parsed`'s items need a new vector (new, changed text, other model).
+    async fn count_fresh(&self, parsed: &ParsedImport, model_id: &str) -> Result<usize> {
+        let (ids, hashes): (Vec<&str>, Vec<&str>) = parsed
+            .items
+            .iter()
+            .map(|(_, i)| (i.external_id.as_str(), i.content_hash.as_str()))
+            .unzip();
+        let unchanged: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM unnest($1::text[], $2::text[]) AS t(external_id, content_hash)
+               JOIN items ON items.external_id = t.external_id
+              WHERE items.content_hash = t.content_hash AND items.model_id = $3",
+        )
+        .bind(&ids)
+        .bind(&hashes)
+        .bind(model_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(parsed.items.len().saturating_sub(unchanged.max(0) as usize))
+    }
+
+    /// The chunk loop of [`Engine::import_items`].
+    async fn import_chunks(
+        &self,
+        parsed: ParsedImport,
+        model_id: &str,
+        mut on_progress: impl FnMut(ImportProgress),
+    ) -> Result<ImportSummary> {
+        let model_id = model_id.to_string();
         let mut summary = ImportSummary {
             rejected: parsed.rejected,
             ..Default::default()
@@ -505,13 +571,6 @@ impl Engine {
         if let Some(ready) = pending {
             record(self.write_chunk(ready, &model_id).await?);
         }
-        tracing::info!(
-            added = summary.added,
-            updated = summary.updated,
-            unchanged = summary.unchanged,
-            rejected = summary.rejected.len(),
-            "catalog import finished"
-        );
         Ok(summary)
     }
 
@@ -613,13 +672,36 @@ impl Engine {
     /// Re-embeds every item whose vector was made by another model (or none),
     /// in chunks committed one by one (an interrupted reindex resumes where it
     /// stopped), embedding chunk n+1 while chunk n is written.
-    pub async fn reindex(&self, mut on_progress: impl FnMut(ImportProgress)) -> Result<usize> {
+    /// Re-embedding most of the catalog is a bulk load ([`crate::bulk_load`]).
+    pub async fn reindex(&self, on_progress: impl FnMut(ImportProgress)) -> Result<usize> {
         let model_id = self.model_id().to_string();
         let total: i64 =
             sqlx::query_scalar("SELECT count(*) FROM items WHERE model_id IS DISTINCT FROM $1")
                 .bind(&model_id)
                 .fetch_one(self.pool())
                 .await?;
+        let existing = self.catalog_size().await?.max(0) as usize;
+        let load = if rebuild_pays(total.max(0) as usize, existing, self.settings.bulk_load_min) {
+            Some(self.begin_bulk_load().await?)
+        } else {
+            None
+        };
+        let reindexed = self.reindex_chunks(total, &model_id, on_progress).await;
+        match load {
+            Some(load) => self.end_bulk_load(load).await?,
+            None => self.rebuild_deferred_indexes().await?,
+        };
+        reindexed
+    }
+
+    /// The chunk loop of [`Engine::reindex`] over `total` items to re-embed.
+    async fn reindex_chunks(
+        &self,
+        total: i64,
+        model_id: &str,
+        mut on_progress: impl FnMut(ImportProgress),
+    ) -> Result<usize> {
+        let model_id = model_id.to_string();
         let mut progress = ImportProgress {
             done: 0,
             total: total as usize,

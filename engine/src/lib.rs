@@ -6,6 +6,7 @@
 //! `server`) calls into this crate and never talks SQL or tensors itself.
 
 pub mod api_keys;
+pub mod bulk_load;
 pub mod catalog;
 pub mod drift;
 pub mod embed;
@@ -50,6 +51,9 @@ pub struct EngineSettings {
     pub candidate_pool: usize,
     /// Windows and thresholds of interaction-rate and embedding drift alerts.
     pub drift: drift::DriftSettings,
+    /// Imports bringing at least this many new vectors (and at least half as many as
+    /// the catalog holds) drop the HNSW index and build it once at the end.
+    pub bulk_load_min: usize,
 }
 
 impl Default for EngineSettings {
@@ -62,6 +66,7 @@ impl Default for EngineSettings {
             popularity_weight: DEFAULT_POPULARITY_WEIGHT,
             candidate_pool: DEFAULT_CANDIDATE_POOL,
             drift: drift::DriftSettings::default(),
+            bulk_load_min: bulk_load::DEFAULT_BULK_LOAD_MIN,
         }
     }
 }

@@ -7,22 +7,7 @@ mod common;
 use engine::catalog::{ImportProgress, ItemInput, ParsedImport, IMPORT_CHUNK};
 
 fn items(n: usize) -> ParsedImport {
-    let topics = ["gliders", "sourdough", "chess openings", "tide pools"];
-    ParsedImport {
-        items: (0..n)
-            .map(|i| {
-                let item = ItemInput {
-                    id: format!("p{i}"),
-                    title: format!("Note {i} on {}", topics[i % topics.len()]),
-                    ..Default::default()
-                }
-                .validate()
-                .unwrap();
-                (i + 1, item)
-            })
-            .collect(),
-        rejected: vec![],
-    }
+    common::note_items("p", n)
 }
 
 #[tokio::test]

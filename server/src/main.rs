@@ -108,6 +108,14 @@ async fn serve_with(
     args: &ServeArgs,
     listener: tokio::net::TcpListener,
 ) -> Result<()> {
+    // An import killed mid-way leaves the vector index to be built again
+    // (engine::bulk_load); queries are exact scans until it is back.
+    let rebuilding = engine.clone();
+    tokio::spawn(async move {
+        if let Err(e) = rebuilding.rebuild_deferred_indexes().await {
+            tracing::warn!("rebuilding the vector index: {e}");
+        }
+    });
     if engine.catalog_size().await? == 0 {
         if args.demo_catalog.exists() {
             tracing::info!(
@@ -266,13 +274,18 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
     };
     let items = summary.added + summary.updated + summary.unchanged;
     println!(
-        "added {}, updated {}, unchanged {}, rejected {} ({items} items in {:.1} s, {:.1} items/s)",
+        "added {}, updated {}, unchanged {}, rejected {} ({items} items in {:.1} s, {:.1} items/s{})",
         summary.added,
         summary.updated,
         summary.unchanged,
         summary.rejected.len(),
         elapsed.as_secs_f64(),
-        items as f64 / elapsed.as_secs_f64().max(1e-3)
+        items as f64 / elapsed.as_secs_f64().max(1e-3),
+        if summary.vector_index_rebuilt {
+            ", vector index built once at the end"
+        } else {
+            ""
+        }
     );
     // Exit code 2: the import ran but some lines were rejected.
     Ok(if summary.rejected.is_empty() {

@@ -64,3 +64,24 @@ pub fn fixture_catalog() -> engine::catalog::ParsedImport {
     )
     .unwrap()
 }
+
+/// `n` short valid items with ids `{prefix}0`, `{prefix}1`, … on four topics, as
+/// parsed from lines 1..=n.
+pub fn note_items(prefix: &str, n: usize) -> engine::catalog::ParsedImport {
+    let topics = ["gliders", "sourdough", "chess openings", "tide pools"];
+    engine::catalog::ParsedImport {
+        items: (0..n)
+            .map(|i| {
+                let item = engine::catalog::ItemInput {
+                    id: format!("{prefix}{i}"),
+                    title: format!("Note {i} on {}", topics[i % topics.len()]),
+                    ..Default::default()
+                }
+                .validate()
+                .unwrap();
+                (i + 1, item)
+            })
+            .collect(),
+        rejected: vec![],
+    }
+}
