@@ -852,6 +852,10 @@ impl Engine {
             item: Item,
             similarity: f64,
         }
+        let limit = limit.clamp(1, 50);
+        let mut tx = self
+            .candidate_transaction(self.nearest_ef_search(limit as usize))
+            .await?;
         let rows: Vec<Scored> = sqlx::query_as(&format!(
             "SELECT {ITEM_COLUMNS}, (1 - (embedding <=> $1))::float8 AS similarity FROM items
               WHERE embedding IS NOT NULL AND model_id = $2
@@ -859,9 +863,10 @@ impl Engine {
         ))
         .bind(pgvector::Vector::from(vector))
         .bind(self.model_id())
-        .bind(limit.clamp(1, 50))
-        .fetch_all(self.pool())
+        .bind(limit)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(rows
             .into_iter()
             .map(|r| (r.item, r.similarity as f32))
