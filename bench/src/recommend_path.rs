@@ -173,6 +173,9 @@ struct SizeResult {
     total: Samples,
     /// The default path's own split (`Engine::recommend_for_profile_timed`).
     path: PathSamples,
+    /// The same with a max-sim profile's element scans in one statement
+    /// (`scan_concurrency` 1), timed alternately with the default.
+    path_one_statement: PathSamples,
     exact: Samples,
     /// Median over queries of the exact 11th minus 10th distance (how close
     /// the top-10 boundary is to a tie), and of the 10th minus the 1st.
@@ -655,6 +658,14 @@ async fn measure_queries(
     let mut filtered_short_without_iterative = 0;
     let mut total = Samples::default();
     let mut path = PathSamples::default();
+    let mut path_one_statement = PathSamples::default();
+    let one_statement = Engine {
+        settings: EngineSettings {
+            scan_concurrency: 1,
+            ..engine.settings.clone()
+        },
+        ..engine.clone()
+    };
     for (p, v) in profiles.iter().zip(&vectors) {
         let (_, d) = nearest_ids(pool, v, &model_id, Mode::hnsw(ef)).await?;
         sql.push(d);
@@ -676,6 +687,10 @@ async fn measure_queries(
             .await?;
         total.push(t.elapsed());
         path.push(&timings);
+        let (_, timings) = one_statement
+            .recommend_for_profile_timed(None, p, &opts, ImpressionContext::Profile)
+            .await?;
+        path_one_statement.push(&timings);
         if list.items.len() != K {
             bail!(
                 "recommend_for_profile returned {} items, expected {K}",
@@ -701,6 +716,7 @@ async fn measure_queries(
         filtered_short_without_iterative,
         total,
         path,
+        path_one_statement,
         exact,
         gap_10_11: median(gaps),
         spread_1_10: median(spreads),
@@ -856,23 +872,27 @@ fn report(
         );
     }
     let _ = writeln!(s, "\n#### Where the default path's time goes (p50 per part, `Engine::recommend_for_profile_timed`)\n");
-    let _ = writeln!(s, "The same end-to-end calls as above, timed inside the engine: embed = the profile's texts through the embedding queue; history vectors = loading the liked items' stored vectors (SQL); rank = the candidate query (one HNSW scan per profile element for max-sim) with the popularity lookup (SQL) and the scoring; record = writing the impression (SQL).\n");
-    let _ = writeln!(s, "| items | embed | history vectors | rank (candidate SQL) | record | total | candidate SQL share | all database work share |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "The same end-to-end calls as above, timed inside the engine: embed = the profile's texts through the embedding queue; history vectors = loading the liked items' stored vectors (SQL); rank = the candidate query (one HNSW scan per profile element for max-sim) with the popularity lookup (SQL) and the scoring; record = writing the impression (SQL). Element scans: split over {} concurrent statements (the default, `SEMREC_SCAN_CONCURRENCY`) or all in one statement, the two timed alternately for each profile.\n", EngineSettings::default().scan_concurrency);
+    let _ = writeln!(s, "| items | element scans | embed | history vectors | rank (candidate SQL) | record | total | candidate SQL share | all database work share |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
     for r in results {
-        let p = &r.path;
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} | {:.1}% | {:.1}% |",
-            human_n(r.n),
-            fmt_ms(p.embed.p50()),
-            fmt_ms(p.profile_vectors.p50()),
-            fmt_ms(p.rank.p50()),
-            fmt_ms(p.record.p50()),
-            fmt_ms(p.total.p50()),
-            100.0 * p.rank.p50() / p.total.p50(),
-            100.0 * p.database_share(),
-        );
+        for (scans, p) in [
+            ("concurrent (default)", &r.path),
+            ("one statement", &r.path_one_statement),
+        ] {
+            let _ = writeln!(
+                s,
+                "| {} | {scans} | {} | {} | {} | {} | {} | {:.1}% | {:.1}% |",
+                human_n(r.n),
+                fmt_ms(p.embed.p50()),
+                fmt_ms(p.profile_vectors.p50()),
+                fmt_ms(p.rank.p50()),
+                fmt_ms(p.record.p50()),
+                fmt_ms(p.total.p50()),
+                100.0 * p.rank.p50() / p.total.p50(),
+                100.0 * p.database_share(),
+            );
+        }
     }
     let _ = writeln!(s, "\n#### Index parameters and ef_search (SQL only, unfiltered; recall@10 against exact search over the same queries)\n");
     let _ = writeln!(s, "Queries: `profiles` = the query profiles' vectors (as above); `items` = {} real catalog items' own vectors (\"more like this\"). `items, 50 rows` = the same item vectors asking for 50 rows, as one max-sim element scan does (recall@50 against the exact top 50). Speed-up = exact p50 of the profile queries / this p50.\n", results.first().map_or(0, |r| r.item_vectors.len()));

@@ -27,6 +27,8 @@ use embed::EmbeddingService;
 /// Default popularity prior weight, chosen on the MovieLens validation split
 /// (docs/EVALUATION.md: nDCG@10 0.067 → 0.156 with max-sim profiles; coverage drops).
 pub const DEFAULT_POPULARITY_WEIGHT: f32 = 0.7;
+/// Default of [`EngineSettings::scan_concurrency`].
+pub const DEFAULT_SCAN_CONCURRENCY: usize = 2;
 /// Default HNSW candidate pool for re-ranking.
 pub const DEFAULT_CANDIDATE_POOL: usize = 200;
 
@@ -51,6 +53,9 @@ pub struct EngineSettings {
     pub candidate_pool: usize,
     /// Windows and thresholds of interaction-rate and embedding drift alerts.
     pub drift: drift::DriftSettings,
+    /// Statements a max-sim profile's element scans are split over (each on its own
+    /// connection, run at the same time): about the database's cores per request.
+    pub scan_concurrency: usize,
     /// Imports bringing at least this many new vectors (and at least half as many as
     /// the catalog holds) drop the HNSW index and build it once at the end.
     pub bulk_load_min: usize,
@@ -66,6 +71,7 @@ impl Default for EngineSettings {
             popularity_weight: DEFAULT_POPULARITY_WEIGHT,
             candidate_pool: DEFAULT_CANDIDATE_POOL,
             drift: drift::DriftSettings::default(),
+            scan_concurrency: DEFAULT_SCAN_CONCURRENCY,
             bulk_load_min: bulk_load::DEFAULT_BULK_LOAD_MIN,
         }
     }

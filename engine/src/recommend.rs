@@ -7,6 +7,7 @@
 //! that order. With no prior and a single query vector the index order is the
 //! answer, so the pool step is skipped.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -423,6 +424,52 @@ impl Engine {
         Ok(rows.into_iter().map(Candidate::from).collect())
     }
 
+    /// [`Engine::nearest_each`] with the queries split over up to
+    /// `EngineSettings::scan_concurrency` statements on their own connections: the
+    /// scans are independent, and PostgreSQL runs one statement on one core. Each
+    /// statement takes and returns its connection by itself, so a request never
+    /// holds one connection while waiting for another.
+    async fn nearest_each_concurrently(
+        &self,
+        queries: &[&[f32]],
+        per_query: usize,
+        filters: &Filters,
+        exclusions: &Exclusions,
+    ) -> Result<Vec<Candidate>> {
+        let statements = self
+            .settings
+            .scan_concurrency
+            .clamp(1, queries.len().max(1));
+        if statements == 1 {
+            return self
+                .nearest_each(queries, per_query, filters, exclusions)
+                .await;
+        }
+        let mut scans = tokio::task::JoinSet::new();
+        for part in queries.chunks(queries.len().div_ceil(statements)) {
+            let engine = self.clone();
+            let part: Vec<Vec<f32>> = part.iter().map(|q| q.to_vec()).collect();
+            let (filters, exclusions) = (filters.clone(), exclusions.clone());
+            scans.spawn(async move {
+                let part: Vec<&[f32]> = part.iter().map(Vec::as_slice).collect();
+                engine
+                    .nearest_each(&part, per_query, &filters, &exclusions)
+                    .await
+            });
+        }
+        let mut seen = HashSet::new();
+        let mut union = Vec::new();
+        while let Some(scan) = scans.join_next().await {
+            let found = match scan {
+                Ok(found) => found?,
+                // As if the scan had run inline: its panic goes on up (none is aborted).
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            union.extend(found.into_iter().filter(|c| seen.insert(c.item.id)));
+        }
+        Ok(union)
+    }
+
     /// PostgreSQL's plans (`EXPLAIN`) for the two statements that find candidates,
     /// with the parameters and settings a request with these filters runs them
     /// with: the single-vector query (centroid/concat profiles, "more like this")
@@ -553,7 +600,7 @@ impl Engine {
                 // element's `want` nearest, so per-element lists of `want` lose
                 // nothing before the prior; the pool size adds room for the prior.
                 let per_query = (pool_size / queries.len().max(1)).max(want);
-                self.nearest_each(&queries, per_query, &opts.filters, exclusions)
+                self.nearest_each_concurrently(&queries, per_query, &opts.filters, exclusions)
                     .await?
             }
         };

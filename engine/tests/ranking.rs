@@ -205,6 +205,18 @@ async fn max_sim_serves_every_taste_with_its_own_explanation_and_pages_consisten
     assert_eq!(why("jets"), "Wings over the Pacific");
     // Scores are the similarity to the explaining element: max-sim order, no prior.
     assert!(list.items.windows(2).all(|w| w[0].score >= w[1].score));
+    // The element scans run as concurrent statements (one per element here); one
+    // statement for all gives the same list.
+    assert_eq!(e.settings.scan_concurrency, 2);
+    let one_statement = Engine {
+        settings: EngineSettings {
+            scan_concurrency: 1,
+            ..e.settings.clone()
+        },
+        ..e.clone()
+    };
+    let again = one_statement.preview_for_user(u.id, &k(10)).await.unwrap();
+    assert_eq!(ids(&again), got);
 
     // Pages are slices of one order.
     let first = e

@@ -74,6 +74,11 @@ pub struct Common {
     /// HNSW ef_search at query time (higher = better recall, slower).
     #[arg(long, env = "SEMREC_EF_SEARCH", default_value_t = 200, global = true)]
     pub ef_search: u32,
+    /// Concurrent statements a max-sim profile's element scans are split over (each
+    /// on its own database connection): about the database server's cores.
+    #[arg(long, env = "SEMREC_SCAN_CONCURRENCY", default_value_t = engine::DEFAULT_SCAN_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=16), global = true)]
+    pub scan_concurrency: u16,
     /// How profiles become queries: max_sim (best match to any profile element, the evaluated
     /// default), centroid (recency-weighted mean) or concat.
     #[arg(

@@ -57,6 +57,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 fn settings(common: &Common) -> EngineSettings {
     EngineSettings {
         ef_search: common.ef_search,
+        scan_concurrency: common.scan_concurrency.into(),
         profile_strategy: common.profile_strategy,
         popularity_weight: common.popularity_weight,
         drift: common.drift.settings(),
