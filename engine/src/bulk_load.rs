@@ -35,6 +35,8 @@ pub const DEFAULT_BULK_LOAD_MIN: usize = 1000;
 const BUILD_MEMORY_PER_ROW: u64 = 3 * 1024;
 const BUILD_MEMORY_MIN_MB: u64 = 64;
 const BUILD_MEMORY_MAX_MB: u64 = 1024;
+/// How often a running index build's progress is logged.
+const BUILD_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Whether dropping and rebuilding the index costs less than inserting `fresh` new
 /// vectors into it next to `existing` rows. An insert costs about 7.5 times a row's
@@ -183,10 +185,13 @@ async fn build_deferred(pool: &PgPool) -> Result<usize> {
             .await?;
         if !exists {
             tracing::info!(index = %name, rows, "building the index once for the bulk load");
-            sqlx::query(&definition)
+            let progress = tokio::spawn(log_build_progress(pool.clone()));
+            let created = sqlx::query(&definition)
                 .persistent(false)
                 .execute(&mut *tx)
-                .await?;
+                .await;
+            progress.abort();
+            created?;
             built += 1;
         }
         sqlx::query("DELETE FROM deferred_indexes WHERE name = $1")
@@ -202,6 +207,29 @@ async fn build_deferred(pool: &PgPool) -> Result<usize> {
         );
     }
     Ok(built)
+}
+
+/// Logs how far an index build on `items` is, every few seconds until aborted: a
+/// million rows take minutes, after the import's progress bar has reached its end.
+async fn log_build_progress(pool: PgPool) {
+    let mut every = tokio::time::interval(BUILD_PROGRESS_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        // pgvector inserts each row into the graph as the table scan reaches it, so
+        // the scan's blocks tell how far the build is.
+        let progress: Option<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT phase, blocks_done, blocks_total, tuples_done
+               FROM pg_stat_progress_create_index WHERE relid = 'items'::regclass",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap_or(None);
+        if let Some((phase, blocks_done, blocks_total, rows_done)) = progress {
+            let percent = 100 * blocks_done / blocks_total.max(1);
+            tracing::info!(phase, percent, rows_done, "building the vector index");
+        }
+    }
 }
 
 #[cfg(test)]
