@@ -222,6 +222,11 @@ pub struct ServeArgs {
     /// JSON API requests allowed in a burst before the rate applies.
     #[arg(long, env = "SEMREC_API_BURST", default_value_t = 40)]
     pub api_burst: u32,
+    /// Ranking requests (recommendations, similar items, catalog search) served at once;
+    /// beyond this they are answered 429 with Retry-After at once, before any work.
+    #[arg(long, env = "SEMREC_MAX_IN_FLIGHT", default_value_t = crate::admission::DEFAULT_MAX_IN_FLIGHT as u32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_in_flight: u32,
 }
 
 #[derive(Subcommand, Debug)]

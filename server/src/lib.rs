@@ -4,6 +4,7 @@
 // The app's view types nest deeply; rendering them from the router needs more.
 #![recursion_limit = "512"]
 
+pub mod admission;
 pub mod api;
 pub mod config;
 pub mod database;

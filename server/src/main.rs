@@ -173,7 +173,8 @@ async fn serve_with(
         rate_per_second: args.api_rate,
         burst: args.api_burst,
     };
-    let app = web::router(state, options, &args.site_root, &api_config);
+    let admission = server::admission::Admission::new(args.max_in_flight as usize);
+    let app = web::router(state, options, &args.site_root, &api_config, admission);
     tracing::info!("semrec listening on http://{addr}");
     // Peer addresses feed the API's per-IP rate limit.
     axum::serve(

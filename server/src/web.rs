@@ -16,6 +16,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
+use crate::admission::{self, Admission};
 use crate::api;
 
 /// Request bodies above this are refused with 413 (imports have their own limit).
@@ -26,6 +27,7 @@ pub fn router(
     options: LeptosOptions,
     site_root: &Path,
     api_config: &api::ApiConfig,
+    admission: Admission,
 ) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
@@ -51,6 +53,8 @@ pub fn router(
         .merge(api::router(state, api_config))
         .merge(pages)
         .layer(middleware::from_fn(same_origin_writes))
+        // Outermost but for tracing: a refused request costs no database work.
+        .layer(middleware::from_fn_with_state(admission, admission::admit))
         .layer(TraceLayer::new_for_http())
 }
 

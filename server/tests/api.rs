@@ -10,6 +10,7 @@ use engine::api_keys::Scope;
 use engine::postgres_cluster::{ClusterOptions, LocalCluster};
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
+use server::admission::Admission;
 use server::api::ApiConfig;
 
 const ITEMS: &str = "/api/v1/items";
@@ -308,6 +309,87 @@ async fn rate_limit_answers_429_per_key_and_per_address() {
         send_raw(r, from([10, 0, 0, 2])).await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn ranking_requests_beyond_the_in_flight_limit_get_429_before_any_work() {
+    let admission = Admission::new(1);
+    let t = api_admitting(
+        ApiConfig {
+            rate_per_second: 1000.0,
+            burst: 1000,
+        },
+        admission.clone(),
+    )
+    .await;
+    let (r, key) = (&t.router, Some(t.write_key.as_str()));
+    let res = send_raw(
+        r,
+        request(Method::POST, ITEMS, key, Body::from(fixture_jsonl())),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let wanted = json!({"user": "ada", "profile": {"interests": ["aircraft"]}, "k": 3});
+    let rec = "/api/v1/recommendations";
+    let similar = format!("{ITEMS}/planes/similar");
+
+    // Another request holds the only place.
+    let held = admission.try_admit().expect("a free place");
+    for (path, body) in [(rec, wanted.clone()), (similar.as_str(), json!({"k": 3}))] {
+        let e = send(r, Method::POST, path, key, Some(body)).await;
+        assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS, "{path}: {e:?}");
+        assert_eq!(e.code(), "busy");
+        assert_eq!(e.headers["retry-after"], "1");
+    }
+    // Refused before anything else is looked at, the key included.
+    let e = send(
+        r,
+        Method::POST,
+        rec,
+        Some("not-a-key"),
+        Some(wanted.clone()),
+    )
+    .await;
+    assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS, "{e:?}");
+    // The web app's server function gets the error in the encoding its client decodes.
+    let mut req = request(
+        Method::POST,
+        "/api/get_recommendations",
+        None,
+        Body::from("offset=0&language=&source="),
+    );
+    req.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    let res = tower::ServiceExt::oneshot(r.clone(), req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "1");
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        &body[..],
+        b"ServerError|The server is busy, try again in a moment."
+    );
+    // Other requests are not limited.
+    let item = send(r, Method::GET, &format!("{ITEMS}/planes"), key, None).await;
+    assert_eq!(item.status, StatusCode::OK, "{item:?}");
+    // Nothing was served, so nothing was recorded.
+    let dashboard = send(r, Method::GET, "/api/v1/metrics", Some(&t.admin_key), None).await;
+    assert_eq!(dashboard.status, StatusCode::OK, "{dashboard:?}");
+    assert_eq!(
+        dashboard.json["overview"]["impressions"], 0,
+        "{dashboard:?}"
+    );
+
+    drop(held);
+    let list = send(r, Method::POST, rec, key, Some(wanted)).await;
+    assert_eq!(list.status, StatusCode::OK, "{list:?}");
+    assert_eq!(ids(&list.json).len(), 3);
+    let again = admission.try_admit();
+    assert!(again.is_some(), "the served request gave its place back");
 }
 
 #[tokio::test]

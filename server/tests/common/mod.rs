@@ -15,6 +15,7 @@ use engine::{Engine, EngineSettings, Store};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
+use server::admission::Admission;
 use server::api::ApiConfig;
 use tower::ServiceExt;
 
@@ -42,6 +43,11 @@ pub fn embedder() -> EmbeddingService {
 
 /// The whole web router (pages, CSRF check, API) as `semrec serve` builds it.
 pub fn router(engine: Engine, config: &ApiConfig) -> Router {
+    router_admitting(engine, config, Admission::default())
+}
+
+/// The same with a given in-flight limit for ranking requests.
+pub fn router_admitting(engine: Engine, config: &ApiConfig, admission: Admission) -> Router {
     let site_root = std::env::temp_dir().join("semrec-api-test-site");
     let options = leptos::config::LeptosOptions::builder()
         .output_name("semrec")
@@ -57,7 +63,7 @@ pub fn router(engine: Engine, config: &ApiConfig) -> Router {
         },
         secure_cookies: false,
     };
-    server::web::router(state, options, &site_root, config)
+    server::web::router(state, options, &site_root, config, admission)
 }
 
 pub struct TestApi {
@@ -78,6 +84,10 @@ pub async fn connect(cluster: &LocalCluster) -> Engine {
 }
 
 pub async fn api_with(config: ApiConfig) -> TestApi {
+    api_admitting(config, Admission::default()).await
+}
+
+pub async fn api_admitting(config: ApiConfig, admission: Admission) -> TestApi {
     let cluster = LocalCluster::temporary()
         .await
         .expect("temporary PostgreSQL cluster");
@@ -95,7 +105,7 @@ pub async fn api_with(config: ApiConfig) -> TestApi {
         .unwrap()
         .secret;
     TestApi {
-        router: router(engine.clone(), &config),
+        router: router_admitting(engine.clone(), &config, admission),
         engine,
         write_key,
         admin_key,
