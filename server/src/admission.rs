@@ -22,9 +22,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::api;
 
-/// Ranking requests served at once by default: about 16 per core of a small server,
-/// which keeps the wait of admitted requests near a quarter of a second at full load.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+/// Ranking requests served at once by default: 8 per core. On 2 cores 16 already
+/// keep the machine busy, and admitted requests waited 300 ms p99 at 64 clients
+/// against 545 ms with 32 and 800–920 ms without a limit (BENCHMARKS.md, "HTTP load").
+pub fn default_max_in_flight() -> usize {
+    8 * std::thread::available_parallelism().map_or(2, |n| n.get())
+}
 
 /// What a refused client is told to wait, in seconds.
 const RETRY_AFTER_SECS: u64 = 1;
@@ -41,7 +44,7 @@ pub struct Admission {
 
 impl Default for Admission {
     fn default() -> Self {
-        Self::new(DEFAULT_MAX_IN_FLIGHT)
+        Self::new(default_max_in_flight())
     }
 }
 

@@ -224,7 +224,8 @@ pub struct ServeArgs {
     pub api_burst: u32,
     /// Ranking requests (recommendations, similar items, catalog search) served at once;
     /// beyond this they are answered 429 with Retry-After at once, before any work.
-    #[arg(long, env = "SEMREC_MAX_IN_FLIGHT", default_value_t = crate::admission::DEFAULT_MAX_IN_FLIGHT as u32,
+    /// Default: 8 per CPU core.
+    #[arg(long, env = "SEMREC_MAX_IN_FLIGHT", default_value_t = crate::admission::default_max_in_flight() as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_in_flight: u32,
 }

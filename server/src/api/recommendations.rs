@@ -202,7 +202,7 @@ async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile,
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "Unknown user (stored profile)", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 429, description = "Rate limit or embedding queue full", body = ErrorBody),
+        (status = 429, description = "Rate limit, in-flight limit or embedding queue full; see Retry-After", body = ErrorBody),
         (status = 503, body = ErrorBody),
     )
 )]
