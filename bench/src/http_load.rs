@@ -54,6 +54,10 @@ pub struct HttpArgs {
     pub overload_seconds: u64,
     #[arg(long, default_value_t = 10)]
     pub recovery_seconds: u64,
+    /// How long a client waits after a 429 before it asks again: 20 ms is an impatient
+    /// client; 1000 honours the server's `Retry-After: 1`.
+    #[arg(long, default_value_t = 20)]
+    pub busy_pause_ms: u64,
     /// Where to write the Markdown report (also printed).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -67,8 +71,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const WARM_UP: Duration = Duration::from_secs(2);
 /// get_recommendations' arguments: the first page, no filters.
 const RECOMMENDATIONS_FORM: &str = "offset=0&language=&source=";
-/// Pause of a client after a 429 (an impatient client: shorter than Retry-After).
-const BUSY_PAUSE: Duration = Duration::from_millis(20);
 
 /// The `semrec serve` process under test, with its own data dir and port.
 struct ServerProcess {
@@ -362,6 +364,7 @@ async fn load(
     cookies: &Arc<Vec<String>>,
     concurrency: usize,
     length: Duration,
+    busy_pause: Duration,
     label: &str,
 ) -> Phase {
     let started = Instant::now();
@@ -387,7 +390,7 @@ async fn load(
                     Ok(a) if a.status == StatusCode::TOO_MANY_REQUESTS => {
                         p.busy.push(t.elapsed());
                         p.busy_with_retry_after += usize::from(a.retry_after);
-                        tokio::time::sleep(BUSY_PAUSE).await;
+                        tokio::time::sleep(busy_pause).await;
                     }
                     Ok(a) => {
                         p.other += 1;
@@ -468,10 +471,22 @@ async fn run_in(args: &HttpArgs, dir: &Path) -> Result<String> {
             return Err(e);
         }
     };
+    let pause = Duration::from_millis(args.busy_pause_ms);
     for &c in &args.concurrency {
         tracing::info!(concurrency = c, "load");
-        load(&client, &server.base, &users, c, WARM_UP, "warm-up").await;
-        normal.push(load(&client, &server.base, &users, c, seconds, "default queue").await);
+        load(&client, &server.base, &users, c, WARM_UP, pause, "warm-up").await;
+        normal.push(
+            load(
+                &client,
+                &server.base,
+                &users,
+                c,
+                seconds,
+                pause,
+                "default queue",
+            )
+            .await,
+        );
     }
     server.stop().await?;
 
@@ -485,13 +500,14 @@ async fn run_in(args: &HttpArgs, dir: &Path) -> Result<String> {
         &[("SEMREC_EMBED_QUEUE", args.overload_queue.to_string())],
     )
     .await?;
-    load(&client, &server.base, &users, 1, WARM_UP, "warm-up").await;
+    load(&client, &server.base, &users, 1, WARM_UP, pause, "warm-up").await;
     let before = load(
         &client,
         &server.base,
         &users,
         1,
         Duration::from_secs(args.recovery_seconds),
+        pause,
         "before the burst",
     )
     .await;
@@ -501,6 +517,7 @@ async fn run_in(args: &HttpArgs, dir: &Path) -> Result<String> {
         &users,
         args.overload_concurrency,
         Duration::from_secs(args.overload_seconds),
+        pause,
         "burst",
     )
     .await;
@@ -510,6 +527,7 @@ async fn run_in(args: &HttpArgs, dir: &Path) -> Result<String> {
         &users,
         1,
         Duration::from_secs(args.recovery_seconds),
+        pause,
         "after the burst",
     )
     .await;
@@ -603,12 +621,12 @@ fn report(args: &HttpArgs, first_start: Duration, normal: &[Phase], overload: &[
     }
     let _ = writeln!(
         s,
-        "\nThe server is the release `semrec serve` with its own PostgreSQL (first start, including importing the {} catalog, took {:.0} s). {} signed-in users, each with a profile of two genres and two liked catalog titles; every request loads the profile, embeds it (the two interests and the concatenated profile text: 3 texts in one batch; liked catalog titles reuse their stored vectors), runs the recommendation query on the real database and records an impression. Each phase is preceded by a {} s unrecorded warm-up (except the burst and the phase after it). A client that gets a 429 waits {} ms and retries (more impatient than Retry-After asks). The load generator runs on the same 2 cores as the server and its database.",
+        "\nThe server is the release `semrec serve` with its own PostgreSQL (first start, including importing the {} catalog, took {:.0} s). {} signed-in users, each with a profile of two genres and two liked catalog titles; every request loads the profile, embeds it (the two interests and the concatenated profile text: 3 texts in one batch; liked catalog titles reuse their stored vectors), runs the recommendation query on the real database and records an impression. Each phase is preceded by a {} s unrecorded warm-up (except the burst and the phase after it). A client that gets a 429 waits {} ms and retries (`--busy-pause-ms`; Retry-After asks for 1000). The load generator runs on the same 2 cores as the server and its database.",
         args.catalog.display(),
         first_start.as_secs_f64(),
         args.users,
         WARM_UP.as_secs(),
-        BUSY_PAUSE.as_millis()
+        args.busy_pause_ms
     );
     s
 }
