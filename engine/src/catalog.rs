@@ -59,6 +59,16 @@ fn collapse_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Whether a NUL character occurs in any key or string of a JSON value.
+fn json_has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(a) => a.iter().any(json_has_nul),
+        serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
+}
+
 fn valid_language(code: &str) -> bool {
     let mut parts = code.split('-');
     let primary = parts.next().unwrap_or("");
@@ -70,6 +80,29 @@ fn valid_language(code: &str) -> bool {
 impl ItemInput {
     /// Normalises and checks every field; the error says which field and how to fix it.
     pub fn validate(self) -> std::result::Result<ValidItem, String> {
+        // PostgreSQL cannot store NUL in text or jsonb: say so here, per line,
+        // instead of failing the whole chunk's transaction later.
+        let texts = [
+            ("id", Some(self.id.as_str())),
+            ("title", Some(self.title.as_str())),
+            ("description", Some(self.description.as_str())),
+            ("language", self.language.as_deref()),
+            ("source", self.source.as_deref()),
+            ("url", self.url.as_deref()),
+        ];
+        for (field, text) in texts {
+            if text.is_some_and(|t| t.contains('\0')) {
+                return Err(format!(
+                    "field '{field}' contains the NUL character (\\u0000): remove it"
+                ));
+            }
+        }
+        if self.tags.iter().any(|t| t.contains('\0')) {
+            return Err("field 'tags' contains the NUL character (\\u0000): remove it".into());
+        }
+        if self.metadata.as_ref().is_some_and(json_has_nul) {
+            return Err("field 'metadata' contains the NUL character (\\u0000): remove it".into());
+        }
         let external_id = self.id.trim().to_string();
         if external_id.is_empty() {
             return Err("field 'id' is empty: every item needs a unique id".into());
@@ -133,7 +166,8 @@ impl ItemInput {
             .map(|u| u.trim().to_string())
             .filter(|u| !u.is_empty());
         if let Some(u) = &url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() > 2000 {
+            if !(u.starts_with("http://") || u.starts_with("https://")) || u.chars().count() > 2000
+            {
                 return Err("field 'url' must be an http(s) URL of at most 2000 characters".into());
             }
         }
@@ -281,6 +315,12 @@ fn parse_jsonl(mut reader: impl BufRead) -> std::io::Result<ParsedImport> {
                 .push(reject("line is not valid UTF-8".into(), None));
             continue;
         };
+        // A byte-order mark (Windows editors write one) is not part of line 1's JSON.
+        let text = if line_no == 1 {
+            text.strip_prefix('\u{feff}').unwrap_or(text)
+        } else {
+            text
+        };
         let text = text.trim();
         if text.is_empty() {
             continue;
@@ -323,9 +363,61 @@ fn describe_serde_error(e: &serde_json::Error) -> String {
     }
 }
 
+/// Reads CRLF line ends as LF. csv-core counts the line of a CRLF-ended record
+/// only when the next record starts (rust-csv issue 395), which put every
+/// rejection of a Windows-made file one line too early. A lone CR stays.
+struct CrlfAsLf<R> {
+    inner: R,
+    held_cr: bool,
+}
+
+impl<R: BufRead> std::io::Read for CrlfAsLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n == 0 && !out.is_empty() {
+            let buf = self.inner.fill_buf()?;
+            if buf.is_empty() {
+                if std::mem::take(&mut self.held_cr) {
+                    out[0] = b'\r';
+                    return Ok(1);
+                }
+                return Ok(0);
+            }
+            let mut used = 0;
+            for &b in buf {
+                if n == out.len() {
+                    break;
+                }
+                if std::mem::take(&mut self.held_cr) && b != b'\n' {
+                    out[n] = b'\r';
+                    n += 1;
+                    if n == out.len() {
+                        break; // `b` is read again next time
+                    }
+                }
+                used += 1;
+                if b == b'\r' {
+                    self.held_cr = true;
+                } else {
+                    out[n] = b;
+                    n += 1;
+                }
+            }
+            self.inner.consume(used);
+        }
+        Ok(n)
+    }
+}
+
 fn parse_csv(reader: impl BufRead) -> ParsedImport {
     let mut out = ParsedImport::default();
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    // Flexible, so a row with a wrong field count is reported below with its id.
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(CrlfAsLf {
+            inner: reader,
+            held_cr: false,
+        });
     let headers = match rdr.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
@@ -382,6 +474,19 @@ fn parse_csv(reader: impl BufRead) -> ParsedImport {
         };
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
         let get = |c: Option<usize>| c.and_then(|i| record.get(i)).unwrap_or("").to_string();
+        if record.len() != headers.len() {
+            // Fields would land in the wrong columns (an unquoted comma in a title).
+            out.rejected.push(Rejection {
+                line,
+                id: Some(get(id_col).trim().to_string()).filter(|s| !s.is_empty()),
+                reason: format!(
+                    "the row has {} fields but the header has {}: quote fields that contain commas, e.g. \"Heat, the Movie\"",
+                    record.len(),
+                    headers.len()
+                ),
+            });
+            continue;
+        }
         let opt = |name: &str| Some(get(col(name))).filter(|s| !s.trim().is_empty());
         // Tags in one cell, separated by '|' or ';'.
         let tags = get(col("tags"))
@@ -645,13 +750,20 @@ impl Engine {
             }
         }
         for item in chunk.same {
-            // Same embedded text: only fields outside it may have changed.
+            // Same embedded text, so the vector stands; the fields may still differ
+            // (title "Heat" + tag "crime" and title "Heat" + description "crime" embed
+            // the same text), so every field is written when any changed.
             let changed = sqlx::query(
-                "UPDATE items SET language = $2, source = $3, url = $4, metadata = $5, updated_at = now()
+                "UPDATE items SET title = $2, description = $3, tags = $4, language = $5, source = $6,
+                                  url = $7, metadata = $8, updated_at = now()
                  WHERE external_id = $1
-                   AND (language, source, url, metadata) IS DISTINCT FROM ($2, $3, $4, $5)",
+                   AND (title, description, tags, language, source, url, metadata)
+                       IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&item.external_id)
+            .bind(&item.title)
+            .bind(&item.description)
+            .bind(&item.tags)
             .bind(&item.language)
             .bind(&item.source)
             .bind(&item.url)
@@ -798,6 +910,16 @@ impl Engine {
         .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| EngineError::NotFound(format!("item '{external_id}'")))
+    }
+
+    /// The items of these external ids that exist, in one query (unknown ids are left out).
+    pub async fn items_by_external_ids(&self, external_ids: &[String]) -> Result<Vec<Item>> {
+        Ok(sqlx::query_as::<_, Item>(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE external_id = ANY($1)"
+        ))
+        .bind(external_ids)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     pub async fn delete_item(&self, external_id: &str) -> Result<()> {
@@ -991,5 +1113,75 @@ mod tests {
             ..Default::default()
         };
         assert!(url.validate().unwrap_err().contains("url"));
+    }
+
+    #[test]
+    fn csv_line_numbers_hold_for_crlf_files_and_quoted_newlines() {
+        let input = "id,title\r\nm1,One\r\nm2,\r\nm3,\"Three\r\nlines\"\r\nm4,\r\n";
+        let parsed = parse(input, ImportFormat::Csv);
+        let lines: Vec<usize> = parsed.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![3, 6], "{:?}", parsed.rejected);
+        let good: Vec<_> = parsed
+            .items
+            .iter()
+            .map(|(l, i)| (*l, i.title.as_str()))
+            .collect();
+        assert_eq!(good, vec![(2, "One"), (4, "Three lines")]);
+    }
+
+    #[test]
+    fn csv_rows_with_another_number_of_fields_than_the_header_are_rejected() {
+        let input = "id,title,description\nm1,Heat, the Movie,A heist\nm2,Alien\nm3,Ok,fine\n";
+        let parsed = parse(input, ImportFormat::Csv);
+        let ids: Vec<_> = parsed
+            .items
+            .iter()
+            .map(|(_, i)| i.external_id.as_str())
+            .collect();
+        assert_eq!(ids, vec!["m3"]);
+        let lines: Vec<usize> = parsed.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 3]);
+        assert!(
+            parsed.rejected[0].reason.contains("4 fields"),
+            "{}",
+            parsed.rejected[0].reason
+        );
+        assert!(
+            parsed.rejected[0].reason.contains("quote"),
+            "{}",
+            parsed.rejected[0].reason
+        );
+    }
+
+    #[test]
+    fn jsonl_first_line_may_start_with_a_byte_order_mark() {
+        let input = "\u{feff}{\"id\":\"a\",\"title\":\"Alpha\"}\n";
+        let parsed = parse(input, ImportFormat::Jsonl);
+        assert_eq!(parsed.items.len(), 1, "{:?}", parsed.rejected);
+    }
+
+    #[test]
+    fn nul_characters_are_rejected_per_line_naming_the_field() {
+        let input = concat!(
+            r#"{"id":"a","title":"Al\u0000pha"}"#,
+            "\n",
+            r#"{"id":"b","title":"Beta","metadata":{"k":["x\u0000"]}}"#,
+            "\n",
+            r#"{"id":"c","title":"Gamma"}"#,
+            "\n",
+        );
+        let parsed = parse(input, ImportFormat::Jsonl);
+        assert_eq!(parsed.items.len(), 1);
+        assert_eq!(parsed.items[0].1.external_id, "c");
+        assert!(
+            parsed.rejected[0].reason.contains("'title'"),
+            "{}",
+            parsed.rejected[0].reason
+        );
+        assert!(
+            parsed.rejected[1].reason.contains("'metadata'"),
+            "{}",
+            parsed.rejected[1].reason
+        );
     }
 }

@@ -21,6 +21,9 @@ pub enum EngineError {
     Embedding(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// A bug or a failed background task: logged, never shown to users in detail.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<sqlx::Error> for EngineError {
@@ -29,9 +32,22 @@ impl From<sqlx::Error> for EngineError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 EngineError::Unavailable(err.to_string())
             }
-            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08")) => {
-                // SQLSTATE class 08: connection exceptions.
+            // SQLSTATE class 08: connection exceptions; 57P01–57P03: the server is
+            // shutting down, crashed or is still starting.
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| {
+                    c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")
+                }) =>
+            {
                 EngineError::Unavailable(err.to_string())
+            }
+            // 22021 / 22P05: a NUL character in text or jsonb, which PostgreSQL cannot store.
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| matches!(&*c, "22021" | "22P05")) =>
+            {
+                EngineError::Invalid(
+                    "text must not contain the NUL character (\\u0000): remove it and retry".into(),
+                )
             }
             _ => EngineError::Database(err),
         }

@@ -10,6 +10,10 @@ pub const MAX_INTERESTS: usize = 50;
 pub const MAX_CLASSES: usize = 50;
 pub const MAX_ABOUT_CHARS: usize = 2000;
 pub const MAX_ENTRY_CHARS: usize = 200;
+/// Most history entries a profile may be given at once.
+pub const MAX_HISTORY: usize = 1000;
+/// Longest free-text history entry.
+pub const MAX_HISTORY_TEXT_CHARS: usize = 500;
 /// History entries used to build the query (most recent first); the default of
 /// `EngineSettings::history_window`.
 pub const HISTORY_WINDOW: usize = 10;
@@ -136,6 +140,33 @@ impl Profile {
             history: self.history.clone(),
             about,
         })
+    }
+
+    /// Checks the history a client sends: at most [`MAX_HISTORY`] entries, free
+    /// text of 1–[`MAX_HISTORY_TEXT_CHARS`] characters without NUL.
+    pub fn check_history(&self) -> Result<()> {
+        if self.history.len() > MAX_HISTORY {
+            return Err(EngineError::Invalid(format!(
+                "at most {MAX_HISTORY} history entries, got {}",
+                self.history.len()
+            )));
+        }
+        for (i, entry) in self.history.iter().enumerate() {
+            if let HistoryEntry::Text { text } = entry {
+                let chars = text
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .count();
+                if chars == 0 || chars > MAX_HISTORY_TEXT_CHARS || text.contains('\0') {
+                    return Err(EngineError::Invalid(format!(
+                        "history[{i}]: free text must have 1–{MAX_HISTORY_TEXT_CHARS} characters"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -297,6 +328,7 @@ impl Engine {
 
     /// Replaces a user's profile. History items are catalog external ids; unknown ids are an error.
     pub async fn save_profile(&self, user_id: i64, profile: &Profile) -> Result<Profile> {
+        profile.check_history()?;
         let p = profile.normalized()?;
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -344,11 +376,6 @@ impl Engine {
                 }
                 HistoryEntry::Text { text } => {
                     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                    if text.is_empty() || text.chars().count() > 500 {
-                        return Err(EngineError::Invalid(
-                            "a free-text history entry must have 1–500 characters".into(),
-                        ));
-                    }
                     sqlx::query(
                         "INSERT INTO profile_history (user_id, free_text, consumed_at) VALUES ($1, $2, now() - $3::interval)",
                     )
@@ -493,6 +520,14 @@ impl Engine {
                     weights.push(weight);
                 }
             }
+        }
+        if pairs.is_empty() && concat_vector.is_none() {
+            // Only catalog history, none of it embedded by this model yet.
+            return Err(EngineError::Conflict(
+                "none of the profile's history items has a vector from the current model yet: \
+                 run `semrec reindex`, or add an interest"
+                    .into(),
+            ));
         }
         let vector = match concat_vector {
             Some(v) => v,

@@ -18,11 +18,12 @@ use sqlx::Postgres;
 use crate::catalog::Item;
 use crate::error::{EngineError, Result};
 use crate::events::{ImpressionContext, ShownItem};
-use crate::profile::{dot, ElementKind, Profile, ProfileQuery, ProfileStrategy};
+use crate::profile::{dot, ElementKind, HistoryEntry, Profile, ProfileQuery, ProfileStrategy};
 use crate::Engine;
 
 pub const MAX_K: usize = 100;
-pub const MAX_OFFSET: usize = 1000;
+/// Ranks are stored up to 1000 (`impression_items.rank`), so the deepest page ends there.
+pub const MAX_OFFSET: usize = 1000 - MAX_K;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Filters {
@@ -33,6 +34,32 @@ pub struct Filters {
     /// Items carrying at least one of these tags.
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+impl Filters {
+    /// Filter values in the form import stores them (lower-case languages and tags,
+    /// single spaces), so `EN` or `Sci-Fi` match what `en` and `sci-fi` match.
+    pub fn normalized(&self) -> Filters {
+        let clean = |values: &[String], lower: bool| -> Vec<String> {
+            values
+                .iter()
+                .map(|v| {
+                    let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if lower {
+                        v.to_lowercase()
+                    } else {
+                        v
+                    }
+                })
+                .filter(|v| !v.is_empty())
+                .collect()
+        };
+        Filters {
+            languages: clean(&self.languages, true),
+            sources: clean(&self.sources, false),
+            tags: clean(&self.tags, true),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -74,7 +101,7 @@ impl RecommendOptions {
         if let Some(l) = self.diversity_lambda {
             if !(0.0..=1.0).contains(&l) {
                 return Err(EngineError::Invalid(
-                    "diversity_lambda must be between 0 and 1".into(),
+                    "diversity (MMR λ) must be between 0 and 1".into(),
                 ));
             }
         }
@@ -332,12 +359,13 @@ impl Engine {
         filters: &Filters,
         exclusions: &Exclusions,
     ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        let none_if_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        let filters = filters.normalized();
+        let none_if_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
         query
             .bind(self.model_id().to_string())
-            .bind(none_if_empty(&filters.languages))
-            .bind(none_if_empty(&filters.sources))
-            .bind(none_if_empty(&filters.tags))
+            .bind(none_if_empty(filters.languages))
+            .bind(none_if_empty(filters.sources))
+            .bind(none_if_empty(filters.tags))
             .bind(exclusions.item_ids.clone())
             .bind(exclusions.user_id)
     }
@@ -641,7 +669,13 @@ impl Engine {
                 .then(a.candidate.item.id.cmp(&b.candidate.item.id))
         });
         let mut picked = match opts.diversity_lambda {
-            Some(lambda) if diversify => mmr(scored, lambda, want),
+            // A deep diversified page is CPU work (pool × offset+k dot products):
+            // keep it off the async workers.
+            Some(lambda) if diversify => {
+                tokio::task::spawn_blocking(move || mmr(scored, lambda, want))
+                    .await
+                    .map_err(|e| EngineError::Internal(format!("diversity re-ranking: {e}")))?
+            }
             _ => {
                 scored.truncate(want);
                 scored
@@ -712,14 +746,28 @@ impl Engine {
         opts.validate()?;
         let query = self.profile_query(profile).await?;
         let profiled = started.elapsed();
-        let exclusions = Exclusions {
-            user_id,
-            item_ids: query
-                .elements
-                .iter()
-                .filter_map(|(e, _)| e.item_id)
-                .collect(),
-        };
+        let mut item_ids: Vec<i64> = query
+            .elements
+            .iter()
+            .filter_map(|(e, _)| e.item_id)
+            .collect();
+        // Consumed items outside the query (beyond the history window, or without a
+        // vector from this model) are still consumed: never recommend them back.
+        let consumed: Vec<&str> = profile
+            .history
+            .iter()
+            .filter_map(|h| match h {
+                HistoryEntry::Item { id, .. } => Some(id.as_str()),
+                HistoryEntry::Text { .. } => None,
+            })
+            .collect();
+        if consumed.len() > item_ids.len() {
+            item_ids = sqlx::query_scalar("SELECT id FROM items WHERE external_id = ANY($1)")
+                .bind(&consumed)
+                .fetch_all(self.pool())
+                .await?;
+        }
+        let exclusions = Exclusions { user_id, item_ids };
         let scoring = match self.settings.profile_strategy {
             ProfileStrategy::MaxSim => Scoring::MaxSim(&query),
             ProfileStrategy::Centroid | ProfileStrategy::Concat => Scoring::Nearest {
@@ -845,24 +893,28 @@ impl Engine {
 
 /// Maximal marginal relevance: greedily trades the ranking score against similarity
 /// to what is already picked. Input sorted by score, best first.
-fn mmr(mut pool: Vec<Scored>, lambda: f32, k: usize) -> Vec<Scored> {
-    let mut picked: Vec<Scored> = Vec::with_capacity(k);
-    while picked.len() < k && !pool.is_empty() {
-        let best = pool
+///
+/// Each candidate keeps its running maximum similarity to the picked items, so a pick
+/// costs one dot product per remaining candidate: pool × k in all, not pool × k².
+fn mmr(pool: Vec<Scored>, lambda: f32, k: usize) -> Vec<Scored> {
+    let mut remaining: Vec<(Scored, f32)> = pool.into_iter().map(|c| (c, f32::MIN)).collect();
+    let mut picked: Vec<Scored> = Vec::with_capacity(k.min(remaining.len()));
+    while picked.len() < k && !remaining.is_empty() {
+        let best = remaining
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                let redundancy = picked
-                    .iter()
-                    .map(|p| dot(&p.candidate.vector, &c.candidate.vector))
-                    .fold(f32::MIN, f32::max);
-                let redundancy = if picked.is_empty() { 0.0 } else { redundancy };
+            .map(|(i, (c, redundancy))| {
+                let redundancy = if picked.is_empty() { 0.0 } else { *redundancy };
                 (i, lambda * c.score - (1.0 - lambda) * redundancy)
             })
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-            .map(|(i, _)| i)
-            .unwrap_or(0);
-        picked.push(pool.remove(best));
+            .map_or(0, |(i, _)| i);
+        // `remove`, not `swap_remove`: ties go to the earlier (better-scored) candidate.
+        let (chosen, _) = remaining.remove(best);
+        for (c, redundancy) in &mut remaining {
+            *redundancy = redundancy.max(dot(&chosen.candidate.vector, &c.candidate.vector));
+        }
+        picked.push(chosen);
     }
     picked
 }

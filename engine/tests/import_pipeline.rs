@@ -64,3 +64,38 @@ async fn a_failed_chunk_keeps_the_committed_ones_and_a_rerun_resumes() {
     );
     assert_eq!(last.embedded, 1);
 }
+
+#[tokio::test]
+async fn fields_that_move_within_the_same_embedded_text_are_written_without_re_embedding() {
+    let db = common::engine().await;
+    let e = &db.engine;
+    let one = |description: &str, tags: Vec<String>| ParsedImport {
+        items: vec![(
+            1,
+            ItemInput {
+                id: "heat".into(),
+                title: "Heat".into(),
+                description: description.into(),
+                tags,
+                ..Default::default()
+            }
+            .validate()
+            .unwrap(),
+        )],
+        rejected: vec![],
+    };
+    e.import_items(one("crime", vec![]), |_| {}).await.unwrap();
+    // "Heat. crime" either way: the same text, so the same vector.
+    let mut last = ImportProgress::default();
+    let summary = e
+        .import_items(one("", vec!["crime".into()]), |p| last = p)
+        .await
+        .unwrap();
+    assert_eq!((summary.updated, summary.unchanged), (1, 0));
+    assert_eq!(last.embedded, 0, "the vector stands");
+    let item = e.item_by_external_id("heat").await.unwrap();
+    assert_eq!(
+        (item.description.as_str(), item.tags.clone()),
+        ("", vec!["crime".to_string()])
+    );
+}

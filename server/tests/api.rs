@@ -323,12 +323,7 @@ async fn ranking_requests_beyond_the_in_flight_limit_get_429_before_any_work() {
     )
     .await;
     let (r, key) = (&t.router, Some(t.write_key.as_str()));
-    let res = send_raw(
-        r,
-        request(Method::POST, ITEMS, key, Body::from(fixture_jsonl())),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    import_fixture(r, key).await;
     let wanted = json!({"user": "ada", "profile": {"interests": ["aircraft"]}, "k": 3});
     let rec = "/api/v1/recommendations";
     let similar = format!("{ITEMS}/planes/similar");
@@ -490,6 +485,16 @@ async fn items_import_upsert_and_delete() {
     );
 }
 
+/// Imports the fixture catalog through the API.
+async fn import_fixture(r: &axum::Router, key: Option<&str>) {
+    let res = send_raw(
+        r,
+        request(Method::POST, ITEMS, key, Body::from(fixture_jsonl())),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+}
+
 fn ids(list: &Value) -> Vec<String> {
     list["items"]
         .as_array()
@@ -503,12 +508,7 @@ fn ids(list: &Value) -> Vec<String> {
 async fn recommend_click_and_metrics() {
     let t = api().await;
     let (r, key) = (&t.router, Some(t.write_key.as_str()));
-    let res = send_raw(
-        r,
-        request(Method::POST, ITEMS, key, Body::from(fixture_jsonl())),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::OK);
+    import_fixture(r, key).await;
 
     let list = send(
         r,
@@ -710,6 +710,68 @@ async fn recommend_click_and_metrics() {
     .await;
     assert_eq!(drift.status, StatusCode::OK, "{drift:?}");
     assert_eq!(drift.json["interaction_rate"]["recent"]["shown"], 11);
+}
+
+#[tokio::test]
+async fn inline_profiles_filters_and_texts_are_checked_like_stored_ones() {
+    let t = api().await;
+    let (r, key) = (&t.router, Some(t.write_key.as_str()));
+    import_fixture(r, key).await;
+    let all: Vec<String> = fixture_jsonl()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let recommend = |body: Value| send(r, Method::POST, "/api/v1/recommendations", key, Some(body));
+
+    // Consumed items beyond the history window (10) are not recommended back either.
+    let (consumed, rest) = all.split_at(11);
+    let history: Vec<Value> = consumed.iter().map(|id| json!({"item": id})).collect();
+    let list =
+        recommend(json!({"profile": {"interests": ["aircraft"], "history": history}, "k": 100}))
+            .await;
+    assert_eq!(list.status, StatusCode::OK, "{list:?}");
+    assert_eq!(
+        ids(&list.json),
+        rest.to_vec(),
+        "only the unconsumed item is left"
+    );
+
+    // Filters match whatever case and spacing the client sends.
+    let lower = recommend(json!({"profile": {"interests": ["aircraft"]}, "k": 100, "filters": {"languages": ["fr"], "tags": ["aviation"]}})).await;
+    let upper = recommend(json!({"profile": {"interests": ["aircraft"]}, "k": 100, "filters": {"languages": [" FR "], "tags": ["AVIATION"]}})).await;
+    assert_eq!(ids(&lower.json), vec!["avions".to_string()], "{lower:?}");
+    assert_eq!(ids(&upper.json), ids(&lower.json), "{upper:?}");
+
+    // Texts: empty free-text history, NUL characters, pages past the last stored rank.
+    let empty = recommend(json!({"profile": {"history": [{"text": "  "}]}})).await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "{empty:?}");
+    assert!(empty.message().contains("history[0]"), "{empty:?}");
+    let nul = send(
+        r,
+        Method::PUT,
+        &format!("{ITEMS}/x"),
+        key,
+        Some(json!({"title": "a\u{0}b"})),
+    )
+    .await;
+    assert_eq!(nul.status, StatusCode::UNPROCESSABLE_ENTITY, "{nul:?}");
+    assert!(nul.message().contains("NUL"), "{nul:?}");
+    let nul_filter =
+        recommend(json!({"profile": {"interests": ["x"]}, "filters": {"tags": ["a\u{0}"]}})).await;
+    assert_eq!(
+        nul_filter.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{nul_filter:?}"
+    );
+    let deep = recommend(json!({"profile": {"interests": ["x"]}, "k": 100, "offset": 901})).await;
+    assert_eq!(deep.status, StatusCode::UNPROCESSABLE_ENTITY, "{deep:?}");
+    assert!(deep.message().contains("offset"), "{deep:?}");
 }
 
 fn axis(i: usize) -> Vec<f32> {

@@ -6,10 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::Json;
 use engine::events::ImpressionContext;
-use engine::profile::{HistoryEntry, Profile};
+use engine::profile::{HistoryEntry, Profile, MAX_HISTORY};
 use engine::recommend::{Filters, PathTimings, RecommendOptions};
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 
 use super::body::ApiJson;
@@ -155,25 +156,37 @@ impl From<engine::recommend::RecommendationList> for RecommendationList {
 }
 
 async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile, ApiError> {
+    if p.history.len() > MAX_HISTORY {
+        return Err(EngineError::Invalid(format!(
+            "profile.history has {} entries: at most {MAX_HISTORY}",
+            p.history.len()
+        ))
+        .into());
+    }
+    // One query for every catalog id, not one per entry.
+    let ids: Vec<String> = p.history.iter().filter_map(|h| h.item.clone()).collect();
+    let known: HashMap<String, String> = state
+        .engine
+        .items_by_external_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|item| (item.external_id, item.title))
+        .collect();
     let mut history = Vec::with_capacity(p.history.len());
     for (i, h) in p.history.into_iter().enumerate() {
         history.push(match (h.item, h.text) {
-            (Some(id), None) => {
-                let item = state
-                    .engine
-                    .item_by_external_id(&id)
-                    .await
-                    .map_err(|e| match e {
-                        EngineError::NotFound(_) => EngineError::Invalid(format!(
-                            "profile.history[{i}]: item '{id}' is not in the catalog"
-                        )),
-                        other => other,
-                    })?;
-                HistoryEntry::Item {
-                    id: item.external_id,
-                    title: item.title,
+            (Some(id), None) => match known.get(&id) {
+                Some(title) => HistoryEntry::Item {
+                    id,
+                    title: title.clone(),
+                },
+                None => {
+                    return Err(EngineError::Invalid(format!(
+                        "profile.history[{i}]: item '{id}' is not in the catalog"
+                    ))
+                    .into())
                 }
-            }
+            },
             (None, Some(text)) => HistoryEntry::Text { text },
             _ => {
                 return Err(EngineError::Invalid(format!(
@@ -183,12 +196,17 @@ async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile,
             }
         });
     }
-    Ok(Profile {
+    let profile = Profile {
         interests: p.interests,
         history,
         classes: p.classes,
         about: p.about,
-    })
+    };
+    profile.check_history().map_err(|e| match e {
+        EngineError::Invalid(m) => EngineError::Invalid(format!("profile.{m}")),
+        other => other,
+    })?;
+    Ok(profile)
 }
 
 /// Recommendations for a user, from their stored profile or one sent inline.
