@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod postgres_cluster;
 pub mod profile;
 pub mod recommend;
+pub mod seed;
 pub mod sessions;
 pub mod store;
 

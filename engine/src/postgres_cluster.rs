@@ -183,6 +183,10 @@ pub struct LocalCluster {
     /// For temporary clusters: the directory to delete after stopping.
     temp_root: Option<PathBuf>,
     stopped: bool,
+    /// False when the server was already running and this handle reused it: it
+    /// belongs to whoever started it (say the web server, while a CLI command runs
+    /// against the same data directory), so stopping or dropping leaves it running.
+    owned: bool,
 }
 
 impl LocalCluster {
@@ -190,9 +194,10 @@ impl LocalCluster {
     /// accepts connections, creates `opts.database` if missing and runs
     /// `CREATE EXTENSION IF NOT EXISTS vector` in it.
     ///
-    /// If a cluster is already running in `opts.data_dir` (say a crashed semrec left it)
-    /// it is reused when it listens on the requested port (or `opts.port` is 0), and
-    /// restarted otherwise.
+    /// If a cluster is already running in `opts.data_dir` (the web server's, while a
+    /// CLI command runs, or one a crashed semrec left) it is reused when it listens on
+    /// the requested port (or `opts.port` is 0), and left running by [`Self::stop`];
+    /// on another port it is restarted.
     pub async fn start(opts: ClusterOptions) -> Result<Self, ClusterError> {
         Self::start_inner(opts, None).await
     }
@@ -253,6 +258,10 @@ impl LocalCluster {
     /// A temporary cluster's directory is deleted afterwards.
     pub async fn stop(mut self) -> Result<(), ClusterError> {
         self.stopped = true;
+        if !self.owned {
+            tracing::info!(data_dir = %self.data_dir.display(), "leaving running the PostgreSQL this process found running");
+            return Ok(());
+        }
         let started = Instant::now();
         let result = if server_pid(&self.data_dir).is_some() {
             let out = self
@@ -390,6 +399,7 @@ impl LocalCluster {
             runner,
             temp_root,
             stopped: false,
+            owned: reuse_port.is_none(),
         };
         // From here on an error drops `cluster`, which stops the server again.
         cluster.prepare_database().await?;
@@ -443,7 +453,7 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        if self.stopped {
+        if self.stopped || !self.owned {
             return;
         }
         self.stopped = true;

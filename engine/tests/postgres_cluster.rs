@@ -174,6 +174,17 @@ async fn persistent_cluster_keeps_data_across_restarts() {
     assert_eq!(n, 1);
     conn.close().await.unwrap();
 
+    // A handle that reused a running server (a CLI command beside the web server)
+    // leaves it running when stopped or dropped.
+    let borrowed = LocalCluster::start(opts.clone()).await.unwrap();
+    assert_eq!(borrowed.port(), port);
+    borrowed.stop().await.unwrap();
+    drop(LocalCluster::start(opts.clone()).await.unwrap());
+    let conn = PgConnection::connect(again.database_url())
+        .await
+        .expect("the server that was found running still runs");
+    conn.close().await.unwrap();
+
     // Asking for another port while it runs restarts it on that port.
     let other_port = std::net::TcpListener::bind(("127.0.0.1", 0))
         .unwrap()

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Parser;
 use engine::catalog::{parse_import, ImportFormat, ImportProgress};
+use engine::seed::SeedState;
 use engine::{Engine, EngineSettings};
 use indicatif::{ProgressBar, ProgressStyle};
 use leptos::config::LeptosOptions;
@@ -104,6 +105,50 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     result
 }
 
+/// Loads the demo catalog into an empty catalog, and finishes a load that an
+/// earlier start began but did not complete (it was stopped mid-import).
+async fn seed_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> Result<()> {
+    const DEMO: &str = "demo";
+    let resume = match engine.seed_state(DEMO).await? {
+        SeedState::Completed => return Ok(()),
+        SeedState::Started => true,
+        // A catalog of the operator's own (or one from before seeds were recorded).
+        SeedState::NotStarted if engine.catalog_size().await? > 0 => return Ok(()),
+        SeedState::NotStarted => false,
+    };
+    if !demo_catalog.exists() {
+        tracing::warn!(
+            "the catalog is empty and {} does not exist: run scripts/fetch-demo-data.sh or `semrec import FILE`",
+            demo_catalog.display()
+        );
+        return Ok(());
+    }
+    if resume {
+        tracing::info!(
+            "resuming the demo catalog import an earlier start did not finish ({})",
+            demo_catalog.display()
+        );
+    } else {
+        tracing::info!(
+            "empty catalog: importing the demo catalog {}",
+            demo_catalog.display()
+        );
+    }
+    engine.mark_seed_started(DEMO).await?;
+    let file = std::fs::File::open(demo_catalog)
+        .with_context(|| format!("cannot read {}", demo_catalog.display()))?;
+    let parsed = parse_import(std::io::BufReader::new(file), ImportFormat::Jsonl)?;
+    let summary = engine.import_items(parsed, progress_logger()).await?;
+    engine.mark_seed_completed(DEMO).await?;
+    tracing::info!(
+        added = summary.added,
+        unchanged = summary.unchanged,
+        rejected = summary.rejected.len(),
+        "demo catalog imported"
+    );
+    Ok(())
+}
+
 async fn serve_with(
     engine: Engine,
     args: &ServeArgs,
@@ -117,28 +162,7 @@ async fn serve_with(
             tracing::warn!("rebuilding the vector index: {e}");
         }
     });
-    if engine.catalog_size().await? == 0 {
-        if args.demo_catalog.exists() {
-            tracing::info!(
-                "empty catalog: importing the demo catalog {}",
-                args.demo_catalog.display()
-            );
-            let file = std::fs::File::open(&args.demo_catalog)
-                .with_context(|| format!("cannot read {}", args.demo_catalog.display()))?;
-            let parsed = parse_import(std::io::BufReader::new(file), ImportFormat::Jsonl)?;
-            let summary = engine.import_items(parsed, progress_logger()).await?;
-            tracing::info!(
-                added = summary.added,
-                rejected = summary.rejected.len(),
-                "demo catalog imported"
-            );
-        } else {
-            tracing::warn!(
-                "the catalog is empty and {} does not exist: run scripts/fetch-demo-data.sh or `semrec import FILE`",
-                args.demo_catalog.display()
-            );
-        }
-    }
+    seed_demo_catalog(&engine, &args.demo_catalog).await?;
     let admin_password = args.admin_password.clone().unwrap_or_else(|| {
         let generated = engine::sessions::new_token()[..20].to_string();
         tracing::warn!(

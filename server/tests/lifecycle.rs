@@ -1,5 +1,7 @@
 //! The `semrec` binary as an operator runs it: bad set-ups fail with one clear
-//! line, and a stop + restart keeps the catalog, profiles and clicks.
+//! line, a stop + restart keeps the catalog, profiles and clicks (and finishes a
+//! demo catalog load a stopped start left unfinished), and CLI commands beside
+//! the server leave its PostgreSQL running.
 //!
 //! These run the real binary against a real local PostgreSQL cluster (in a
 //! temporary data directory) and the real model; HTTP goes through `curl`.
@@ -11,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use engine::postgres_cluster::{ClusterOptions, LocalCluster};
 use serde_json::Value;
+use sqlx::{Connection, PgConnection};
 
 const BIN: &str = env!("CARGO_BIN_EXE_semrec");
 
@@ -221,6 +225,20 @@ fn restart_keeps_catalog_profiles_and_clicks() {
     let before = server.call(&admin_jar, "get_dashboard", &[]);
     assert_eq!(before["clicks"], 1, "{before}");
 
+    // A CLI command beside the running server uses its PostgreSQL and leaves it running.
+    let out = semrec(&scratch).args(["api-key", "list"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ready = server.get_json("/api/v1/health/ready");
+    assert_eq!(
+        ready["catalog_size"].as_i64(),
+        Some(catalog_size),
+        "the server lost its database: {ready}"
+    );
+
     let pgdata = scratch.0.join("pgdata");
     server.stop();
     assert!(
@@ -228,9 +246,47 @@ fn restart_keeps_catalog_profiles_and_clicks() {
         "the local PostgreSQL was left running"
     );
 
+    // As if the first start had been stopped mid-import: part of the catalog
+    // (items never shown, so the events stay), the demo load not completed.
+    let removed = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let cluster = LocalCluster::start(ClusterOptions {
+            data_dir: pgdata.clone(),
+            port: 0,
+            bin_dir: std::env::var_os("SEMREC_PG_BIN")
+                .map_or_else(|| "/usr/lib/postgresql/15/bin".into(), PathBuf::from),
+            database: "semrec".into(),
+        })
+        .await
+        .unwrap();
+        let mut conn = PgConnection::connect(cluster.database_url()).await.unwrap();
+        let reset = sqlx::query(
+            "UPDATE catalog_seeds SET completed_at = NULL WHERE name = 'demo' AND completed_at IS NOT NULL",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap()
+        .rows_affected();
+        assert_eq!(reset, 1, "the first start recorded its completed demo load");
+        let removed = sqlx::query(
+            "DELETE FROM items WHERE id NOT IN (SELECT item_id FROM impression_items)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap()
+        .rows_affected();
+        conn.close().await.unwrap();
+        cluster.stop().await.unwrap();
+        removed
+    });
+    assert!(removed > 0, "no item was left out of every list");
+
     let server = Server::start(&scratch, &catalog);
     let ready = server.get_json("/api/v1/health/ready");
-    assert_eq!(ready["catalog_size"].as_i64(), Some(catalog_size));
+    assert_eq!(
+        ready["catalog_size"].as_i64(),
+        Some(catalog_size),
+        "the unfinished demo load was resumed: {ready}"
+    );
     // Same cookie jar: the user session, the profile and the click survived.
     let profile = server.call(&jar, "get_profile", &[]);
     assert_eq!(profile["handle"], "restart-tester", "{profile}");
