@@ -11,7 +11,8 @@ cd "$ROOT"
 
 work="$(mktemp -d /tmp/semrec-e2e.XXXXXX)"
 chmod 755 "$work"
-port="${E2E_PORT:-3170}"
+# A free port unless one is given: two runs at once must not test each other's server.
+port="${E2E_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 export SEMREC_ADMIN_PASSWORD="e2e-$(date +%s)-$RANDOM"
 export E2E_ADMIN_PASSWORD="$SEMREC_ADMIN_PASSWORD" E2E_BASE_URL="http://127.0.0.1:$port"
 # The text-rich demo subset keeps the first-start import short.
@@ -32,8 +33,9 @@ trap cleanup EXIT
 # The first start embeds the catalog: minutes on a busy 2-core machine.
 ready_secs="${E2E_READY_SECS:-900}"
 for i in $(seq 1 $((ready_secs * 2))); do
-  if curl -fsS "$E2E_BASE_URL/api/v1/health/ready" >/dev/null 2>&1; then break; fi
+  # Alive first: a server that failed to start must not pass for another one on the port.
   kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; die "the server exited during start-up"; }
+  if curl -fsS "$E2E_BASE_URL/api/v1/health/ready" >/dev/null 2>&1; then break; fi
   [ "$i" -eq $((ready_secs * 2)) ] && { tail -50 "$work/server.log" >&2; die "the server did not become ready in $ready_secs s"; }
   sleep 0.5
 done

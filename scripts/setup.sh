@@ -69,6 +69,19 @@ install_wasm_bindgen() {
   cargo install -q wasm-bindgen-cli --version "=$want" --root "$TOOLS_DIR" --target-dir "${CARGO_TARGET_DIR}/tools"
 }
 
+# Playwright's runner needs Node.js 20 or later, and Debian bookworm's nodejs is 18.
+# The npm registry's `node` package carries the official binary: it goes beside
+# the other tools, whose node_modules/.bin lib.sh puts first on PATH.
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+install_node20() {
+  [ "$(node_major)" -ge 20 ] && return
+  log "Node.js $(node --version 2>/dev/null || echo "is missing"): installing node@20 from the npm registry"
+  mkdir -p "$TOOLS_DIR"
+  (cd "$TOOLS_DIR" && npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" node@20 >/dev/null)
+  hash -r
+  [ "$(node_major)" -ge 20 ] || die "Node.js 20 could not be installed from the npm registry"
+}
+
 # wasm-opt from npm's binaryen: Debian's older binaryen silently breaks hydration.
 # Playwright's runner lives in end2end/ with its own lockfile.
 install_node_tools() {
@@ -88,6 +101,7 @@ install_pgvector
 [ "$only_system" -eq 1 ] && exit 0
 install_rust_targets
 install_wasm_bindgen
+install_node20
 install_node_tools
 "$ROOT/scripts/fetch-model.sh"
 "$ROOT/scripts/fetch-demo-data.sh"
