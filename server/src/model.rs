@@ -59,7 +59,17 @@ pub async fn load(common: &Common) -> Result<EmbeddingService> {
         verify_checksums(&dir)?;
         let started = std::time::Instant::now();
         let embedder = SentenceEmbedder::load_with_precision(&dir, precision).map_err(|e| anyhow::anyhow!("cannot load the model: {e}"))?;
-        tracing::info!(model = %embedder.info().id, dims = embedder.info().dims, %precision, "model loaded in {:.2?}", started.elapsed());
+        let dims = embedder.info().dims;
+        if dims != engine::store::EMBEDDING_DIMS {
+            // The vector columns are vector(384): every write would fail later.
+            bail!(
+                "the model in {} makes {dims}-dimensional vectors, but semrec stores {}-dimensional ones: use a {}-dimensional model such as all-MiniLM-L6-v2 or multilingual-e5-small",
+                dir.display(),
+                engine::store::EMBEDDING_DIMS,
+                engine::store::EMBEDDING_DIMS
+            );
+        }
+        tracing::info!(model = %embedder.info().id, dims, %precision, "model loaded in {:.2?}", started.elapsed());
         Ok(EmbeddingService::start(embedder, queue, batch))
     })
     .await?
