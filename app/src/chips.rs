@@ -67,28 +67,34 @@ pub fn ChipField(
     placeholder: &'static str,
 ) -> impl IntoView {
     let chips = RwSignal::new(initial);
-    let entry = RwSignal::new(String::new());
+    // The text box's value is read from the element, not mirrored in a signal: a
+    // `prop:value` binding would empty the box at hydration and lose whatever was
+    // typed before the WASM arrived.
+    let entry = NodeRef::<leptos::html::Input>::new();
+    let typed = move || entry.get_untracked().map(|i| i.value()).unwrap_or_default();
     let entry_id = format!("{name}-entry");
     let hint_id = format!("{name}-hint");
     let commit = move || {
-        let text = entry.get_untracked();
+        let text = typed();
         chips.update(|c| {
             for part in text.split(',') {
                 add_unique(c, part);
             }
         });
-        entry.set(String::new());
+        if let Some(input) = entry.get_untracked() {
+            input.set_value("");
+        }
     };
     let on_key = move |ev: KeyboardEvent| match ev.key().as_str() {
         "Enter" | "," => {
-            if !entry.get_untracked().trim().is_empty() {
+            if !typed().trim().is_empty() {
                 ev.prevent_default();
                 commit();
             } else if ev.key() == "," {
                 ev.prevent_default();
             }
         }
-        "Backspace" if entry.get_untracked().is_empty() => {
+        "Backspace" if typed().is_empty() => {
             chips.update(|c| {
                 c.pop();
             });
@@ -113,8 +119,7 @@ pub fn ChipField(
                 </ul>
                 <input id=entry_id name=entry_name type="text" autocomplete="off" placeholder=placeholder
                     aria-describedby=hint_id.clone()
-                    prop:value=move || entry.get()
-                    on:input=move |ev| entry.set(event_target_value(&ev))
+                    node_ref=entry
                     on:keydown=on_key/>
             </div>
             <input type="hidden" name=name value=move || chips.get().join("\n")/>
@@ -128,7 +133,11 @@ pub fn ChipField(
 #[component]
 pub fn HistoryPicker(initial: Vec<HistoryChip>) -> impl IntoView {
     let chips = RwSignal::new(initial);
+    // What is typed, for the list's visibility; the element holds the text itself
+    // (see ChipField: no `prop:value`, so hydration keeps text typed before it).
     let entry = RwSignal::new(String::new());
+    let input = NodeRef::<leptos::html::Input>::new();
+    let typed = move || input.get_untracked().map(|i| i.value()).unwrap_or_default();
     let generation = StoredValue::new(0u64);
     let active = RwSignal::new(None::<usize>);
     let open = RwSignal::new(false);
@@ -146,7 +155,11 @@ pub fn HistoryPicker(initial: Vec<HistoryChip>) -> impl IntoView {
             }
         });
         entry.set(String::new());
+        if let Some(input) = input.get_untracked() {
+            input.set_value("");
+        }
         results.set(Vec::new());
+        search_error.set(None);
         active.set(None);
         open.set(false);
     };
@@ -164,6 +177,7 @@ pub fn HistoryPicker(initial: Vec<HistoryChip>) -> impl IntoView {
                 }
                 if v.trim().chars().count() < 2 {
                     results.set(Vec::new());
+                    search_error.set(None);
                     return;
                 }
                 leptos::task::spawn_local(async move {
@@ -211,11 +225,11 @@ pub fn HistoryPicker(initial: Vec<HistoryChip>) -> impl IntoView {
                         id: Some(o.id),
                         title: o.title,
                     });
-                } else if !entry.get_untracked().trim().is_empty() {
+                } else if !typed().trim().is_empty() {
                     ev.prevent_default();
                     add(HistoryChip {
                         id: None,
-                        title: entry.get_untracked().trim().to_string(),
+                        title: typed().trim().to_string(),
                     });
                 }
             }
@@ -254,7 +268,7 @@ pub fn HistoryPicker(initial: Vec<HistoryChip>) -> impl IntoView {
                     aria-activedescendant=move || active.get().filter(|_| expanded()).map(|i| format!("history-option-{i}"))
                     aria-describedby="history-hint"
                     placeholder="Search the catalog or type anything"
-                    prop:value=move || entry.get()
+                    node_ref=input
                     on:input=on_input
                     on:keydown=on_key
                     on:focus=move |_| open.set(true)

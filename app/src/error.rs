@@ -72,10 +72,35 @@ pub fn engine_error(err: engine::EngineError) -> ServerFnError {
 pub fn user_message(err: &ServerFnError) -> String {
     let mut message = match err {
         ServerFnError::ServerError(m) => m.clone(),
+        // Transport failures: say what to do, not what the fetch API said.
+        ServerFnError::Request(_) => {
+            "Cannot reach the server: check your connection and try again.".into()
+        }
+        ServerFnError::Response(_)
+        | ServerFnError::Deserialization(_)
+        | ServerFnError::Serialization(_) => {
+            "The server's answer could not be read: reload the page and try again.".into()
+        }
         other => other.to_string(),
     };
     if let Some(first) = message.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_failures_say_what_to_do_and_server_messages_pass_through() {
+        let offline = user_message(&ServerFnError::Request("TypeError: Failed to fetch".into()));
+        assert!(offline.starts_with("Cannot reach the server"), "{offline}");
+        assert!(!offline.contains("TypeError"), "{offline}");
+        assert_eq!(
+            user_message(&ServerFnError::ServerError("the profile is empty".into())),
+            "The profile is empty"
+        );
+    }
 }

@@ -30,6 +30,11 @@ export async function hydrated(page: Page) {
       `the page at ${page.url()} did not hydrate; browser console errors:\n${errors.join("\n") || "(none)"}\n${e}`,
     );
   }
+  // The marker is set after the islands' hydration ran, not only when it worked:
+  // a panic or a hydration error lands in the console. Refused requests (a 404
+  // page, a 401 the test asked for) log "Failed to load resource", which is fine.
+  const fatal = (consoleErrors.get(page) ?? []).filter((m) => !m.startsWith("Failed to load resource"));
+  expect(fatal, `browser console errors on ${page.url()}`).toEqual([]);
 }
 
 /** Opens /admin, signing in when needed, and waits for the dashboard. */

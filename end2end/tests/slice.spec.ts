@@ -1,10 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-
-const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? "";
-
-async function hydrated(page: Page) {
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-}
+import { adminPassword, hydrated } from "./helpers";
 
 async function adminClicks(page: Page): Promise<number> {
   await page.goto("/admin");

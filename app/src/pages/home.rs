@@ -382,9 +382,10 @@ fn ProfileForm(profile: ProfileView, action: ServerAction<SaveProfile>) -> impl 
     }
 }
 
-/// Language and source menus. A plain GET form: picking an entry reloads the
-/// page with the new filters (an inline handler, so it works before the WASM
-/// has loaded as well as after).
+/// Language and source menus. A plain GET form applied by its button, so it works
+/// before the WASM has loaded as well as after; not on change, because arrow keys
+/// on a closed menu fire a change and keyboard users could not step past the
+/// first entry (WCAG 3.2.2).
 #[component]
 fn Filters(facets: Facets, language: String, source: String) -> impl IntoView {
     let options = move |entries: Vec<(String, i64)>, current: String| {
@@ -401,18 +402,19 @@ fn Filters(facets: Facets, language: String, source: String) -> impl IntoView {
         <form method="get" action="/" class="filters" aria-label="Filters">
             <div class="filter">
                 <label for="filter-language">"Language"</label>
-                <select id="filter-language" name="language" onchange="this.form.submit()">
+                <select id="filter-language" name="language">
                     <option value="" selected=language.is_empty()>"Any"</option>
                     {options(facets.languages, language.clone())}
                 </select>
             </div>
             <div class="filter">
                 <label for="filter-source">"Source"</label>
-                <select id="filter-source" name="source" onchange="this.form.submit()">
+                <select id="filter-source" name="source">
                     <option value="" selected=source.is_empty()>"Any"</option>
                     {options(facets.sources, source.clone())}
                 </select>
             </div>
+            <button type="submit" class="secondary">"Apply filters"</button>
         </form>
     }
 }
@@ -521,16 +523,29 @@ fn RecList(
             has_more.set(page.has_more);
         }
     });
-    let dismiss = Action::new(|id: &String| dismiss_item(id.clone()));
+    let dismiss_failed = RwSignal::new(None::<String>);
+    // The card goes at once; if the server does not take the dismissal, it comes
+    // back where it was, with the reason.
     let on_dismiss = Callback::new(move |id: String| {
-        cards.update(|list| list.retain(|(_, c)| c.item.id != id));
-        dismiss.dispatch(id);
+        let mut removed = None;
+        cards.update(|list| {
+            if let Some(pos) = list.iter().position(|(_, c)| c.item.id == id) {
+                removed = Some((pos, list.remove(pos)));
+            }
+        });
+        leptos::task::spawn_local(async move {
+            match dismiss_item(id).await {
+                Ok(()) => dismiss_failed.set(None),
+                Err(e) => {
+                    dismiss_failed.set(Some(user_message(&e)));
+                    if let Some((pos, entry)) = removed {
+                        cards.update(|list| list.insert(pos.min(list.len()), entry));
+                    }
+                }
+            }
+        });
     });
     let more_error = move || match more.value().get() {
-        Some(Err(e)) => Some(user_message(&e)),
-        _ => None,
-    };
-    let dismiss_error = move || match dismiss.value().get() {
         Some(Err(e)) => Some(user_message(&e)),
         _ => None,
     };
@@ -563,7 +578,7 @@ fn RecList(
         } else {
             Either::Right(empty())
         }}
-        {move || dismiss_error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {move || dismiss_failed.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || more_error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || has_more.get().then(|| view! {
             <button type="button" class="secondary load-more" disabled=move || more.pending().get()

@@ -76,10 +76,11 @@ pub async fn open_item(
                 "The impression id in the link is malformed.",
             )
         })?;
-        engine
-            .record_click(imp, &id, user)
-            .await
-            .map_err(engine_error)?;
+        // Best effort: the item is shown whatever happens to the click (a reload
+        // repeats it, a shared link names someone else's list, the list is gone).
+        if let Err(e) = engine.record_click(imp, &id, user).await {
+            tracing::info!(item = %id, impression = %imp, "click not recorded: {e}");
+        }
     }
     let opts = engine::recommend::RecommendOptions {
         k: 6,
