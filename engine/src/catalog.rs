@@ -703,7 +703,10 @@ impl Engine {
                 })
             });
         let texts: Vec<String> = fresh.iter().map(|i| i.embedding_text()).collect();
-        let vectors = self.embedder.embed(texts, TextKind::Passage).await?;
+        let vectors = self
+            .embedder
+            .embed_when_free(texts, TextKind::Passage)
+            .await?;
         Ok(EmbeddedChunk {
             fresh: fresh.into_iter().zip(vectors).collect(),
             same,
@@ -853,8 +856,10 @@ impl Engine {
                 .iter()
                 .map(|(_, t, d, tags, _)| embedding_text(t, d, tags))
                 .collect();
-            let (written, vectors) =
-                tokio::join!(write, self.embedder.embed(texts, TextKind::Passage));
+            let (written, vectors) = tokio::join!(
+                write,
+                self.embedder.embed_when_free(texts, TextKind::Passage)
+            );
             if let Some(n) = written? {
                 progress.done += n;
                 progress.embedded += n;

@@ -170,3 +170,24 @@ async fn full_queue_answers_busy_and_everything_else_is_correct() {
     let got = service.embed(request(0), kind(0)).await.unwrap();
     assert_same(&got, &direct(&reference, 0), "after the flood");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_requests_wait_for_room_instead_of_failing() {
+    let reference = load();
+    let service = EmbeddingService::start(load(), 1, 4);
+    // The same burst that overflows a capacity-1 queue for `embed` (test above):
+    // every request is answered, correctly.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let service = service.clone();
+        tasks.spawn(async move { (i, service.embed_when_free(request(i), kind(i)).await) });
+    }
+    let mut answered = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (i, got) = joined.unwrap();
+        let got = got.unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_same(&got, &direct(&reference, i), &format!("request {i}"));
+        answered += 1;
+    }
+    assert_eq!(answered, 20);
+}

@@ -78,24 +78,54 @@ impl EmbeddingService {
         &self.inner.info
     }
 
-    /// Embeds `texts` as `kind`; one unit vector per text, in order.
+    /// Embeds `texts` as `kind`; one unit vector per text, in order. A full queue
+    /// is [`EmbedError::Busy`] at once: interactive callers answer 429.
     pub async fn embed(
         &self,
         texts: Vec<String>,
         kind: TextKind,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.submit(texts, kind, false).await
+    }
+
+    /// Like [`Self::embed`], but waits for room in the queue instead of failing:
+    /// for background work (imports, reindex), which should yield to interactive
+    /// requests, not give up half-way because of them.
+    pub async fn embed_when_free(
+        &self,
+        texts: Vec<String>,
+        kind: TextKind,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.submit(texts, kind, true).await
+    }
+
+    async fn submit(
+        &self,
+        texts: Vec<String>,
+        kind: TextKind,
+        wait: bool,
     ) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let expected = texts.len();
         let (reply, answer) = oneshot::channel();
-        self.inner
-            .tx
-            .try_send(Request { texts, kind, reply })
-            .map_err(|err| match err {
-                TrySendError::Full(_) => EmbedError::Busy,
-                TrySendError::Disconnected(_) => EmbedError::Stopped,
-            })?;
+        let mut request = Request { texts, kind, reply };
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            match self.inner.tx.try_send(request) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) if wait => {
+                    // The std channel has no async send: poll with a growing pause,
+                    // so the waiting request stays behind every interactive one.
+                    request = back;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                Err(TrySendError::Full(_)) => return Err(EmbedError::Busy),
+                Err(TrySendError::Disconnected(_)) => return Err(EmbedError::Stopped),
+            }
+        }
         let vectors = answer.await.map_err(|_| EmbedError::Stopped)??;
         if vectors.len() != expected {
             return Err(EmbedError::Inference(format!(
