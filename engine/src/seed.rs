@@ -6,6 +6,9 @@
 use crate::error::Result;
 use crate::Engine;
 
+/// The seed name of the demo catalog the server loads on first start.
+pub const DEMO_CATALOG: &str = "demo";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeedState {
     /// Never attempted in this database.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Parser;
 use engine::catalog::{parse_import, ImportFormat, ImportProgress};
-use engine::seed::SeedState;
+use engine::seed::{SeedState, DEMO_CATALOG};
 use engine::{Engine, EngineSettings};
 use indicatif::{ProgressBar, ProgressStyle};
 use leptos::config::LeptosOptions;
@@ -105,15 +105,18 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     result
 }
 
-/// Loads the demo catalog into an empty catalog, and finishes a load that an
-/// earlier start began but did not complete (it was stopped mid-import).
-async fn seed_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> Result<()> {
-    const DEMO: &str = "demo";
-    let resume = match engine.seed_state(DEMO).await? {
-        SeedState::Completed => return Ok(()),
+/// Decides, before serving, whether the demo catalog is to be loaded: into an
+/// empty catalog, or to finish a load an earlier start began (it was stopped
+/// mid-import). Marks it started, so readiness waits for it from the first request.
+async fn demo_catalog_to_load(
+    engine: &Engine,
+    demo_catalog: &std::path::Path,
+) -> Result<Option<std::path::PathBuf>> {
+    let resume = match engine.seed_state(DEMO_CATALOG).await? {
+        SeedState::Completed => return Ok(None),
         SeedState::Started => true,
         // A catalog of the operator's own (or one from before seeds were recorded).
-        SeedState::NotStarted if engine.catalog_size().await? > 0 => return Ok(()),
+        SeedState::NotStarted if engine.catalog_size().await? > 0 => return Ok(None),
         SeedState::NotStarted => false,
     };
     if !demo_catalog.exists() {
@@ -121,7 +124,7 @@ async fn seed_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> R
             "the catalog is empty and {} does not exist: run scripts/fetch-demo-data.sh or `semrec import FILE`",
             demo_catalog.display()
         );
-        return Ok(());
+        return Ok(None);
     }
     if resume {
         tracing::info!(
@@ -130,16 +133,22 @@ async fn seed_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> R
         );
     } else {
         tracing::info!(
-            "empty catalog: importing the demo catalog {}",
+            "empty catalog: importing the demo catalog {} while serving",
             demo_catalog.display()
         );
     }
-    engine.mark_seed_started(DEMO).await?;
+    engine.mark_seed_started(DEMO_CATALOG).await?;
+    Ok(Some(demo_catalog.to_path_buf()))
+}
+
+/// Loads the demo catalog (in the background: pages are served meanwhile, and
+/// /health/ready answers 503 `starting` until it is in).
+async fn load_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> Result<()> {
     let file = std::fs::File::open(demo_catalog)
         .with_context(|| format!("cannot read {}", demo_catalog.display()))?;
     let parsed = parse_import(std::io::BufReader::new(file), ImportFormat::Jsonl)?;
     let summary = engine.import_items(parsed, progress_logger()).await?;
-    engine.mark_seed_completed(DEMO).await?;
+    engine.mark_seed_completed(DEMO_CATALOG).await?;
     tracing::info!(
         added = summary.added,
         unchanged = summary.unchanged,
@@ -162,7 +171,14 @@ async fn serve_with(
             tracing::warn!("rebuilding the vector index: {e}");
         }
     });
-    seed_demo_catalog(&engine, &args.demo_catalog).await?;
+    if let Some(demo) = demo_catalog_to_load(&engine, &args.demo_catalog).await? {
+        let loading = engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = load_demo_catalog(&loading, &demo).await {
+                tracing::error!("loading the demo catalog: {e:#} (the next start resumes it)");
+            }
+        });
+    }
     let admin_password = args.admin_password.clone().unwrap_or_else(|| {
         let generated = engine::sessions::new_token()[..20].to_string();
         tracing::warn!(

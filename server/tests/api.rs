@@ -774,6 +774,31 @@ async fn inline_profiles_filters_and_texts_are_checked_like_stored_ones() {
     assert!(deep.message().contains("offset"), "{deep:?}");
 }
 
+#[tokio::test]
+async fn ready_waits_for_the_demo_catalog_to_be_loaded() {
+    let t = api().await;
+    let r = &t.router;
+    let ready = || send(r, Method::GET, "/api/v1/health/ready", None, None);
+    assert_eq!(ready().await.status, StatusCode::OK);
+    // What a first start does before it loads the demo catalog in the background.
+    t.engine
+        .mark_seed_started(engine::seed::DEMO_CATALOG)
+        .await
+        .unwrap();
+    let starting = ready().await;
+    assert_eq!(
+        (starting.status, starting.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "starting"),
+        "{starting:?}"
+    );
+    assert!(starting.headers.contains_key("retry-after"), "{starting:?}");
+    t.engine
+        .mark_seed_completed(engine::seed::DEMO_CATALOG)
+        .await
+        .unwrap();
+    assert_eq!(ready().await.status, StatusCode::OK);
+}
+
 fn axis(i: usize) -> Vec<f32> {
     let mut v = vec![0.0f32; 384];
     v[i] = 1.0;

@@ -333,10 +333,41 @@ impl Server {
                 panic!("semrec did not start listening within 240 s");
             }
         };
-        Self {
+        let server = Self {
             child,
             base,
             _log: log,
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// Polls /health/ready until it answers 200: a first start loads its demo
+    /// catalog while it already serves.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let out = Command::new("curl")
+                .args([
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "10",
+                ])
+                .arg(format!("{}/api/v1/health/ready", self.base))
+                .output()
+                .expect("curl");
+            if out.stdout == b"200" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "semrec was not ready within 240 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 

@@ -18,7 +18,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid`, `bad_request`, `unauthorized`, `forbidden`,
     /// `not_found`, `conflict`, `already_clicked`, `payload_too_large`, `rate_limited`,
-    /// `busy`, `unavailable`, `internal`.
+    /// `busy`, `unavailable`, `starting`, `internal`.
     pub code: String,
     /// What went wrong and what to do, for people.
     pub message: String,
@@ -62,6 +62,8 @@ pub enum ApiError {
     RateLimited {
         retry_after_secs: u64,
     },
+    /// 503 while the server is still getting ready (the first start's demo catalog).
+    Starting(String),
 }
 
 impl From<EngineError> for ApiError {
@@ -99,6 +101,10 @@ impl IntoResponse for ApiError {
                 &format!(
                     "the request body is larger than {limit} bytes; split it into smaller requests"
                 ),
+            ),
+            ApiError::Starting(m) => with_retry_after(
+                error_response(StatusCode::SERVICE_UNAVAILABLE, "starting", &m),
+                5,
             ),
             ApiError::RateLimited { retry_after_secs } => with_retry_after(
                 error_response(

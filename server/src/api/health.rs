@@ -3,6 +3,7 @@
 use app::session::ServerState;
 use axum::extract::State;
 use axum::Json;
+use engine::seed::{SeedState, DEMO_CATALOG};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -30,13 +31,23 @@ pub async fn live() -> Json<Live> {
     })
 }
 
-/// The database answers and the model is loaded.
+/// The database answers, the model is loaded and the first start's demo catalog
+/// is in (while it loads, pages are served but the catalog is partial).
 #[utoipa::path(
     get, path = "/health/ready", tag = "health",
-    responses((status = 200, body = Ready), (status = 503, body = ErrorBody))
+    responses(
+        (status = 200, body = Ready),
+        (status = 503, description = "Database unavailable (`unavailable`), or the demo catalog still loading (`starting`)", body = ErrorBody),
+    )
 )]
 pub async fn ready(State(state): State<ServerState>) -> Result<Json<Ready>, ApiError> {
     state.engine.store.ping().await?;
+    if state.engine.seed_state(DEMO_CATALOG).await? == SeedState::Started {
+        return Err(ApiError::Starting(format!(
+            "the demo catalog is still loading ({} items so far); if this lasts, the server log says why",
+            state.engine.catalog_size().await?
+        )));
+    }
     Ok(Json(Ready {
         status: "ready".into(),
         model: state.engine.model_id().to_string(),
