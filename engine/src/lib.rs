@@ -60,6 +60,9 @@ pub struct EngineSettings {
     /// Imports bringing at least this many new vectors (and at least half as many as
     /// the catalog holds) drop the HNSW index and build it once at the end.
     pub bulk_load_min: usize,
+    /// Index tuples a filtered (iterative) HNSW scan may visit (`hnsw.max_scan_tuples`)
+    /// before it gives up; a scan that comes back short is then run exactly.
+    pub max_scan_tuples: u32,
 }
 
 impl Default for EngineSettings {
@@ -74,6 +77,8 @@ impl Default for EngineSettings {
             drift: drift::DriftSettings::default(),
             scan_concurrency: DEFAULT_SCAN_CONCURRENCY,
             bulk_load_min: bulk_load::DEFAULT_BULK_LOAD_MIN,
+            // pgvector's default.
+            max_scan_tuples: 20_000,
         }
     }
 }

@@ -37,6 +37,10 @@ pub struct Filters {
 }
 
 impl Filters {
+    pub fn is_empty(&self) -> bool {
+        self.languages.is_empty() && self.sources.is_empty() && self.tags.is_empty()
+    }
+
     /// Filter values in the form import stores them (lower-case languages and tags,
     /// single spaces), so `EN` or `Sci-Fi` match what `en` and `sci-fi` match.
     pub fn normalized(&self) -> Filters {
@@ -329,6 +333,23 @@ pub struct Exclusions {
     pub item_ids: Vec<i64>,
 }
 
+/// How a candidate statement finds its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scan {
+    /// The HNSW index, iterative under filters.
+    Index,
+    /// Index scans off: every matching row is compared.
+    Exact,
+}
+
+/// Whether an index scan that returned `rows` of `wanted` may have stopped short:
+/// under a filter, an iterative scan gives up after `hnsw.max_scan_tuples` index
+/// tuples, so a selective filter on a large catalog can come back with fewer rows
+/// than exist. Only then is the statement run again as an exact scan.
+fn scan_may_be_short(rows: usize, wanted: usize, filters: &Filters) -> bool {
+    rows < wanted && !filters.normalized().is_empty()
+}
+
 impl Engine {
     /// Opens the read transaction of a candidate query: `hnsw.ef_search` for it,
     /// iterative scans so a filter never silently returns fewer rows than LIMIT, and
@@ -339,9 +360,20 @@ impl Engine {
         &self,
         ef_search: u32,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.scan_transaction(ef_search, Scan::Index).await
+    }
+
+    /// [`Engine::candidate_transaction`], or with index scans off: an exact scan.
+    async fn scan_transaction(
+        &self,
+        ef_search: u32,
+        scan: Scan,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('jit', 'off', true)")
+        sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.max_scan_tuples', $2, true), set_config('jit', 'off', true), set_config('enable_indexscan', $3, true)")
             .bind(ef_search.to_string())
+            .bind(self.settings.max_scan_tuples.max(1).to_string())
+            .bind(if scan == Scan::Exact { "off" } else { "on" })
             .execute(&mut *tx)
             .await?;
         Ok(tx)
@@ -412,15 +444,21 @@ impl Engine {
         filters: &Filters,
         exclusions: &Exclusions,
     ) -> Result<Vec<Candidate>> {
-        let mut tx = self
-            .candidate_transaction(self.nearest_ef_search(limit + offset))
-            .await?;
         let sql = nearest_sql();
-        let rows: Vec<CandidateRow> = self
-            .bind_nearest(&sql, query, limit, offset, filters, exclusions)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let mut rows: Vec<CandidateRow> = Vec::new();
+        for scan in [Scan::Index, Scan::Exact] {
+            let mut tx = self
+                .scan_transaction(self.nearest_ef_search(limit + offset), scan)
+                .await?;
+            rows = self
+                .bind_nearest(&sql, query, limit, offset, filters, exclusions)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            if !scan_may_be_short(rows.len(), limit, filters) {
+                break;
+            }
+        }
         let mut out: Vec<Candidate> = rows.into_iter().map(Candidate::from).collect();
         // relaxed_order may return near-ties slightly out of order.
         out.sort_by(|a, b| {
@@ -440,15 +478,22 @@ impl Engine {
         filters: &Filters,
         exclusions: &Exclusions,
     ) -> Result<Vec<Candidate>> {
-        let mut tx = self
-            .candidate_transaction(element_ef_search(self.settings.ef_search, per_query))
-            .await?;
         let sql = nearest_each_sql();
-        let rows: Vec<CandidateRow> = self
-            .bind_nearest_each(&sql, queries, per_query, filters, exclusions)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let mut rows: Vec<CandidateRow> = Vec::new();
+        for scan in [Scan::Index, Scan::Exact] {
+            let mut tx = self
+                .scan_transaction(element_ef_search(self.settings.ef_search, per_query), scan)
+                .await?;
+            rows = self
+                .bind_nearest_each(&sql, queries, per_query, filters, exclusions)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            // Fewer rows in all than one query asked for: every scan came back short.
+            if !scan_may_be_short(rows.len(), per_query, filters) {
+                break;
+            }
+        }
         Ok(rows.into_iter().map(Candidate::from).collect())
     }
 

@@ -275,3 +275,101 @@ async fn max_sim_serves_every_taste_with_its_own_explanation_and_pages_consisten
         .unwrap();
     assert_eq!(diverse.items.len(), 4);
 }
+
+#[tokio::test]
+async fn a_selective_filter_still_returns_every_match_when_the_index_scan_gives_up() {
+    // Two filters that are common alone and rare together: half of 20,000 items
+    // are French, the other half from source "b", and only five are both. The
+    // planner multiplies the two (a quarter of the catalog) and takes the HNSW
+    // scan, whose iterative search, allowed only a few index tuples, gives up long
+    // before it reaches the five: they point away from every query.
+    let db = common::engine_with(EngineSettings {
+        ef_search: 10,
+        candidate_pool: 5,
+        max_scan_tuples: 50,
+        ..EngineSettings::default()
+    })
+    .await;
+    let e = &db.engine;
+    let pool = e.store.pool();
+    let query = e
+        .embedder
+        .embed_one("chess openings".into(), engine::embed::TextKind::Query)
+        .await
+        .unwrap();
+    let away: Vec<f32> = query.iter().map(|x| -x).collect();
+    // Vectors written directly (embedding 20,000 texts would take minutes): random
+    // ones, and a small graph, which is all the planner and the scan need here.
+    sqlx::query("DROP INDEX items_embedding_hnsw")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO items (external_id, title, language, source, embedding, model_id, content_hash)
+         SELECT 'n' || g, 'Note ' || g, CASE WHEN g % 2 = 0 THEN 'fr' ELSE 'en' END,
+                CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END,
+                (SELECT array_agg(random() - 0.5) FROM generate_series(1, 384) WHERE g > 0)::vector(384),
+                $1, md5(g::text) || md5(g::text)
+           FROM generate_series(1, 20000) g",
+    )
+    .bind(e.model_id())
+    .execute(pool)
+    .await
+    .unwrap();
+    let rare: Vec<String> = (0..5).map(|i| format!("rare{i}")).collect();
+    for id in &rare {
+        sqlx::query(
+            "INSERT INTO items (external_id, title, language, source, embedding, model_id, content_hash)
+             VALUES ($1, $1, 'fr', 'b', $2, $3, md5($1) || md5($1))",
+        )
+        .bind(id)
+        .bind(pgvector::Vector::from(away.clone()))
+        .bind(e.model_id())
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "CREATE INDEX items_embedding_hnsw ON items USING hnsw (embedding vector_cosine_ops)
+         WITH (m = 8, ef_construction = 16)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE items").execute(pool).await.unwrap();
+    let opts = RecommendOptions {
+        k: 5,
+        filters: Filters {
+            languages: vec!["fr".into()],
+            sources: vec!["b".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    // The premise: both statements take the HNSW scan.
+    let plans = e
+        .explain_candidate_queries(&query, 5, &[&query], 5, &opts.filters, &Default::default())
+        .await
+        .unwrap();
+    for plan in [&plans.single, &plans.per_element] {
+        assert!(
+            plan.contains("Index Scan using items_embedding_hnsw"),
+            "{plan}"
+        );
+    }
+    let profile = Profile {
+        interests: vec!["chess openings".into()],
+        ..Default::default()
+    };
+    let list = e
+        .recommend_for_profile(None, &profile, &opts, ImpressionContext::Api)
+        .await
+        .unwrap();
+    let mut got = ids(&list);
+    got.sort();
+    assert_eq!(got, rare, "max-sim element scans");
+    let similar = e.similar_items(None, "n2", &opts).await.unwrap();
+    let mut got = ids(&similar);
+    got.sort();
+    assert_eq!(got, rare, "single-vector scan");
+}
