@@ -1,6 +1,6 @@
 //! Small SVG charts drawn by the app itself (no chart library in the bundle).
-//! Every mark carries a `<title>`, which browsers show as a tooltip and screen
-//! readers read out.
+//! Every mark carries a `<title>`, which browsers show as a tooltip, and is a
+//! focusable labelled image inside the chart's group, which screen readers read out.
 
 use leptos::prelude::*;
 
@@ -99,7 +99,7 @@ pub fn TimeChart(
                     let v = p.value.unwrap_or(0.0);
                     let top = y(v);
                     view! {
-                        <g class="mark" tabindex="0" aria-label=p.tooltip.clone()>
+                        <g class="mark" tabindex="0" role="img" aria-label=p.tooltip.clone()>
                             // A full-height hit area makes tiny bars easy to hover.
                             <rect class="hit" x=x(i) - step / 2.0 y=TOP width=step height=plot_h>
                                 <title>{p.tooltip.clone()}</title>
@@ -126,7 +126,7 @@ pub fn TimeChart(
                 .filter_map(|(i, p)| {
                     p.value.map(|v| {
                         view! {
-                            <g class="mark" tabindex="0" aria-label=p.tooltip.clone()>
+                            <g class="mark" tabindex="0" role="img" aria-label=p.tooltip.clone()>
                                 <circle class="dot" cx=x(i) cy=y(v) r="4"><title>{p.tooltip.clone()}</title></circle>
                             </g>
                         }
@@ -138,7 +138,9 @@ pub fn TimeChart(
     };
     let label = title.clone();
     view! {
-        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" aria-label=label preserveAspectRatio="xMidYMid meet">
+        // A group, not role="img": an image's children are hidden from screen readers,
+        // and each focusable mark is to be read out (its own role="img" and label).
+        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="group" aria-label=label preserveAspectRatio="xMidYMid meet">
             <title>{title}</title>
             {grid}
             {labels}

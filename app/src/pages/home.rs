@@ -471,6 +471,8 @@ fn Recommendations(
     );
     let retry = Callback::new(move |()| reload());
     let filtered = !language.is_empty() || !source.is_empty();
+    // No language facet means no item at all.
+    let catalog_empty = facets.languages.is_empty();
     view! {
         <section class="recommendations" class:stale=move || loading.get() aria-labelledby="recs-title"
             aria-busy=move || loading.get().to_string()>
@@ -488,7 +490,7 @@ fn Recommendations(
                     </div>
                 }),
                 Some(Ok(Some(list))) => EitherOf4::D(view! {
-                    <RecList first=list filtered language=language.clone() source=source.clone()/>
+                    <RecList first=list filtered catalog_empty language=language.clone() source=source.clone()/>
                 }),
             }}
         </section>
@@ -500,6 +502,7 @@ fn Recommendations(
 fn RecList(
     first: RecommendationsView,
     filtered: bool,
+    catalog_empty: bool,
     language: String,
     source: String,
 ) -> impl IntoView {
@@ -554,8 +557,16 @@ fn RecList(
     let empty = move || {
         view! {
             <div class="state state-empty">
-                <p class="state-title">{if filtered { "Nothing matches these filters" } else { "Nothing left to show" }}</p>
-                <p>{if filtered {
+                <p class="state-title">{if catalog_empty {
+                    "The catalog is empty"
+                } else if filtered {
+                    "Nothing matches these filters"
+                } else {
+                    "Nothing left to show"
+                }}</p>
+                <p>{if catalog_empty {
+                    "There is nothing to recommend yet: an admin imports a catalog from the dashboard."
+                } else if filtered {
                     "Try another language or source, or clear the filters."
                 } else {
                     "You have seen or dismissed everything close to your profile. Add interests to widen it."
