@@ -8,7 +8,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$ROOT/scripts/setup.sh"
 "$ROOT/scripts/build.sh" release
 cd "$ROOT"
-case "${1:-}" in
-  serve|import|reindex|api-key|help|-h|--help|-V|--version) exec "$CARGO_TARGET_DIR/release/semrec" "$@" ;;
-  *) exec "$CARGO_TARGET_DIR/release/semrec" serve "$@" ;;
-esac
+# A subcommand anywhere in the arguments (global flags may come first) is passed
+# through; otherwise the arguments are serve's.
+for arg in "$@"; do
+  case "$arg" in
+    serve|import|reindex|api-key|help|-h|--help|-V|--version) exec "$CARGO_TARGET_DIR/release/semrec" "$@" ;;
+  esac
+done
+exec "$CARGO_TARGET_DIR/release/semrec" serve "$@"

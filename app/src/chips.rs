@@ -147,6 +147,8 @@ pub fn HistoryPicker(initial: Vec<HistoryChip>) -> impl IntoView {
     let search_error = RwSignal::new(None::<String>);
     let options = move || results.get();
     let add = move |chip: HistoryChip| {
+        // A search still under way must not refill the list just closed.
+        generation.set_value(generation.get_value() + 1);
         chips.update(|c| {
             if !c.iter().any(|x| {
                 x.id == chip.id && (chip.id.is_some() || x.title.eq_ignore_ascii_case(&chip.title))

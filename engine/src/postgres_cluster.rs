@@ -185,7 +185,8 @@ pub struct LocalCluster {
     stopped: bool,
     /// False when the server was already running and this handle reused it: it
     /// belongs to whoever started it (say the web server, while a CLI command runs
-    /// against the same data directory), so stopping or dropping leaves it running.
+    /// against the same data directory), so stopping or dropping leaves it running,
+    /// unless the handle [adopts](Self::adopt) it.
     owned: bool,
 }
 
@@ -254,8 +255,38 @@ impl LocalCluster {
         make_url(&self.password, self.port, database)
     }
 
+    /// Takes charge of a server this handle found running (one a crashed process
+    /// left, say), so that [`Self::stop`] stops it. For the long-lived owner, the
+    /// web server; a CLI command leaves a server it found running alone.
+    pub fn adopt(&mut self) {
+        self.owned = true;
+    }
+
+    /// Whether clients other than this process are connected (another semrec
+    /// process sharing the data directory, say the web server).
+    pub async fn has_other_clients(&self) -> bool {
+        let Ok(mut conn) = PgConnection::connect(&self.url).await else {
+            return false;
+        };
+        let others: Result<i64, _> = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut conn)
+        .await;
+        let _ = conn.close().await;
+        others.is_ok_and(|n| n > 0)
+    }
+
+    /// Lets go of the server without stopping it (others still use it).
+    pub fn leave_running(mut self) {
+        self.stopped = true;
+        tracing::info!(data_dir = %self.data_dir.display(), "leaving PostgreSQL running for the other processes connected to it");
+    }
+
     /// Fast, clean shutdown (`pg_ctl stop -m fast`), waiting until the server is gone.
-    /// A temporary cluster's directory is deleted afterwards.
+    /// A temporary cluster's directory is deleted afterwards. A server this handle
+    /// found running and did not adopt is left running.
     pub async fn stop(mut self) -> Result<(), ClusterError> {
         self.stopped = true;
         if !self.owned {

@@ -22,8 +22,9 @@ use crate::profile::{dot, ElementKind, HistoryEntry, Profile, ProfileQuery, Prof
 use crate::Engine;
 
 pub const MAX_K: usize = 100;
-/// Ranks are stored up to 1000 (`impression_items.rank`), so the deepest page ends there.
-pub const MAX_OFFSET: usize = 1000 - MAX_K;
+/// Deepest rank served: ranks are stored up to 1000 (`impression_items.rank`), so
+/// `offset + k` may not go past it.
+pub const MAX_RANK: usize = 1000;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Filters {
@@ -97,9 +98,10 @@ impl RecommendOptions {
                 self.k
             )));
         }
-        if self.offset > MAX_OFFSET {
+        if self.offset.saturating_add(self.k) > MAX_RANK {
             return Err(EngineError::Invalid(format!(
-                "offset must be at most {MAX_OFFSET}"
+                "offset + k must be at most {MAX_RANK}, got {} + {}",
+                self.offset, self.k
             )));
         }
         if let Some(l) = self.diversity_lambda {
@@ -231,16 +233,24 @@ fn nearest_sql() -> String {
     )
 }
 
-/// The union of the `$8` nearest items to each vector of `$1` (one index scan each).
+/// The `$8` nearest items to each vector of `$1` (one index scan each), with the
+/// vector's 1-based position, so a scan that came back short can be told apart.
 fn nearest_each_sql() -> String {
     format!(
-        "SELECT DISTINCT ON (c.id) c.* FROM unnest($1::vector[]) AS q(v)
+        "SELECT q.element, c.* FROM unnest($1::vector[]) WITH ORDINALITY AS q(v, element)
          CROSS JOIN LATERAL (
              SELECT {CANDIDATE_COLUMNS}, items.embedding <=> q.v AS distance
              FROM items WHERE {CANDIDATE_FILTER}
-             ORDER BY items.embedding <=> q.v ASC LIMIT $8) c
-         ORDER BY c.id"
+             ORDER BY items.embedding <=> q.v ASC LIMIT $8) c"
     )
+}
+
+/// A row of [`nearest_each_sql`].
+#[derive(sqlx::FromRow)]
+struct ElementCandidateRow {
+    element: i64,
+    #[sqlx(flatten)]
+    candidate: CandidateRow,
 }
 
 /// `EXPLAIN` output of the candidate statements ([`Engine::explain_candidate_queries`]).
@@ -479,7 +489,7 @@ impl Engine {
         exclusions: &Exclusions,
     ) -> Result<Vec<Candidate>> {
         let sql = nearest_each_sql();
-        let mut rows: Vec<CandidateRow> = Vec::new();
+        let mut rows: Vec<ElementCandidateRow> = Vec::new();
         for scan in [Scan::Index, Scan::Exact] {
             let mut tx = self
                 .scan_transaction(element_ef_search(self.settings.ef_search, per_query), scan)
@@ -489,12 +499,27 @@ impl Engine {
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
-            // Fewer rows in all than one query asked for: every scan came back short.
-            if !scan_may_be_short(rows.len(), per_query, filters) {
+            let mut per_element = vec![0usize; queries.len()];
+            for r in &rows {
+                if let Some(n) = usize::try_from(r.element - 1)
+                    .ok()
+                    .and_then(|i| per_element.get_mut(i))
+                {
+                    *n += 1;
+                }
+            }
+            let shortest = per_element.into_iter().min().unwrap_or(per_query);
+            if !scan_may_be_short(shortest, per_query, filters) {
                 break;
             }
         }
-        Ok(rows.into_iter().map(Candidate::from).collect())
+        // Items near several elements come once.
+        let mut seen = HashSet::new();
+        Ok(rows
+            .into_iter()
+            .filter(|r| seen.insert(r.candidate.item.id))
+            .map(|r| Candidate::from(r.candidate))
+            .collect())
     }
 
     /// [`Engine::nearest_each`] with the queries split over up to

@@ -185,6 +185,24 @@ async fn persistent_cluster_keeps_data_across_restarts() {
         .expect("the server that was found running still runs");
     conn.close().await.unwrap();
 
+    // Other processes connected to it are seen (a command that started the server
+    // leaves it to the web server that came up meanwhile).
+    let mut owner = LocalCluster::start(opts.clone()).await.unwrap();
+    owner.adopt();
+    assert!(
+        !owner.has_other_clients().await,
+        "no one else is connected yet"
+    );
+    let mut other = PgConnection::connect(again.database_url()).await.unwrap();
+    assert!(owner.has_other_clients().await);
+    owner.leave_running();
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut other)
+        .await
+        .expect("left running");
+    assert_eq!(one, 1);
+    other.close().await.unwrap();
+
     // Asking for another port while it runs restarts it on that port.
     let other_port = std::net::TcpListener::bind(("127.0.0.1", 0))
         .unwrap()

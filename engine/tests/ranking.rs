@@ -276,6 +276,29 @@ async fn max_sim_serves_every_taste_with_its_own_explanation_and_pages_consisten
     assert_eq!(diverse.items.len(), 4);
 }
 
+/// Builds a small HNSW graph over what the test wrote (the migration's takes long
+/// for 20,000 rows), refreshes the statistics, and gives options for five French
+/// items from source "b".
+async fn small_graph_and_french_from_b(pool: &sqlx::PgPool) -> RecommendOptions {
+    sqlx::query(
+        "CREATE INDEX items_embedding_hnsw ON items USING hnsw (embedding vector_cosine_ops)
+         WITH (m = 8, ef_construction = 16)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE items").execute(pool).await.unwrap();
+    RecommendOptions {
+        k: 5,
+        filters: Filters {
+            languages: vec!["fr".into()],
+            sources: vec!["b".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn a_selective_filter_still_returns_every_match_when_the_index_scan_gives_up() {
     // Two filters that are common alone and rare together: half of 20,000 items
@@ -329,23 +352,7 @@ async fn a_selective_filter_still_returns_every_match_when_the_index_scan_gives_
         .await
         .unwrap();
     }
-    sqlx::query(
-        "CREATE INDEX items_embedding_hnsw ON items USING hnsw (embedding vector_cosine_ops)
-         WITH (m = 8, ef_construction = 16)",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query("ANALYZE items").execute(pool).await.unwrap();
-    let opts = RecommendOptions {
-        k: 5,
-        filters: Filters {
-            languages: vec!["fr".into()],
-            sources: vec!["b".into()],
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let opts = small_graph_and_french_from_b(pool).await;
     // The premise: both statements take the HNSW scan.
     let plans = e
         .explain_candidate_queries(&query, 5, &[&query], 5, &opts.filters, &Default::default())
@@ -372,4 +379,104 @@ async fn a_selective_filter_still_returns_every_match_when_the_index_scan_gives_
     let mut got = ids(&similar);
     got.sort();
     assert_eq!(got, rare, "single-vector scan");
+}
+
+/// A unit vector in the plane of axes `a` and `b`: cos·e_a + sin·e_b.
+fn planar(a: usize, b: usize, cos: f32) -> Vec<f32> {
+    let mut v = vec![0.0f32; 384];
+    v[a] = cos;
+    v[b] = (1.0 - cos * cos).sqrt();
+    v
+}
+
+#[tokio::test]
+async fn one_profile_element_whose_filtered_scan_gives_up_is_still_searched_exactly() {
+    // Two history items are the profile's elements, along axes 0 and 1. Around the
+    // first, 20,000 items the filter rejects; behind them, five matching items at
+    // similarity 0.5. Around the second, nothing but a hundred matching items at 0.3.
+    // The second element's scan finds its five at once; the first one's gives up in
+    // the crowd. By max-sim the first five (0.5) must win.
+    let db = common::engine_with(EngineSettings {
+        ef_search: 10,
+        candidate_pool: 5,
+        max_scan_tuples: 15,
+        // Both elements in one statement: each must be checked on its own.
+        scan_concurrency: 1,
+        ..EngineSettings::default()
+    })
+    .await;
+    let e = &db.engine;
+    let pool = e.store.pool();
+    sqlx::query("DROP INDEX items_embedding_hnsw")
+        .execute(pool)
+        .await
+        .unwrap();
+    // The crowd: axis 0 plus a little noise (similarity about 0.95), English, source "a".
+    sqlx::query(
+        "INSERT INTO items (external_id, title, language, source, embedding, model_id, content_hash)
+         SELECT 'crowd' || g, 'Crowd ' || g, 'en', 'a',
+                (ARRAY[1.0::real] || (SELECT array_agg(((random() - 0.5) * 0.02)::real)
+                                        FROM generate_series(2, 384) WHERE g > 0))::vector(384),
+                $1, md5(g::text) || md5(g::text)
+           FROM generate_series(1, 20000) g",
+    )
+    .bind(e.model_id())
+    .execute(pool)
+    .await
+    .unwrap();
+    let insert = |id: String, language: &'static str, source: &'static str, v: Vec<f32>| async move {
+        sqlx::query(
+            "INSERT INTO items (external_id, title, language, source, embedding, model_id, content_hash)
+             VALUES ($1, $1, $2, $3, $4, $5, md5($1) || md5($1))",
+        )
+        .bind(&id)
+        .bind(language)
+        .bind(source)
+        .bind(pgvector::Vector::from(v))
+        .bind(e.model_id())
+        .execute(pool)
+        .await
+        .unwrap();
+    };
+    insert("e1".into(), "en", "a", planar(0, 10, 1.0)).await;
+    insert("e2".into(), "en", "a", planar(1, 10, 1.0)).await;
+    let mut near_first = Vec::new();
+    for i in 0..5 {
+        near_first.push(format!("first{i}"));
+        insert(format!("first{i}"), "fr", "b", planar(0, 20 + i, 0.5)).await;
+    }
+    for i in 0..100 {
+        // Similarity 0.3 to the second element and -0.6 to the first: the last
+        // items the first element's scan would come to.
+        let mut v = planar(1, 30 + i, 0.3);
+        v[0] = -0.6;
+        v[30 + i] = (1.0f32 - 0.09 - 0.36).sqrt();
+        insert(format!("second{i}"), "fr", "b", v).await;
+    }
+    // Half French, half from "b": the planner expects a quarter of the catalog to
+    // match and takes the HNSW scan.
+    sqlx::query(
+        "UPDATE items SET language = 'fr' WHERE external_id LIKE 'crowd%' AND substr(external_id, 6)::int % 2 = 0",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE items SET source = 'b' WHERE external_id LIKE 'crowd%' AND substr(external_id, 6)::int % 2 = 1",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let opts = small_graph_and_french_from_b(pool).await;
+    let profile = Profile {
+        history: vec![item("e1"), item("e2")],
+        ..Default::default()
+    };
+    let list = e
+        .recommend_for_profile(None, &profile, &opts, ImpressionContext::Api)
+        .await
+        .unwrap();
+    let mut got = ids(&list);
+    got.sort();
+    assert_eq!(got, near_first);
 }

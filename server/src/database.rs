@@ -11,10 +11,21 @@ pub struct Database {
     pub store: Store,
     /// Present when semrec runs its own cluster; stopped on shutdown.
     pub cluster: Option<LocalCluster>,
+    role: Role,
+}
+
+/// What the process opening the database is, for who stops the local cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The web server: it owns the local cluster, even one a crash left running.
+    Server,
+    /// A CLI command: it stops only a cluster it started, and only when no other
+    /// process (a server started meanwhile) is connected.
+    Command,
 }
 
 impl Database {
-    pub async fn open(common: &Common) -> Result<Self> {
+    pub async fn open(common: &Common, role: Role) -> Result<Self> {
         let (url, cluster) = match &common.database_url {
             Some(url) => (url.clone(), None),
             None => {
@@ -23,13 +34,16 @@ impl Database {
                 let bin_dir = std::env::var_os("SEMREC_PG_BIN")
                     .map(Into::into)
                     .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
-                let cluster = LocalCluster::start(ClusterOptions {
+                let mut cluster = LocalCluster::start(ClusterOptions {
                     data_dir,
                     port: common.pg_port,
                     bin_dir,
                     database: "semrec".into(),
                 })
                 .await?;
+                if role == Role::Server {
+                    cluster.adopt();
+                }
                 (cluster.database_url().to_string(), Some(cluster))
             }
         };
@@ -48,13 +62,21 @@ impl Database {
             }
             return Err(e.into());
         }
-        Ok(Self { store, cluster })
+        Ok(Self {
+            store,
+            cluster,
+            role,
+        })
     }
 
     pub async fn close(self) {
         self.store.pool().close().await;
         if let Some(cluster) = self.cluster {
-            if let Err(e) = cluster.stop().await {
+            // A command that started the cluster leaves it to a server that came
+            // up meanwhile; the server stops it whoever started it.
+            if self.role == Role::Command && cluster.has_other_clients().await {
+                cluster.leave_running();
+            } else if let Err(e) = cluster.stop().await {
                 tracing::warn!("stopping the local PostgreSQL: {e}");
             }
         }

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use leptos::config::LeptosOptions;
 
 use server::config::{ApiKeyCommand, Cli, Command, Common, ImportArgs, ServeArgs};
-use server::database::Database;
+use server::database::{Database, Role};
 use server::{api, model, web};
 
 fn main() -> ExitCode {
@@ -67,9 +67,9 @@ fn settings(common: &Common) -> EngineSettings {
 }
 
 /// Opens the database and loads the model side by side.
-async fn open_engine(common: &Common) -> Result<(Engine, Database)> {
+async fn open_engine(common: &Common, role: Role) -> Result<(Engine, Database)> {
     let model = model::load(common);
-    let db = Database::open(common);
+    let db = Database::open(common, role);
     let (model, db) = tokio::join!(model, db);
     let db = db?;
     let embedder = match model {
@@ -99,7 +99,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
                 anyhow::anyhow!("cannot listen on {}: {e}", args.addr)
             }
         })?;
-    let (engine, db) = open_engine(common).await?;
+    let (engine, db) = open_engine(common, Role::Server).await?;
     let result = serve_with(engine, &args, listener).await;
     db.close().await;
     result
@@ -120,10 +120,20 @@ async fn demo_catalog_to_load(
         SeedState::NotStarted => false,
     };
     if !demo_catalog.exists() {
-        tracing::warn!(
-            "the catalog is empty and {} does not exist: run scripts/fetch-demo-data.sh or `semrec import FILE`",
-            demo_catalog.display()
-        );
+        if resume {
+            // Nothing to resume from: serve what the earlier start imported.
+            tracing::warn!(
+                "the demo catalog load an earlier start began cannot be finished: {} is missing; serving the {} items it imported",
+                demo_catalog.display(),
+                engine.catalog_size().await?
+            );
+            engine.mark_seed_completed(DEMO_CATALOG).await?;
+        } else {
+            tracing::warn!(
+                "the catalog is empty and {} does not exist: run scripts/fetch-demo-data.sh or `semrec import FILE`",
+                demo_catalog.display()
+            );
+        }
         return Ok(None);
     }
     if resume {
@@ -171,14 +181,23 @@ async fn serve_with(
             tracing::warn!("rebuilding the vector index: {e}");
         }
     });
-    if let Some(demo) = demo_catalog_to_load(&engine, &args.demo_catalog).await? {
-        let loading = engine.clone();
-        tokio::spawn(async move {
-            if let Err(e) = load_demo_catalog(&loading, &demo).await {
-                tracing::error!("loading the demo catalog: {e:#} (the next start resumes it)");
-            }
-        });
-    }
+    // A failed demo load ends the server with its error, as a failed import at
+    // start always did; the next start resumes it.
+    let load_failure = Arc::new(std::sync::Mutex::new(None::<String>));
+    let load_failed = Arc::new(tokio::sync::Notify::new());
+    let loading = match demo_catalog_to_load(&engine, &args.demo_catalog).await? {
+        Some(demo) => {
+            let (engine, failure, failed) =
+                (engine.clone(), load_failure.clone(), load_failed.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = load_demo_catalog(&engine, &demo).await {
+                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
+                    failed.notify_one();
+                }
+            }))
+        }
+        None => None,
+    };
     let admin_password = args.admin_password.clone().unwrap_or_else(|| {
         let generated = engine::sessions::new_token()[..20].to_string();
         tracing::warn!(
@@ -221,9 +240,27 @@ async fn serve_with(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = load_failed.notified() => {}
+        }
+    })
     .await?;
     tracing::info!("shutting down");
+    if let Some(loading) = loading {
+        // Its connections must be back before the pool closes; a stopped load is
+        // resumed by the next start.
+        loading.abort();
+        let _ = loading.await;
+    }
+    if let Some(e) = load_failure
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
+        anyhow::bail!("loading the demo catalog failed: {e} (the next start resumes it)");
+    }
     Ok(())
 }
 
@@ -308,7 +345,7 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
             ExitCode::from(2)
         });
     } else {
-        let (engine, db) = open_engine(common).await?;
+        let (engine, db) = open_engine(common, Role::Command).await?;
         let started = Instant::now();
         let result = engine.import_items(parsed, progress_bar()).await;
         db.close().await;
@@ -338,7 +375,7 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
 }
 
 async fn reindex(common: &Common) -> Result<()> {
-    let (engine, db) = open_engine(common).await?;
+    let (engine, db) = open_engine(common, Role::Command).await?;
     let result = engine.reindex(progress_bar()).await;
     db.close().await;
     let n = result?;
@@ -347,7 +384,7 @@ async fn reindex(common: &Common) -> Result<()> {
 }
 
 async fn api_key(common: &Common, cmd: ApiKeyCommand) -> Result<()> {
-    let db = Database::open(common).await?;
+    let db = Database::open(common, Role::Command).await?;
     let result = api_key_with(&db.store, cmd).await;
     db.close().await;
     result

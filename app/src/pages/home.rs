@@ -542,7 +542,12 @@ fn RecList(
                 Err(e) => {
                     dismiss_failed.set(Some(user_message(&e)));
                     if let Some((pos, entry)) = removed {
-                        cards.update(|list| list.insert(pos.min(list.len()), entry));
+                        // Unless "Show more" brought it back meanwhile.
+                        cards.update(|list| {
+                            if !list.iter().any(|(_, c)| c.item.id == entry.1.item.id) {
+                                list.insert(pos.min(list.len()), entry);
+                            }
+                        });
                     }
                 }
             }

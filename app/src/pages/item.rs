@@ -37,7 +37,12 @@ pub fn to_view(
     use engine::profile::ElementKind;
     crate::views::RecommendationsView {
         impression_id: list.impression_id.to_string(),
-        has_more: list.items.len() >= page,
+        // A full page may have more after it, unless it ends at the deepest rank served.
+        has_more: list.items.len() >= page
+            && list
+                .items
+                .last()
+                .is_some_and(|r| r.rank < engine::recommend::MAX_RANK),
         items: list
             .items
             .into_iter()

@@ -94,7 +94,7 @@ pub struct RecommendationRequest {
     /// Items to return, 1–100.
     #[serde(default = "default_k")]
     pub k: usize,
-    /// Items to skip (pagination), at most 1000.
+    /// Items to skip (pagination); `offset + k` is at most 1000.
     #[serde(default)]
     pub offset: usize,
     #[serde(default)]
@@ -284,7 +284,7 @@ pub struct SimilarRequest {
     /// Items to return, 1–100.
     #[serde(default = "default_k")]
     pub k: usize,
-    /// Items to skip (pagination), at most 1000.
+    /// Items to skip (pagination); `offset + k` is at most 1000.
     #[serde(default)]
     pub offset: usize,
     #[serde(default)]
