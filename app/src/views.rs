@@ -43,6 +43,9 @@ pub struct PickOption {
 pub struct Facets {
     pub languages: Vec<(String, i64)>,
     pub sources: Vec<(String, i64)>,
+    /// The first start's demo catalog is still being loaded: lists will grow.
+    #[serde(default)]
+    pub loading: bool,
 }
 
 /// Result of one uploaded part of a catalog import.

@@ -226,12 +226,19 @@ pub async fn dismiss_item(id: String) -> Result<(), ServerFnError> {
 pub async fn get_facets() -> Result<Facets, ServerFnError> {
     use crate::error::engine_error;
     use crate::session::state;
-    let (languages, sources) = state()?
-        .engine
-        .catalog_facets()
+    use engine::seed::{SeedState, DEMO_CATALOG};
+    let engine = &state()?.engine;
+    let (languages, sources) = engine.catalog_facets().await.map_err(engine_error)?;
+    let loading = engine
+        .seed_state(DEMO_CATALOG)
         .await
-        .map_err(engine_error)?;
-    Ok(Facets { languages, sources })
+        .map_err(engine_error)?
+        == SeedState::Started;
+    Ok(Facets {
+        languages,
+        sources,
+        loading,
+    })
 }
 
 /// The home page, rendered on the server: the sign-in form (a plain form post)
@@ -471,8 +478,9 @@ fn Recommendations(
     );
     let retry = Callback::new(move |()| reload());
     let filtered = !language.is_empty() || !source.is_empty();
-    // No language facet means no item at all.
-    let catalog_empty = facets.languages.is_empty();
+    // No language facet means no item at all (unless the demo catalog is on its way).
+    let catalog_loading = facets.loading;
+    let catalog_empty = facets.languages.is_empty() && !catalog_loading;
     view! {
         <section class="recommendations" class:stale=move || loading.get() aria-labelledby="recs-title"
             aria-busy=move || loading.get().to_string()>
@@ -480,6 +488,9 @@ fn Recommendations(
                 <h2 id="recs-title">"Recommended for you"</h2>
                 <Filters facets language=language.clone() source=source.clone()/>
             </div>
+            {catalog_loading.then(|| view! {
+                <p class="notice" role="status">"The demo catalog is still loading: reload in a minute for recommendations from all of it."</p>
+            })}
             {move || match recs.get() {
                 None => EitherOf4::A(view! { <CardSkeletons/> }),
                 Some(Err(e)) => EitherOf4::B(view! { <ErrorState message=e retry/> }),
