@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything semrec needs on a Debian/Ubuntu machine. Idempotent:
+# Installs everything semrec needs on a Debian 12 (bookworm) machine. Idempotent:
 # each step checks first and does nothing when its result is already there.
 #   scripts/setup.sh            system packages, pgvector, Rust target, tools, model, demo data
 #   scripts/setup.sh --system   only the system part (apt, pgvector)
@@ -8,8 +8,24 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 only_system=0
 [ "${1:-}" = "--system" ] && only_system=1
 
+# Debian 12 only: the keyring path, postgresql-15 and a real chromium package are
+# bookworm's (Ubuntu's chromium is a snap); nothing else has been tried.
+require_debian12() {
+  local id="" version="" pretty="an unknown OS (no /etc/os-release)"
+  if [ -r /etc/os-release ]; then
+    id="$(. /etc/os-release && echo "${ID:-}")"
+    version="$(. /etc/os-release && echo "${VERSION_ID:-}")"
+    pretty="$(. /etc/os-release && echo "${PRETTY_NAME:-$ID $VERSION_ID}")"
+  fi
+  if [ "$id" != debian ] || [ "$version" != 12 ]; then
+    printf '[semrec] error: scripts/setup.sh supports Debian 12 (bookworm) only; this is %s\n' "$pretty" >&2
+    exit 1
+  fi
+}
+
+# fonts-liberation: Chromium's recommends are skipped, but pages need real fonts.
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 dpkg-dev make gcc g++ pkg-config
-  ca-certificates curl python3 python3-pip nodejs npm chromium)
+  ca-certificates curl python3 python3-pip python3-venv nodejs npm chromium fonts-liberation)
 
 apt_install_missing() {
   local missing=()
@@ -29,26 +45,69 @@ apt_install_missing() {
   if [ ${#keep[@]} -gt 0 ]; then
     log "installing apt packages: ${keep[*]}"
     as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${keep[@]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      --no-install-recommends "${keep[@]}"
   fi
+}
+
+# The Debian mirror this machine's apt uses for bookworm (deb822 .sources files
+# or one-line sources.list entries), so a local or proxy mirror is used too.
+machine_debian_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    awk 'BEGIN { RS = ""; FS = "\n" }
+      { uris = ""; suites = ""
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/) { uris = $i; sub(/^URIs:[ \t]*/, "", uris) }
+          if ($i ~ /^Suites:/) { suites = " " $i " " }
+        }
+        if (uris != "" && suites ~ /[ \t]bookworm[ \t]/) { split(uris, u, /[ \t]+/); print u[1] } }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    sed -e 's/\[[^]]*\]//' "$f" | awk '$1 ~ /^deb(-src)?$/ && $3 == "bookworm" { print $2 }'
+  done
 }
 
 # pgvector is not packaged for bookworm: build it from Debian's own source
 # package (trixie), using a private apt state so /etc/apt stays untouched.
+# The engine sets hnsw.iterative_scan, which needs pgvector 0.8 or later.
+PGVECTOR_MIN=0.8
+version_ok() { [ "$(printf '%s\n%s\n' "$PGVECTOR_MIN" "$1" | sort -V | head -n1)" = "$PGVECTOR_MIN" ]; }
+
+fetch_pgvector_source() { # work-dir mirror-uri
+  local work="$1" mirror="$2"
+  rm -rf "$work/lists" "$work/cache" "$work/src" "$work"/pgvector_*
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/parts"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" >"$work/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=$work/parts"
+    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
+  apt-get "${opts[@]}" update -qq &&
+    (cd "$work" && apt-get "${opts[@]}" source -qq --download-only pgvector/trixie >/dev/null &&
+      dpkg-source -x --no-check ./pgvector_*.dsc src >/dev/null)
+}
+
 install_pgvector() {
   local libdir; libdir="$("$PG_BIN/pg_config" --pkglibdir)"
   local extdir; extdir="$("$PG_BIN/pg_config" --sharedir)/extension"
-  if [ -f "$libdir/vector.so" ] && [ -f "$extdir/vector.control" ]; then return; fi
+  if [ -f "$libdir/vector.so" ] && [ -f "$extdir/vector.control" ]; then
+    local have; have="$(sed -n "s/^default_version = .\([0-9.]*\).*/\1/p" "$extdir/vector.control")"
+    version_ok "$have" && return
+    log "pgvector $have is installed but semrec needs $PGVECTOR_MIN or later: rebuilding"
+  fi
   log "building pgvector from Debian's source package"
   local work; work="$(mktemp -d)"
-  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/parts"
-  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$work/sources.list"
-  local opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=$work/parts"
-    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
-  apt-get "${opts[@]}" update -qq
-  (cd "$work" && apt-get "${opts[@]}" source -qq --download-only pgvector/trixie >/dev/null && dpkg-source -x --no-check ./pgvector_*.dsc src >/dev/null)
+  local mirror; mirror="$(machine_debian_mirror | head -n1)"
+  local fallback=http://deb.debian.org/debian tried="$mirror"
+  [ -n "$tried" ] || tried="the machine's apt sources (no bookworm mirror found)"
+  if ! { [ -n "$mirror" ] && fetch_pgvector_source "$work" "$mirror"; }; then
+    [ -n "$mirror" ] && log "pgvector source not found at $mirror; trying $fallback"
+    fetch_pgvector_source "$work" "$fallback" ||
+      die "could not fetch pgvector's source (trixie) from $tried nor from $fallback"
+  fi
   local ver; ver="$(sed -n 's/^default_version = .\([0-9.]*\).*/\1/p' "$work/src/vector.control")"
-  case "$ver" in 0.[0-6].*|"") die "pgvector source version '$ver' is older than 0.7; refusing" ;; esac
+  version_ok "$ver" || die "pgvector source version '$ver' is older than $PGVECTOR_MIN; refusing"
   make -s -C "$work/src" PG_CONFIG="$PG_BIN/pg_config" OPTFLAGS="" >/dev/null
   as_root make -s -C "$work/src" PG_CONFIG="$PG_BIN/pg_config" OPTFLAGS="" install >/dev/null
   rm -rf "$work"
@@ -96,6 +155,7 @@ install_node_tools() {
   fi
 }
 
+require_debian12
 apt_install_missing
 install_pgvector
 [ "$only_system" -eq 1 ] && exit 0
