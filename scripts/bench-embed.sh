@@ -14,8 +14,8 @@
 # of threads: SEMREC_BENCH_THREADS (default: the CPU count) is RAYON_NUM_THREADS
 # for semrec and torch.set_num_threads for Python.
 #
-# The Python side lives in its own venv (SEMREC_BENCH_VENV, default
-# /var/cache/semrec/bench-venv; ≈ 6 GB with torch's CUDA libraries, CPU is used).
+# The Python side lives in its own venv (scripts/bench-venv.sh: SEMREC_BENCH_VENV,
+# default <cache>/bench-venv; ≈ 6 GB with torch's CUDA libraries, CPU is used).
 # Only this benchmark needs it; tests never do.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -25,28 +25,12 @@ with_python=1
 
 MODEL_DIR="$(realpath "${SEMREC_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}")"
 export SEMREC_MODEL_DIR="$MODEL_DIR"
-VENV="${SEMREC_BENCH_VENV:-/var/cache/semrec/bench-venv}"
 THREADS="${SEMREC_BENCH_THREADS:-$(nproc)}"
 export RAYON_NUM_THREADS="$THREADS"
 out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 
 [ -f "$MODEL_DIR/model.safetensors" ] || "$ROOT/scripts/fetch-model.sh"
 [ -f "${SEMREC_BENCH_ITEMS:-$ROOT/data/movielens/plots/items.jsonl}" ] || "$ROOT/scripts/fetch-demo-data.sh"
-
-setup_venv() {
-  if "$VENV/bin/python" -c "import sentence_transformers" 2>/dev/null; then return; fi
-  log "installing sentence-transformers into $VENV (once; several GB)"
-  python3 -m venv "$VENV"
-  # torch's CPU-only index is much smaller; use it only where it is reachable.
-  if "$VENV/bin/python" - <<'EOF' 2>/dev/null
-import urllib.request
-urllib.request.urlopen("https://download.pytorch.org/whl/cpu/torch/", timeout=10)
-EOF
-  then
-    "$VENV/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu
-  fi
-  "$VENV/bin/pip" install -q sentence-transformers
-}
 
 if [ "$with_python" -eq 0 ]; then
   log "load: $(uptime | sed 's/.*load average/load average/')"
@@ -56,7 +40,7 @@ if [ "$with_python" -eq 0 ]; then
   exit 0
 fi
 
-setup_venv
+VENV="$("$ROOT/scripts/bench-venv.sh")"
 # SEMREC_BENCH_BIN: an already built bench binary (skips cargo, e.g. while the
 # target dir is busy).
 BIN="${SEMREC_BENCH_BIN:-}"

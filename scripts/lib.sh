@@ -15,6 +15,9 @@ as_root() {
 # Cargo and rustup live in ~/.cargo/bin on a rustup install.
 if [ -d "$HOME/.cargo/bin" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 
+# Caches kept across clones: /var/cache/semrec, or ~/.cache/semrec without root.
+cache_dir() { "$ROOT/scripts/cache-dir.sh"; }
+
 # One target dir outside the clone keeps warm rebuilds fast for every clone.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
