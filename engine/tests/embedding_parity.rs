@@ -2,7 +2,10 @@
 //!
 //! Model folder: `SEMREC_MODEL_DIR`, else `<workspace>/models/all-MiniLM-L6-v2`.
 //! Fixture: `SEMREC_REFERENCE_FIXTURE`, else
-//! `<workspace>/../shared/fixtures/all-MiniLM-L6-v2.reference.jsonl`.
+//! `engine/tests/fixtures/all-MiniLM-L6-v2.reference.jsonl`, written by
+//! `scripts/make-reference.py` (sentence-transformers on the same model folder). Its
+//! first line names the sha256 of the `model.safetensors` it was made from; a model
+//! folder with other weights is refused, since its vectors are not comparable.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -23,11 +26,8 @@ fn fixture_path() -> PathBuf {
     std::env::var_os("SEMREC_REFERENCE_FIXTURE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            workspace()
-                .join("..")
-                .join("shared")
-                .join("fixtures")
-                .join("all-MiniLM-L6-v2.reference.jsonl")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/all-MiniLM-L6-v2.reference.jsonl")
         })
 }
 
@@ -56,17 +56,57 @@ struct Reference {
     embedding: Vec<f32>,
 }
 
+fn sha256_hex(path: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|err| panic!("reading {}: {err}", path.display()));
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// The fixture's first line, `{"meta": {...}}`: what produced the vectors.
+fn fixture_model_sha256(first_line: &str, path: &std::path::Path) -> String {
+    let v: serde_json::Value = serde_json::from_str(first_line)
+        .unwrap_or_else(|err| panic!("fixture {} line 1: {err}", path.display()));
+    v["meta"]["model_safetensors_sha256"]
+        .as_str()
+        .unwrap_or_else(|| {
+            panic!(
+                "fixture {} has no meta.model_safetensors_sha256 on line 1: \
+                 regenerate it with scripts/make-reference.py",
+                path.display()
+            )
+        })
+        .to_string()
+}
+
+/// Refuses a model folder whose weights are not the ones the fixture was made from.
+fn check_fixture_model(first_line: &str, fixture: &std::path::Path, model: &std::path::Path) {
+    let want = fixture_model_sha256(first_line, fixture);
+    let weights = model.join("model.safetensors");
+    let have = sha256_hex(&weights);
+    assert_eq!(
+        have,
+        want,
+        "{} is not the model the reference vectors in {} were made from: fetch the \
+         expected weights (scripts/fetch-model.sh) or regenerate the fixture for this \
+         model (scripts/make-reference.py)",
+        weights.display(),
+        fixture.display()
+    );
+}
+
 fn references() -> Vec<Reference> {
+    static MODEL_CHECKED: OnceLock<()> = OnceLock::new();
     let path = fixture_path();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|err| panic!("reading fixture {}: {err}", path.display()));
-    let refs: Vec<Reference> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let meta = lines.next().unwrap_or("");
+    MODEL_CHECKED.get_or_init(|| check_fixture_model(meta, &path, &model_dir()));
+    let refs: Vec<Reference> = lines
         .map(|(i, line)| {
             let v: serde_json::Value = serde_json::from_str(line)
-                .unwrap_or_else(|err| panic!("fixture line {}: {err}", i + 1));
+                .unwrap_or_else(|err| panic!("fixture line {}: {err}", i + 2));
             Reference {
                 kind: v["kind"].as_str().unwrap_or("").to_string(),
                 text: v["text"].as_str().expect("fixture `text`").to_string(),
@@ -297,4 +337,11 @@ fn awkward_texts_give_finite_unit_vectors() {
         );
     }
     assert!(e.embed(&[], TextKind::Query).unwrap().is_empty());
+}
+
+#[test]
+#[should_panic(expected = "is not the model the reference vectors")]
+fn fixture_from_other_weights_is_refused() {
+    let meta = format!(r#"{{"meta": {{"model_safetensors_sha256": "{}"}}}}"#, "0".repeat(64));
+    check_fixture_model(&meta, &fixture_path(), &model_dir());
 }
