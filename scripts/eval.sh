@@ -22,7 +22,7 @@ cargo build -p eval --manifest-path "$ROOT/Cargo.toml" \
 cd "$ROOT"
 log "running the evaluation (about 15 minutes on 2 busy cores)"
 "$CARGO_TARGET_DIR/debug/semrec-eval" \
-  --data-dir "$ROOT/data/movielens" \
+  --data-dir data/movielens \
   --model "${SEMREC_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}" \
   --out "$ROOT/docs/EVALUATION.md" \
   "$@"
