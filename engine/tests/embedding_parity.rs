@@ -104,6 +104,7 @@ fn references() -> Vec<Reference> {
     let meta = lines.next().unwrap_or("");
     MODEL_CHECKED.get_or_init(|| check_fixture_model(meta, &path, &model_dir()));
     let refs: Vec<Reference> = lines
+        .enumerate()
         .map(|(i, line)| {
             let v: serde_json::Value = serde_json::from_str(line)
                 .unwrap_or_else(|err| panic!("fixture line {}: {err}", i + 2));
