@@ -343,6 +343,9 @@ fn awkward_texts_give_finite_unit_vectors() {
 #[test]
 #[should_panic(expected = "is not the model the reference vectors")]
 fn fixture_from_other_weights_is_refused() {
-    let meta = format!(r#"{{"meta": {{"model_safetensors_sha256": "{}"}}}}"#, "0".repeat(64));
+    let meta = format!(
+        r#"{{"meta": {{"model_safetensors_sha256": "{}"}}}}"#,
+        "0".repeat(64)
+    );
     check_fixture_model(&meta, &fixture_path(), &model_dir());
 }
