@@ -4,9 +4,12 @@
 # It proves that no test or script depends on files outside the repository
 # (such as a ../shared folder) or on uncommitted files.
 #
-# Shared with this clone, so only the workspace crates are rebuilt (cargo
-# fingerprints include the path): the cargo target dir, the tools dir, the model
-# folders and the downloaded datasets. Not shared: data/postgres (the dev database).
+# Shared with this clone, so only the workspace crates are rebuilt (the fresh
+# checkout's files are new to cargo): the cargo target dir, the tools dir, the
+# model folders and the downloaded datasets. Not shared: data/postgres (the dev
+# database). The clone always goes to the same place, <cache>/fresh-clone/semrec,
+# so repeated checks reuse one set of workspace artifacts instead of adding one
+# per temporary path; it is left there for inspection and replaced by the next run.
 #   scripts/fresh-clone-check.sh          check HEAD (commit first: uncommitted work is not seen)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -15,8 +18,8 @@ commit="$(git -C "$ROOT" rev-parse HEAD)"
 [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] ||
   log "note: uncommitted changes are not part of the check (it tests $commit)"
 
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+scratch="$(cache_dir)/fresh-clone"
+rm -rf "$scratch" && mkdir -p "$scratch"
 clone="$scratch/semrec"
 git clone --quiet --no-local --no-checkout "$ROOT" "$clone"
 git -C "$clone" checkout --quiet --detach "$commit"
