@@ -23,9 +23,12 @@ require_debian12() {
   fi
 }
 
-# fonts-liberation: Chromium's recommends are skipped, but pages need real fonts.
+# Chromium's recommends (printing, desktop portals: 150 packages) are skipped, but
+# pages need real fonts: with fonts-liberation alone fontconfig maps sans-serif to
+# Liberation Mono, so fonts-dejavu-core too (what the recommends would have given).
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 dpkg-dev make gcc g++ pkg-config
-  ca-certificates curl python3 python3-pip python3-venv nodejs npm chromium fonts-liberation)
+  ca-certificates curl python3 python3-pip python3-venv nodejs npm chromium fonts-liberation
+  fonts-dejavu-core)
 
 apt_install_missing() {
   local missing=()
