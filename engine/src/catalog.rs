@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::bulk_load::rebuild_pays;
 use crate::embed::TextKind;
 use crate::error::{EngineError, Result};
+use crate::list_limits::collapse_whitespace;
 use crate::Engine;
 
 pub const MAX_TITLE_CHARS: usize = 500;
@@ -53,10 +54,6 @@ pub struct ValidItem {
     pub url: Option<String>,
     pub metadata: serde_json::Value,
     pub content_hash: String,
-}
-
-fn collapse_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether a NUL character occurs in any key or string of a JSON value.
@@ -144,6 +141,9 @@ impl ItemInput {
         if source.chars().count() > 100 {
             return Err("field 'source' is longer than 100 characters".into());
         }
+        // The raw count first: a line of 100,000 tags is refused without reading them.
+        crate::list_limits::check_raw_len(self.tags.len(), MAX_TAGS, "tags")
+            .map_err(|e| e.to_string())?;
         let mut seen = HashSet::new();
         let mut tags = Vec::new();
         for tag in self.tags {

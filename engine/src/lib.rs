@@ -12,6 +12,8 @@ pub mod drift;
 pub mod embed;
 pub mod error;
 pub mod events;
+pub mod history;
+pub mod list_limits;
 pub mod metrics;
 pub mod postgres_cluster;
 pub mod profile;

@@ -26,6 +26,11 @@ pub const MAX_K: usize = 100;
 /// `offset + k` may not go past it.
 pub const MAX_RANK: usize = 1000;
 
+/// Most values one filter list (languages, sources, tags) may hold.
+pub const MAX_FILTER_VALUES: usize = 100;
+/// Longest filter value (the longest id, title or tag a catalog stores is shorter).
+pub const MAX_FILTER_VALUE_CHARS: usize = 200;
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Filters {
     #[serde(default)]
@@ -38,6 +43,32 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// Refuses filter lists beyond [`MAX_FILTER_VALUES`] values of at most
+    /// [`MAX_FILTER_VALUE_CHARS`]: every candidate row is compared with every value.
+    pub fn check_sizes(&self) -> Result<()> {
+        for (what, values) in [
+            ("languages", &self.languages),
+            ("sources", &self.sources),
+            ("tags", &self.tags),
+        ] {
+            if values.len() > MAX_FILTER_VALUES {
+                return Err(EngineError::Invalid(format!(
+                    "filters.{what} has {} values: at most {MAX_FILTER_VALUES}",
+                    values.len()
+                )));
+            }
+            if values
+                .iter()
+                .any(|v| v.chars().count() > MAX_FILTER_VALUE_CHARS)
+            {
+                return Err(EngineError::Invalid(format!(
+                    "filters.{what}: a value is longer than {MAX_FILTER_VALUE_CHARS} characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.languages.is_empty() && self.sources.is_empty() && self.tags.is_empty()
     }
@@ -104,6 +135,7 @@ impl RecommendOptions {
                 self.offset, self.k
             )));
         }
+        self.filters.check_sizes()?;
         if let Some(l) = self.diversity_lambda {
             if !(0.0..=1.0).contains(&l) {
                 return Err(EngineError::Invalid(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use axum::serve::ListenerExt;
 use clap::Parser;
 use engine::catalog::{parse_import, ImportFormat, ImportProgress};
 use engine::seed::{SeedState, DEMO_CATALOG};
@@ -86,6 +87,8 @@ async fn open_engine(common: &Common, role: Role) -> Result<(Engine, Database)> 
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
+    // A bad admin password is refused before anything starts.
+    let admin = server::admin::credentials(&args.admin_user, args.admin_password.as_deref())?;
     // Bind first: a busy port is reported before anything slow happens.
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -100,7 +103,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
             }
         })?;
     let (engine, db) = open_engine(common, Role::Server).await?;
-    let result = serve_with(engine, &args, listener).await;
+    let result = serve_with(engine, admin, &args, listener).await;
     db.close().await;
     result
 }
@@ -170,6 +173,7 @@ async fn load_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> R
 
 async fn serve_with(
     engine: Engine,
+    admin: app::session::AdminCredentials,
     args: &ServeArgs,
     listener: tokio::net::TcpListener,
 ) -> Result<()> {
@@ -198,20 +202,10 @@ async fn serve_with(
         }
         None => None,
     };
-    let admin_password = args.admin_password.clone().unwrap_or_else(|| {
-        let generated = engine::sessions::new_token()[..20].to_string();
-        tracing::warn!(
-            "SEMREC_ADMIN_PASSWORD is not set: admin '{}' can sign in with the one-time password {generated}",
-            args.admin_user
-        );
-        generated
-    });
+    let sweeper = server::session_sweeper::spawn(engine.clone());
     let state = app::session::ServerState {
         engine,
-        admin: app::session::AdminCredentials {
-            user: args.admin_user.clone(),
-            password: admin_password,
-        },
+        admin,
         secure_cookies: args.secure_cookies,
     };
     let addr = listener.local_addr()?;
@@ -236,6 +230,9 @@ async fn serve_with(
     let app = web::router(state, options, &args.site_root, &api_config, admission);
     tracing::info!("semrec listening on http://{addr}");
     // Peer addresses feed the API's per-IP rate limit.
+    // hyper's own 400/414/431 answers get the API's JSON error body.
+    // (`tap_io` is what gives a custom listener axum's ConnectInfo<SocketAddr>.)
+    let listener = server::head_errors::JsonHeadErrorsListener(listener).tap_io(|_| {});
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -248,6 +245,7 @@ async fn serve_with(
     })
     .await?;
     tracing::info!("shutting down");
+    sweeper.abort();
     if let Some(loading) = loading {
         // Its connections must be back before the pool closes; a stopped load is
         // resumed by the next start.

@@ -45,6 +45,7 @@ pub fn router(
         .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
+        .layer(middleware::from_fn(crate::server_fn_errors::malformed_args))
         // The API sets its own limits (larger for imports) and answers 413 in JSON.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,

@@ -183,6 +183,27 @@ fn postgres_without_pgvector_is_one_clear_line() {
 }
 
 #[test]
+fn empty_or_short_admin_password_is_one_clear_line() {
+    // Empty (common in env and compose files), whitespace only, and short.
+    for (password, says) in [
+        ("", "is set but empty"),
+        ("   ", "is set but empty"),
+        ("a", "too short (1 characters)"),
+        ("elevenchars", "too short (11 characters)"),
+    ] {
+        let scratch = Scratch::new("adminpw");
+        let mut cmd = semrec(&scratch);
+        cmd.env("SEMREC_ADMIN_PASSWORD", password);
+        let line = expect_setup_error(cmd);
+        assert!(line.contains("SEMREC_ADMIN_PASSWORD"), "{line}");
+        assert!(line.contains(says), "{password:?}: {line}");
+        assert!(line.contains("at least 12"), "{line}");
+        // Refused before anything started: no database cluster was created.
+        assert!(!scratch.0.join("pgdata").exists(), "{password:?}");
+    }
+}
+
+#[test]
 fn restart_keeps_catalog_profiles_and_clicks() {
     let scratch = Scratch::new("restart");
     let catalog = workspace().join("engine/tests/fixtures/catalog.jsonl");

@@ -26,7 +26,7 @@ pub async fn admin_sign_in(user: String, password: String) -> Result<(), ServerF
     }
     let token = st
         .engine
-        .create_session(None, true)
+        .create_admin_session(&st.admin.session_binding())
         .await
         .map_err(engine_error)?;
     set_cookie(ADMIN_COOKIE, Some(&token), st.secure_cookies);

@@ -61,7 +61,11 @@ pub fn router(state: ServerState, config: &ApiConfig) -> Router {
         tracing::error!("cannot serialize the OpenAPI document: {e}");
         "{}".into()
     });
-    router.layer(Extension(openapi::OpenApiJson(Arc::new(json))))
+    router
+        // The nest's fallback answers /api/v1/<anything>; the prefix with a
+        // trailing slash would otherwise reach the web app's HTML 404.
+        .route(&format!("{PREFIX}/"), axum::routing::any(no_route))
+        .layer(Extension(openapi::OpenApiJson(Arc::new(json))))
 }
 
 /// The routes and, collected from the same registrations, their OpenAPI document:
