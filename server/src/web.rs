@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::admission::{self, Admission};
 use crate::api;
+use crate::edge::db_gate::{self, DatabaseGate};
 use crate::edge::headers::CspNonce;
 use crate::edge::{client_ip, headers, hosts, timeouts, AllowedHosts, EdgeConfig};
 
@@ -62,6 +63,7 @@ pub fn router_with_edge(
     edge: &EdgeConfig,
 ) -> Router {
     let routes = generate_route_list(App);
+    let gate = DatabaseGate::new(state.engine.store.clone());
     let context_state = state.clone();
     let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
     let pages = Router::new()
@@ -101,6 +103,7 @@ pub fn router_with_edge(
             edge.timeouts,
             timeouts::limit,
         ))
+        .layer(middleware::from_fn_with_state(gate, db_gate::gate))
         .layer(middleware::from_fn_with_state(
             edge.trusted_proxies.clone(),
             client_ip::resolve,

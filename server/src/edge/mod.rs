@@ -3,6 +3,7 @@
 //! (header read timeout, bounded graceful shutdown).
 
 pub mod client_ip;
+pub mod db_gate;
 pub mod headers;
 pub mod hosts;
 pub mod serve;
