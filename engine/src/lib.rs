@@ -21,6 +21,7 @@ pub mod recommend;
 pub mod seed;
 pub mod sessions;
 pub mod store;
+pub mod throttle;
 
 pub use error::EngineError;
 pub use store::Store;

@@ -228,6 +228,36 @@ pub struct ServeArgs {
     #[arg(long, env = "SEMREC_MAX_IN_FLIGHT", default_value_t = crate::admission::default_max_in_flight() as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_in_flight: u32,
+    /// Host names clients reach semrec by (host, host:port or http(s)://host[:port],
+    /// comma separated); requests for any other Host get 421, and browser writes
+    /// must come from one of them. Default: the loopback names of SEMREC_ADDR;
+    /// required when SEMREC_ADDR is not a loopback address.
+    #[arg(long, env = "SEMREC_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Reverse proxies (IPs or CIDR networks, comma separated) whose
+    /// X-Forwarded-For names the client; from anyone else it is ignored.
+    #[arg(long, env = "SEMREC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = network)]
+    pub trusted_proxies: Vec<Option<crate::edge::client_ip::Network>>,
+    /// Seconds a connection may take to send a complete request head (slowloris defence).
+    #[arg(long, env = "SEMREC_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout: u64,
+    /// Seconds a request may take before it is answered 503 and dropped.
+    #[arg(long, env = "SEMREC_REQUEST_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
+    /// Seconds an import request (API bulk import, dashboard upload) may take.
+    #[arg(long, env = "SEMREC_IMPORT_TIMEOUT", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub import_timeout: u64,
+}
+
+/// An IP or CIDR network; an empty entry (a trailing comma) is skipped.
+fn network(s: &str) -> Result<Option<crate::edge::client_ip::Network>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some)
 }
 
 #[derive(Subcommand, Debug)]
@@ -285,5 +315,23 @@ mod tests {
         assert!(popularity_weight("lots").is_err());
         let cli = Cli::parse_from(["semrec", "--popularity-weight", "0.5", "reindex"]);
         assert_eq!(cli.common.popularity_weight, 0.5);
+    }
+
+    #[test]
+    fn edge_lists_are_comma_separated() {
+        let cli = Cli::parse_from([
+            "semrec",
+            "serve",
+            "--allowed-hosts",
+            "rec.example.com,https://x.example",
+            "--trusted-proxies",
+            "10.0.0.0/8,::1,",
+        ]);
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(args.allowed_hosts.len(), 2);
+        assert_eq!(args.trusted_proxies.iter().flatten().count(), 2);
+        assert!(Cli::try_parse_from(["semrec", "serve", "--trusted-proxies", "proxy"]).is_err());
     }
 }

@@ -9,7 +9,7 @@ pub mod admission;
 pub mod api;
 pub mod config;
 pub mod database;
-pub mod head_errors;
+pub mod edge;
 pub mod model;
 pub mod server_fn_errors;
 pub mod session_sweeper;

@@ -3,10 +3,9 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use axum::serve::ListenerExt;
 use clap::Parser;
 use engine::catalog::{parse_import, ImportFormat, ImportProgress};
 use engine::seed::{SeedState, DEMO_CATALOG};
@@ -16,6 +15,8 @@ use leptos::config::LeptosOptions;
 
 use server::config::{ApiKeyCommand, Cli, Command, Common, ImportArgs, ServeArgs};
 use server::database::{Database, Role};
+use server::edge::serve::ServeOptions;
+use server::edge::{self, AllowedHosts, EdgeConfig, RequestTimeouts, TrustedProxies};
 use server::{api, model, web};
 
 fn main() -> ExitCode {
@@ -102,11 +103,27 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
                 anyhow::anyhow!("cannot listen on {}: {e}", args.addr)
             }
         })?;
+    let edge = edge_config(&args, listener.local_addr()?)?;
     let (engine, db) = open_engine(common, Role::Server).await?;
-    let result = serve_with(engine, admin, &args, listener).await;
-    db.close().await;
+    let result = serve_with(engine, admin, &args, listener, edge).await;
+    // Bounded: a background task still holding a connection must not keep the
+    // process (and PostgreSQL, stopped when `db` is dropped) alive.
+    if tokio::time::timeout(DB_CLOSE_WITHIN, db.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the database pool did not close within {} s; stopping PostgreSQL anyway",
+            DB_CLOSE_WITHIN.as_secs()
+        );
+    }
     result
 }
+
+/// Requests in flight at shutdown may run this long; then their connections close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// After the grace: time for the pool to close before PostgreSQL is stopped regardless.
+const DB_CLOSE_WITHIN: Duration = Duration::from_secs(2);
 
 /// Decides, before serving, whether the demo catalog is to be loaded: into an
 /// empty catalog, or to finish a load an earlier start began (it was stopped
@@ -171,11 +188,30 @@ async fn load_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> R
     Ok(())
 }
 
+/// The edge settings, checked before anything slow starts: a public listen
+/// address without SEMREC_ALLOWED_HOSTS is refused here.
+fn edge_config(args: &ServeArgs, listen: std::net::SocketAddr) -> Result<EdgeConfig> {
+    let allowed_hosts =
+        AllowedHosts::from_settings(&args.allowed_hosts, listen, args.secure_cookies)
+            .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(EdgeConfig {
+        allowed_hosts: Arc::new(allowed_hosts),
+        trusted_proxies: Arc::new(TrustedProxies::new(
+            args.trusted_proxies.iter().flatten().copied().collect(),
+        )),
+        timeouts: RequestTimeouts {
+            default: Duration::from_secs(args.request_timeout),
+            import: Duration::from_secs(args.import_timeout),
+        },
+    })
+}
+
 async fn serve_with(
     engine: Engine,
     admin: app::session::AdminCredentials,
     args: &ServeArgs,
     listener: tokio::net::TcpListener,
+    edge: EdgeConfig,
 ) -> Result<()> {
     // An import killed mid-way leaves the vector index to be built again
     // (engine::bulk_load); queries are exact scans until it is back.
@@ -227,23 +263,31 @@ async fn serve_with(
         burst: args.api_burst,
     };
     let admission = server::admission::Admission::new(args.max_in_flight as usize);
-    let app = web::router(state, options, &args.site_root, &api_config, admission);
+    let app = web::router_with_edge(
+        state,
+        options,
+        &args.site_root,
+        &api_config,
+        admission,
+        &edge,
+    );
+    tracing::info!("answering for hosts {}", edge.allowed_hosts.describe());
     tracing::info!("semrec listening on http://{addr}");
-    // Peer addresses feed the API's per-IP rate limit.
-    // hyper's own 400/414/431 answers get the API's JSON error body.
-    // (`tap_io` is what gives a custom listener axum's ConnectInfo<SocketAddr>.)
-    let listener = server::head_errors::JsonHeadErrorsListener(listener).tap_io(|_| {});
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let serve_options = ServeOptions {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        grace: SHUTDOWN_GRACE,
+    };
+    edge::serve::serve(listener, app, serve_options, async move {
         tokio::select! {
             _ = shutdown_signal() => {}
             _ = load_failed.notified() => {}
         }
+        tracing::info!(
+            "shutting down: requests in flight get {} s",
+            SHUTDOWN_GRACE.as_secs()
+        );
     })
-    .await?;
+    .await;
     tracing::info!("shutting down");
     sweeper.abort();
     if let Some(loading) = loading {

@@ -690,14 +690,12 @@ async fn every_api_4xx_has_the_json_error_body_even_those_hyper_answers() {
     let addr = listener.local_addr().unwrap();
     let app = t.router.clone();
     tokio::spawn(async move {
-        use axum::serve::ListenerExt;
-        let listener = server::head_errors::JsonHeadErrorsListener(listener).tap_io(|_| {});
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
+        // The production accept loop, which wraps every connection's IO.
+        let options = server::edge::serve::ServeOptions {
+            header_timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(1),
+        };
+        server::edge::serve::serve(listener, app, options, std::future::pending()).await;
     });
     let json_error = |status: u16, head: &str, body: &str, want: u16, code: &str| {
         eprintln!("{want} {code}: got {status} {body:.200}");

@@ -17,14 +17,37 @@ const PAGE: usize = 10;
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(handle: String) -> Result<(), ServerFnError> {
+    use crate::client::{client_ip, too_many};
     use crate::error::engine_error;
     use crate::session::{set_cookie, state, USER_COOKIE};
+    use engine::throttle::Throttle;
     let st = state()?;
-    let user = st
-        .engine
-        .user_by_handle(&handle, true)
-        .await
-        .map_err(engine_error)?;
+    // A new handle is a new user row: at most NEW_HANDLES_PER_HOUR per address.
+    let existing = match st.engine.user_by_handle(&handle, false).await {
+        Ok(user) => Some(user),
+        Err(engine::EngineError::NotFound(_)) => None,
+        Err(e) => return Err(engine_error(e)),
+    };
+    let user = match existing {
+        Some(user) => user,
+        None => {
+            let ip = client_ip();
+            if let Throttle::Wait(secs) = st
+                .engine
+                .store
+                .take_new_handle(ip)
+                .await
+                .map_err(engine_error)?
+            {
+                tracing::warn!(%ip, "new handle refused: hourly limit reached");
+                return Err(too_many(secs, "Too many new handles from your address"));
+            }
+            st.engine
+                .user_by_handle(&handle, true)
+                .await
+                .map_err(engine_error)?
+        }
+    };
     let token = st
         .engine
         .create_session(Some(user.id), false)

@@ -9,29 +9,10 @@
 //! else is touched.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A listener whose connections answer hyper's automatic errors in JSON.
-pub struct JsonHeadErrorsListener(pub TcpListener);
-
-impl axum::serve::Listener for JsonHeadErrorsListener {
-    type Io = JsonHeadErrors<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = axum::serve::Listener::accept(&mut self.0).await;
-        (JsonHeadErrors::new(io), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
 
 /// A connection's IO with hyper's bodiless automatic error answers replaced.
 pub struct JsonHeadErrors<T> {
