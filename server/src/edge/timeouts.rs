@@ -66,6 +66,48 @@ pub async fn limit(State(t): State<RequestTimeouts>, req: Request, next: Next) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_slow_request_is_answered_503_with_retry_after() {
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        };
+        let app = axum::Router::new()
+            .route("/slow", get(slow))
+            .route("/api/v1/slow", get(slow))
+            .route("/fast", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(
+                RequestTimeouts {
+                    default: Duration::from_millis(100),
+                    import: Duration::from_secs(60),
+                },
+                limit,
+            ));
+        let call = |path: &'static str| {
+            let app = app.clone();
+            async move {
+                let req = http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                app.oneshot(req).await.unwrap()
+            }
+        };
+        let started = std::time::Instant::now();
+        let page = call("/slow").await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(page.headers()[header::RETRY_AFTER], "5");
+        let api = call("/api/v1/slow").await;
+        assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(api.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        assert_eq!(call("/fast").await.status(), StatusCode::OK);
+    }
 
     #[test]
     fn imports_get_the_long_timeout() {
