@@ -712,7 +712,7 @@ async fn every_api_4xx_has_the_json_error_body_even_those_hyper_answers() {
     let long_id = "a".repeat(100_000);
     let (s, h, b) = raw_http(
         addr,
-        format!("GET /api/v1/items/{long_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
+        format!("GET /api/v1/items/{long_id} HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n\r\n").as_bytes(),
     )
     .await;
     json_error(s, &h, &b, 414, "uri_too_long");
@@ -722,7 +722,7 @@ async fn every_api_4xx_has_the_json_error_body_even_those_hyper_answers() {
     let (s, h, b) = raw_http(
         addr,
         format!(
-            "GET /api/v1/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Big: {big_header}\r\n\r\n"
+            "GET /api/v1/health/live HTTP/1.1\r\nHost: 127.0.0.1:3000\r\nConnection: close\r\nX-Big: {big_header}\r\n\r\n"
         )
         .as_bytes(),
     )
@@ -731,7 +731,7 @@ async fn every_api_4xx_has_the_json_error_body_even_those_hyper_answers() {
     let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
     let (s, h, b) = raw_http(
         addr,
-        format!("GET /api/v1/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n{many}\r\n").as_bytes(),
+        format!("GET /api/v1/health/live HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n{many}\r\n").as_bytes(),
     )
     .await;
     json_error(s, &h, &b, 431, "headers_too_large");
@@ -744,7 +744,7 @@ async fn every_api_4xx_has_the_json_error_body_even_those_hyper_answers() {
     // Ordinary requests on the same kind of connection are untouched, keep-alive included.
     let (s, h, b) = raw_http(
         addr,
-        b"GET /api/v1/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/v1/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        b"GET /api/v1/health/live HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n\r\nGET /api/v1/nope HTTP/1.1\r\nHost: 127.0.0.1:3000\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert_eq!(s, 200, "{h}");
