@@ -148,19 +148,26 @@ fn ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Sends `big` while 20 `GET /api/v1/health/live` run beside it; returns the
-/// big request's status and time and the slowest health answer.
-async fn beside_health(r: &Router, big: Request<Body>) -> (StatusCode, Duration, Duration) {
+/// Sends two copies of a big request at once (as the issue did: two requests busy
+/// both workers of a 2-core machine) while 20 `GET /api/v1/health/live` run beside
+/// them; returns the big requests' statuses, the slower one's time and the
+/// slowest health answer.
+async fn beside_health(
+    r: &Router,
+    big: impl Fn() -> Request<Body>,
+) -> (Vec<StatusCode>, Duration, Duration) {
     let started = Instant::now();
-    let big = tokio::spawn({
-        let r = r.clone();
-        async move {
-            let res = r.oneshot(big).await.unwrap();
-            let status = res.status();
-            let _ = res.into_body().collect().await;
-            (status, started.elapsed())
-        }
-    });
+    let bigs: Vec<_> = (0..2)
+        .map(|_| {
+            let (r, req) = (r.clone(), big());
+            tokio::spawn(async move {
+                let res = r.oneshot(req).await.unwrap();
+                let status = res.status();
+                let _ = res.into_body().collect().await;
+                (status, started.elapsed())
+            })
+        })
+        .collect();
     let health: Vec<_> = (0..20)
         .map(|_| {
             let r = r.clone();
@@ -177,8 +184,13 @@ async fn beside_health(r: &Router, big: Request<Body>) -> (StatusCode, Duration,
     for h in health {
         slowest = slowest.max(h.await.unwrap());
     }
-    let (status, took) = big.await.unwrap();
-    (status, took, slowest)
+    let (mut statuses, mut took) = (Vec::new(), Duration::ZERO);
+    for b in bigs {
+        let (status, t) = b.await.unwrap();
+        statuses.push(status);
+        took = took.max(t);
+    }
+    (statuses, took, slowest)
 }
 
 fn json_post(path: &str, key: &str, body: String) -> Request<Body> {
@@ -235,43 +247,42 @@ async fn two_megabyte_profiles_are_refused_at_once_while_health_answers() {
         ("classes", ""),
         ("about", ""),
     ]);
-    let sizes = [
-        api_interests.len(),
-        api_history.len(),
-        web_interests.len(),
-        web_history.len(),
-    ];
-    let cases = [
+    type Build<'a> = Box<dyn Fn() -> Request<Body> + 'a>;
+    let cases: [(&str, usize, Build); 4] = [
         (
             "API, 150k interests",
-            json_post(REC, &t.write_key, api_interests),
+            api_interests.len(),
+            Box::new(|| json_post(REC, &t.write_key, api_interests.clone())),
         ),
         (
             "API, 150k history entries",
-            json_post(REC, &t.write_key, api_history),
+            api_history.len(),
+            Box::new(|| json_post(REC, &t.write_key, api_history.clone())),
         ),
         (
             "app, 150k interests",
-            server_fn_post("save_profile", &cookie, web_interests),
+            web_interests.len(),
+            Box::new(|| server_fn_post("save_profile", &cookie, web_interests.clone())),
         ),
         (
             "app, 150k history lines",
-            server_fn_post("save_profile", &cookie, web_history),
+            web_history.len(),
+            Box::new(|| server_fn_post("save_profile", &cookie, web_history.clone())),
         ),
     ];
-    for ((what, req), bytes) in cases.into_iter().zip(sizes) {
+    for (what, bytes, build) in cases {
         // Each is close to the 2 MiB body limit (beyond it: 413 before any parsing).
         assert!(
             (1_500_000..2_097_152).contains(&bytes),
             "{what}: {bytes} bytes"
         );
-        let (status, took, slowest_health) = beside_health(r, req).await;
+        let (statuses, took, slowest_health) = beside_health(r, build).await;
         eprintln!(
-            "{what} ({bytes} bytes): {status} in {:.1} ms; slowest of 20 health checks beside it {:.1} ms",
+            "{what} ({bytes} bytes, two at once): {statuses:?} in {:.1} ms; slowest of 20 health checks beside them {:.1} ms",
             took.as_secs_f64() * 1e3,
             slowest_health.as_secs_f64() * 1e3
         );
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+        assert_eq!(statuses, [StatusCode::UNPROCESSABLE_ENTITY; 2], "{what}");
         // The issue's bounds are 250 ms and 100 ms (release build); this is a
         // debug build on a shared machine, so the bound here is loose but still
         // far below the 97 s the quadratic check took.

@@ -6,7 +6,10 @@
 //!
 //! The connection's IO is wrapped: a write that is exactly such a bodiless
 //! automatic answer is replaced by the same status with a JSON body. Nothing
-//! else is touched.
+//! else is touched. Hyper answers before it knows the path, so web pages get
+//! the JSON body for these too (no page could be rendered for them anyway).
+//! A server built on hyper-util directly wraps each accepted stream in
+//! [`JsonHeadErrors::new`] the same way.
 
 use std::io;
 use std::pin::Pin;
