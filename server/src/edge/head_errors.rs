@@ -8,8 +8,8 @@
 //! automatic answer is replaced by the same status with a JSON body. Nothing
 //! else is touched. Hyper answers before it knows the path, so web pages get
 //! the JSON body for these too (no page could be rendered for them anyway).
-//! A server built on hyper-util directly wraps each accepted stream in
-//! [`JsonHeadErrors::new`] the same way.
+//! The edge's accept loop (`edge::serve`) wraps every accepted stream in
+//! [`JsonHeadErrors::new`].
 
 use std::io;
 use std::pin::Pin;
