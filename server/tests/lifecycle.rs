@@ -319,6 +319,45 @@ fn restart_keeps_catalog_profiles_and_clicks() {
     server.stop();
 }
 
+#[test]
+fn admin_sessions_end_when_the_server_restarts_with_another_password() {
+    let scratch = Scratch::new("adminsession");
+    let catalog = workspace().join("engine/tests/fixtures/catalog.jsonl");
+    let jar = scratch.0.join("admin-cookies.txt");
+    let server = Server::start_with(
+        &scratch,
+        &catalog,
+        &[("SEMREC_ADMIN_PASSWORD", Some("the-first-password"))],
+    );
+    server.call(
+        &jar,
+        "admin_sign_in",
+        &[("user", "admin"), ("password", "the-first-password")],
+    );
+    assert_eq!(server.status_of(&jar, "get_dashboard"), "200");
+    server.stop();
+
+    // Restarted with a new password: the old cookie no longer opens the dashboard.
+    let server = Server::start_with(
+        &scratch,
+        &catalog,
+        &[("SEMREC_ADMIN_PASSWORD", Some("the-second-password"))],
+    );
+    assert_eq!(server.status_of(&jar, "get_dashboard"), "401");
+    server.call(
+        &jar,
+        "admin_sign_in",
+        &[("user", "admin"), ("password", "the-second-password")],
+    );
+    assert_eq!(server.status_of(&jar, "get_dashboard"), "200");
+    server.stop();
+
+    // Restarted without a password: the one generated ends them too.
+    let server = Server::start_with(&scratch, &catalog, &[("SEMREC_ADMIN_PASSWORD", None)]);
+    assert_eq!(server.status_of(&jar, "get_dashboard"), "401");
+    server.stop();
+}
+
 /// A running `semrec serve` and the address it listens on.
 struct Server {
     child: Child,
@@ -328,7 +367,19 @@ struct Server {
 
 impl Server {
     fn start(scratch: &Scratch, catalog: &Path) -> Self {
-        let mut child = semrec(scratch)
+        Self::start_with(scratch, catalog, &[])
+    }
+
+    /// Starts with these environment variables set (`None`: removed) on top of [`semrec`]'s.
+    fn start_with(scratch: &Scratch, catalog: &Path, env: &[(&str, Option<&str>)]) -> Self {
+        let mut cmd = semrec(scratch);
+        for (key, value) in env {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        let mut child = cmd
             .env("SEMREC_DEMO_CATALOG", catalog)
             .arg("serve")
             .stdin(Stdio::null())
@@ -427,6 +478,29 @@ impl Server {
         let body = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(out.status.success(), "{endpoint} failed: {body}");
         serde_json::from_str(&body).unwrap_or(Value::Null)
+    }
+
+    /// The HTTP status a server function answers (no assertion on it).
+    fn status_of(&self, jar: &Path, endpoint: &str) -> String {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "60",
+            ])
+            .args(["-X", "POST", "-b"])
+            .arg(jar)
+            .arg("-H")
+            .arg(format!("Origin: {}", self.base))
+            .args(["-H", "Accept: application/json"])
+            .arg(format!("{}/api/{endpoint}", self.base))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).to_string()
     }
 
     /// SIGTERM, as Ctrl-C or a service manager would; must exit cleanly.
