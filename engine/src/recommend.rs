@@ -127,8 +127,9 @@ pub struct Explanation {
 pub struct Recommendation {
     pub rank: usize,
     /// Cosine similarity to the query (max-similarity profiles: to the profile element
-    /// that explains the item). The order also counts the popularity prior when
-    /// `EngineSettings::popularity_weight` is above 0, so it may not decrease strictly.
+    /// that explains the item). The order also counts the collaborative channel and the
+    /// popularity prior (`EngineSettings::collaborative_weight`, `popularity_weight`),
+    /// so it may not decrease down the list.
     pub score: f32,
     pub item: Item,
     pub explanation: Option<Explanation>,

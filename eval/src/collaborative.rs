@@ -11,14 +11,20 @@ use crate::baselines::{popularity, rank_by_scores, TextIndex};
 use crate::metrics::UserResult;
 use crate::split::{Target, UserSplit};
 
-/// EASE's ridge λ tried on validation.
-pub const EASE_LAMBDAS: [f64; 6] = [50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0];
+/// EASE's ridge λ tried on validation (a first run's best, 50, was the grid's edge:
+/// the grid reaches below it so the baseline's optimum is inside).
+pub const EASE_LAMBDAS: [f64; 8] = [5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0];
+/// The λ tried on catalogues above [`LARGE_CATALOGUE`] items, where each fit is a
+/// dense Cholesky of tens of seconds.
+pub const EASE_LAMBDAS_LARGE: [f64; 4] = [50.0, 200.0, 500.0, 1000.0];
+/// Catalogue size above which the smaller EASE grid is used.
+pub const LARGE_CATALOGUE: usize = 2000;
 /// item-kNN neighbourhood sizes tried on validation.
-pub const KNN_KS: [usize; 4] = [20, 50, 100, 200];
+pub const KNN_KS: [usize; 4] = [50, 100, 200, 400];
 /// item-kNN shrinkage values tried on validation.
 pub const KNN_SHRINKAGE: [f64; 3] = [0.0, 10.0, 50.0];
 /// Popularity prior weights tried for BM25 + prior (BM25 scaled to [0, 1] per user first).
-pub const BM25_PRIOR_WEIGHTS: [f64; 8] = [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5];
+pub const BM25_PRIOR_WEIGHTS: [f64; 10] = [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0];
 
 /// A baseline with its hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -39,9 +45,14 @@ impl Baseline {
         }
     }
 
-    /// Every hyperparameter setting validation compares.
-    pub fn grid() -> Vec<Baseline> {
-        let mut g: Vec<Baseline> = EASE_LAMBDAS
+    /// Every hyperparameter setting validation compares on a catalogue of `n_items`.
+    pub fn grid(n_items: usize) -> Vec<Baseline> {
+        let lambdas: &[f64] = if n_items > LARGE_CATALOGUE {
+            &EASE_LAMBDAS_LARGE
+        } else {
+            &EASE_LAMBDAS
+        };
+        let mut g: Vec<Baseline> = lambdas
             .iter()
             .map(|&lambda| Baseline::Ease { lambda })
             .collect();

@@ -451,7 +451,7 @@ fn tune_baselines(
     args: &Args,
     modes: &[(&str, Option<f64>)],
 ) -> Result<(String, Vec<Baseline>)> {
-    let grid = Baseline::grid();
+    let grid = Baseline::grid(data.items.len());
     let texts = item_texts(data);
     let index = TextIndex::with_stop_words(&texts, false);
     let mut per_mode: Vec<Vec<f64>> = Vec::new();
@@ -833,17 +833,41 @@ async fn tune(
         popularity: 0.0,
         ..product
     };
-    let steps = vec![
+    let with_prior = Variant {
+        popularity: 0.7,
+        ..product
+    };
+    let defaults = EngineSettings::default();
+    let at_default_fusion = fusion_grid
+        .iter()
+        .position(|w| {
+            w.collaborative == defaults.collaborative_weight
+                && w.popularity == defaults.popularity_weight
+        })
+        .map_or(f64::NAN, |i| fusion_sums[i] / k);
+    let mut steps = vec![
         (format!("previous default: {}", old.label()), at(&old)),
         (
             format!("max-sim per history item: {}", max_sim_no_prior.label()),
             at(&max_sim_no_prior),
         ),
         (
-            format!("+ popularity prior: {}", product.label()),
-            at(&product),
+            format!(
+                "+ popularity prior (the default before the collaborative channel): {}",
+                with_prior.label()
+            ),
+            at(&with_prior),
         ),
     ];
+    if full_grid {
+        steps.push((
+            format!(
+                "collaborative channel, the product default: {}",
+                product_label(&defaults)
+            ),
+            at_default_fusion,
+        ));
+    }
     let (ti, _) =
         tfidf_sums.iter().enumerate().fold(
             (0, f64::MIN),
@@ -858,7 +882,14 @@ async fn tune(
         );
     let choice = Choice {
         fusion: full_grid.then(|| (fusion_grid[fi], fv / k)),
-        product: (product, at(&product)),
+        product: (
+            product,
+            if full_grid {
+                at_default_fusion
+            } else {
+                at(&product)
+            },
+        ),
         best_per_text,
         steps,
         tfidf: TfidfOptions::ALL[ti],
@@ -935,20 +966,15 @@ fn choice_text(c: &Choice, modes: usize) -> String {
         .expect("at least one text");
     let (pv, pnd) = c.product;
     s.push_str(&format!(
-        "\nProduct default: {} on {} ({pnd:.4}). ",
-        pv.label(),
-        ItemText::TitlePlotTags.name()
+        "\nProduct default: {} on {} ({pnd:.4}, with the collaborative channel). \
+         Without it, validation's best semantic + prior setting: {} on {} ({best_nd:.4}); \
+         the product's construction is {}.\n",
+        product_label(&EngineSettings::default()),
+        ItemText::TitlePlotTags.name(),
+        best_v.label(),
+        best_text.name(),
+        pv.profile_label()
     ));
-    if *best_text == ItemText::TitlePlotTags && *best_v == pv {
-        s.push_str("It is validation's best.\n");
-    } else {
-        s.push_str(&format!(
-            "Validation's best overall: {} on {} ({best_nd:.4}, {:+.4}).\n",
-            best_v.label(),
-            best_text.name(),
-            best_nd - pnd
-        ));
-    }
     if let Some((w, nd)) = c.fusion {
         let d = EngineSettings::default();
         s.push_str(&format!(
@@ -977,7 +1003,7 @@ fn findings(tables: &[Table], choice: Option<&Choice>) -> String {
     if let Some(c) = choice {
         s.push_str(&format!(
             "Product default under test: {} (validation nDCG@10 {:.4}).\n\n",
-            c.product.0.label(),
+            product_label(&EngineSettings::default()),
             c.product.1
         ));
     }

@@ -6,6 +6,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod collaborative;
 pub mod config;
 pub mod database;
 pub mod model;
