@@ -22,8 +22,12 @@ pub const DEFAULT_KNN_SHRINKAGE: f64 = 10.0;
 pub const DEFAULT_NEIGHBOURS: usize = 100;
 /// Rows written per statement when the neighbours are stored.
 const WRITE_CHUNK: usize = 20_000;
-/// Serialises refreshes (any constant works; this one reads "semrec02").
+/// Serialises refreshes' writes across processes (any constant works; this one reads "semrec02").
 const REFRESH_LOCK: i64 = 0x7365_6d72_6563_3032;
+
+/// One fit at a time in this process: a fit holds up to two dense n × n matrices, so
+/// the periodic refresh and an import's refresh must not each hold theirs at once.
+static FITTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Which model learns the item–item weights.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +121,7 @@ impl Engine {
     /// neighbours with its top N per item. `None` when there is nothing to learn from.
     /// The fit runs on a blocking thread; progress goes to the log.
     pub async fn refresh_collaborative(&self) -> Result<Option<ModelInfo>> {
+        let _one_at_a_time = FITTING.lock().await;
         let started = Instant::now();
         let s = self.settings.collaborative.clone();
         let last_id: i64 =

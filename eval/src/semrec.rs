@@ -221,10 +221,13 @@ impl Catalogue {
                 .engine
                 .user_by_handle(&format!("eval-{n}"), true)
                 .await?;
+            // A profile keeps at most MAX_HISTORY items (the most recent); the
+            // interactions store below holds the whole history for the model.
             let history = s
                 .history(target)
                 .iter()
                 .rev()
+                .take(engine::profile::MAX_HISTORY)
                 .map(|&(i, _)| HistoryEntry::Item {
                     id: data.items[i].id.clone(),
                     title: data.items[i].title.clone(),
