@@ -7,7 +7,7 @@
 //! that order. With no prior and a single query vector the index order is the
 //! answer, so the pool step is skipped.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use sqlx::Postgres;
 use crate::catalog::Item;
 use crate::error::{EngineError, Result};
 use crate::events::{ImpressionContext, ShownItem};
+use crate::fusion::{fuse, scale_per_list, Features, FusionWeights};
 use crate::profile::{dot, ElementKind, HistoryEntry, Profile, ProfileQuery, ProfileStrategy};
 use crate::Engine;
 
@@ -158,8 +159,9 @@ pub struct Explanation {
 pub struct Recommendation {
     pub rank: usize,
     /// Cosine similarity to the query (max-similarity profiles: to the profile element
-    /// that explains the item). The order also counts the popularity prior when
-    /// `EngineSettings::popularity_weight` is above 0, so it may not decrease strictly.
+    /// that explains the item). The order also counts the collaborative channel and the
+    /// popularity prior (`EngineSettings::collaborative_weight`, `popularity_weight`),
+    /// so it may not decrease down the list.
     pub score: f32,
     pub item: Item,
     pub explanation: Option<Explanation>,
@@ -188,7 +190,7 @@ pub struct PathTimings {
 }
 
 /// A candidate from the index with its vector (for MMR and explanations).
-struct Candidate {
+pub(crate) struct Candidate {
     item: Item,
     distance: f64,
     vector: Vec<f32>,
@@ -197,7 +199,7 @@ struct Candidate {
 }
 
 #[derive(sqlx::FromRow)]
-struct CandidateRow {
+pub(crate) struct CandidateRow {
     #[sqlx(flatten)]
     item: Item,
     embedding: pgvector::Vector,
@@ -225,6 +227,8 @@ struct Scored {
     score: f32,
     /// Index of the profile element that explains it, when scoring picked one.
     element: Option<usize>,
+    /// What each channel says about it (the score is their fusion).
+    features: Features,
 }
 
 /// How candidates are found and scored.
@@ -237,14 +241,14 @@ enum Scoring<'a> {
 }
 
 /// Columns of a candidate row; `items` is in scope.
-const CANDIDATE_COLUMNS: &str =
+pub(crate) const CANDIDATE_COLUMNS: &str =
     "items.id, items.external_id, items.title, items.description, items.language, items.source,
      items.tags, items.url, items.embedding,
      COALESCE((SELECT p.users FROM item_popularity p WHERE p.item_id = items.id), 0)::int8 AS popularity";
 
 /// Which items may be recommended: $2 model, $3 languages, $4 sources, $5 tags,
 /// $6 excluded item ids, $7 the user whose consumed, clicked and dismissed items are left out.
-const CANDIDATE_FILTER: &str = "items.embedding IS NOT NULL AND items.model_id = $2
+pub(crate) const CANDIDATE_FILTER: &str = "items.embedding IS NOT NULL AND items.model_id = $2
    AND ($3::text[] IS NULL OR items.language = ANY($3))
    AND ($4::text[] IS NULL OR items.source = ANY($4))
    AND ($5::text[] IS NULL OR items.tags && $5)
@@ -335,7 +339,8 @@ pub(crate) async fn refresh_popularity(
 const POPULARITY_EVIDENCE_FLOOR: i64 = 20;
 
 /// ln(1 + users) / ln(1 + max(max users, floor)): the popularity prior in [0, 1].
-fn prior(popularity: i64, max: i64) -> f32 {
+/// Public so that the offline evaluation scores with this very function.
+pub fn prior(popularity: i64, max: i64) -> f32 {
     if max <= 0 {
         return 0.0;
     }
@@ -427,7 +432,7 @@ impl Engine {
     }
 
     /// Binds `$2`–`$7` of [`CANDIDATE_FILTER`].
-    fn bind_filter<'q, O>(
+    pub(crate) fn bind_filter<'q, O>(
         &self,
         query: QueryAs<'q, Postgres, O, PgArguments>,
         filters: &Filters,
@@ -679,11 +684,16 @@ impl Engine {
         )
     }
 
+    /// Candidates scored and ordered: the first `offset + k` (after MMR when asked),
+    /// or with `whole_pool` every candidate found, best first. `history`: the user's
+    /// consumed item ids, the collaborative channel's input.
     async fn rank(
         &self,
         scoring: Scoring<'_>,
         opts: &RecommendOptions,
         exclusions: &Exclusions,
+        history: &[i64],
+        whole_pool: bool,
     ) -> Result<Vec<Scored>> {
         opts.validate()?;
         let weight = self.settings.popularity_weight.max(0.0);
@@ -701,10 +711,13 @@ impl Engine {
                 similarity,
                 score: similarity,
                 element: None,
+                features: Features::default(),
             }
         };
+        let col_weight = self.settings.collaborative_weight.max(0.0);
+        let channel = !history.is_empty() && (col_weight > 0.0 || whole_pool);
         if let Scoring::Nearest { query, .. } = scoring {
-            if !with_prior && !diversify {
+            if !with_prior && !diversify && !channel && !whole_pool {
                 // The index order is the answer: let SQL cut the page.
                 let page = self
                     .nearest(query, opts.k, opts.offset, &opts.filters, exclusions)
@@ -734,14 +747,46 @@ impl Engine {
                     .await?
             }
         };
-        let max_pop = if with_prior {
+        let mut pool = pool;
+        // The collaborative channel: its candidates join the pool, and every candidate
+        // gets its collaborative score.
+        let mut raw_collab: HashMap<i64, f64> = HashMap::new();
+        if channel {
+            let semantic: Vec<i64> = pool.iter().map(|c| c.item.id).collect();
+            let mut known: HashSet<i64> = semantic.iter().copied().collect();
+            for (c, score) in self
+                .collaborative_candidates(history, pool_size, &opts.filters, exclusions)
+                .await?
+            {
+                raw_collab.insert(c.item.id, score);
+                if known.insert(c.item.id) {
+                    pool.push(c);
+                }
+            }
+            let missing: Vec<i64> = semantic
+                .into_iter()
+                .filter(|id| !raw_collab.contains_key(id))
+                .collect();
+            raw_collab.extend(self.collaborative_scores(history, &missing).await?);
+        }
+        let raw: Vec<f64> = pool
+            .iter()
+            .map(|c| raw_collab.get(&c.item.id).copied().unwrap_or(0.0))
+            .collect();
+        let collab = scale_per_list(&raw);
+        let weights = FusionWeights {
+            popularity: if with_prior { weight } else { 0.0 },
+            collaborative: if channel { col_weight } else { 0.0 },
+        };
+        let max_pop = if with_prior || whole_pool {
             self.max_popularity().await?
         } else {
             0
         };
         let mut scored: Vec<Scored> = pool
             .into_iter()
-            .map(|c| {
+            .zip(collab)
+            .map(|(c, collaborative)| {
                 let mut s = match scoring {
                     Scoring::Nearest { .. } => similarity_only(c),
                     Scoring::MaxSim(profile) => {
@@ -756,12 +801,16 @@ impl Engine {
                             similarity,
                             score,
                             element: Some(element).filter(|&e| e != usize::MAX),
+                            features: Features::default(),
                         }
                     }
                 };
-                if with_prior {
-                    s.score += weight * prior(s.candidate.popularity, max_pop);
-                }
+                s.features = Features {
+                    semantic: s.score,
+                    collaborative,
+                    popularity: prior(s.candidate.popularity, max_pop),
+                };
+                s.score = fuse(&s.features, &weights);
                 s
             })
             .collect();
@@ -770,6 +819,9 @@ impl Engine {
                 .total_cmp(&a.score)
                 .then(a.candidate.item.id.cmp(&b.candidate.item.id))
         });
+        if whole_pool {
+            return Ok(scored);
+        }
         let mut picked = match opts.diversity_lambda {
             // A deep diversified page is CPU work (pool × offset+k dot products):
             // keep it off the async workers.
@@ -837,17 +889,46 @@ impl Engine {
             .0)
     }
 
-    async fn recommend_profile(
+    /// Every candidate the recommend path finds for a stored user (all channels on,
+    /// whatever their weights), with its features, best first by the configured
+    /// fusion: external id and features. For tuning the fusion weights offline with
+    /// [`crate::fusion::fuse`] on exactly what the engine scores.
+    pub async fn candidate_features_for_user(
+        &self,
+        user_id: i64,
+        opts: &RecommendOptions,
+    ) -> Result<Vec<(String, Features)>> {
+        opts.validate()?;
+        let profile = self.load_profile(user_id).await?;
+        let (query, exclusions) = self.profile_inputs(Some(user_id), &profile).await?;
+        let scoring = self.profile_scoring(&query);
+        let history = exclusions.item_ids.clone();
+        Ok(self
+            .rank(scoring, opts, &exclusions, &history, true)
+            .await?
+            .into_iter()
+            .map(|s| (s.candidate.item.external_id, s.features))
+            .collect())
+    }
+
+    fn profile_scoring<'a>(&self, query: &'a ProfileQuery) -> Scoring<'a> {
+        match self.settings.profile_strategy {
+            ProfileStrategy::MaxSim => Scoring::MaxSim(query),
+            ProfileStrategy::Centroid | ProfileStrategy::Concat => Scoring::Nearest {
+                query: &query.vector,
+                prior: true,
+            },
+        }
+    }
+
+    /// A profile's query and what its list leaves out (its consumed items, which are
+    /// also the collaborative channel's history).
+    async fn profile_inputs(
         &self,
         user_id: Option<i64>,
         profile: &Profile,
-        opts: &RecommendOptions,
-        recording: Recording,
-    ) -> Result<(RecommendationList, PathTimings)> {
-        let started = Instant::now();
-        opts.validate()?;
+    ) -> Result<(ProfileQuery, Exclusions)> {
         let query = self.profile_query(profile).await?;
-        let profiled = started.elapsed();
         let mut item_ids: Vec<i64> = query
             .elements
             .iter()
@@ -869,15 +950,24 @@ impl Engine {
                 .fetch_all(self.pool())
                 .await?;
         }
-        let exclusions = Exclusions { user_id, item_ids };
-        let scoring = match self.settings.profile_strategy {
-            ProfileStrategy::MaxSim => Scoring::MaxSim(&query),
-            ProfileStrategy::Centroid | ProfileStrategy::Concat => Scoring::Nearest {
-                query: &query.vector,
-                prior: true,
-            },
-        };
-        let candidates = self.rank(scoring, opts, &exclusions).await?;
+        Ok((query, Exclusions { user_id, item_ids }))
+    }
+
+    async fn recommend_profile(
+        &self,
+        user_id: Option<i64>,
+        profile: &Profile,
+        opts: &RecommendOptions,
+        recording: Recording,
+    ) -> Result<(RecommendationList, PathTimings)> {
+        let started = Instant::now();
+        opts.validate()?;
+        let (query, exclusions) = self.profile_inputs(user_id, profile).await?;
+        let profiled = started.elapsed();
+        let scoring = self.profile_scoring(&query);
+        let candidates = self
+            .rank(scoring, opts, &exclusions, &exclusions.item_ids, false)
+            .await?;
         let ranked = started.elapsed();
         let list = self
             .serve(
@@ -931,7 +1021,7 @@ impl Engine {
             query: &vector,
             prior: false,
         };
-        let candidates = self.rank(scoring, opts, &exclusions).await?;
+        let candidates = self.rank(scoring, opts, &exclusions, &[], false).await?;
         self.serve(
             user_id,
             Recording::Record(ImpressionContext::Similar),
@@ -1046,6 +1136,7 @@ mod tests {
             similarity,
             score: similarity,
             element: None,
+            features: Features::default(),
         }
     }
 

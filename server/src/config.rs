@@ -24,6 +24,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Import catalog items from a JSONL or CSV file ('-' for stdin).
     Import(ImportArgs),
+    /// Import interactions (user, item, ts[, rating|weight][, kind]) from a JSONL or CSV
+    /// file ('-' for stdin), then refit the collaborative model.
+    ImportInteractions(ImportArgs),
     /// Re-embed every item whose vector was made by another model.
     Reindex,
     /// Create, list or revoke API keys for the JSON API.
@@ -98,7 +101,87 @@ pub struct Common {
     )]
     pub popularity_weight: f32,
     #[command(flatten)]
+    pub collaborative: CollaborativeArgs,
+    #[command(flatten)]
     pub drift: DriftArgs,
+}
+
+/// The collaborative model and channel.
+#[derive(Args, Debug, Clone)]
+pub struct CollaborativeArgs {
+    /// Weight of the collaborative channel in the ranking (0 = off, at most 2).
+    #[arg(
+        long,
+        env = "SEMREC_COLLABORATIVE_WEIGHT",
+        default_value_t = engine::DEFAULT_COLLABORATIVE_WEIGHT,
+        value_parser = popularity_weight,
+        global = true
+    )]
+    pub collaborative_weight: f32,
+    /// auto (EASE up to --ease-max-items items with interactions, item-kNN above), ease or item_knn.
+    #[arg(
+        long,
+        env = "SEMREC_COLLABORATIVE_ALGORITHM",
+        default_value = "auto",
+        global = true
+    )]
+    pub collaborative_algorithm: engine::item_neighbours::Algorithm,
+    /// EASE's ridge λ.
+    #[arg(long, env = "SEMREC_EASE_LAMBDA", default_value_t = engine::item_neighbours::DEFAULT_EASE_LAMBDA,
+          value_parser = positive_f64, global = true)]
+    pub ease_lambda: f64,
+    /// Largest catalogue (items with interactions) fitted with EASE: its dense matrices
+    /// take 16 · n² bytes at the peak (1.6 GB at 10,000).
+    #[arg(long, env = "SEMREC_EASE_MAX_ITEMS", default_value_t = engine::collaborative::ease::DEFAULT_MAX_ITEMS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=30_000), global = true)]
+    pub ease_max_items: u32,
+    /// item-kNN: neighbours kept per item.
+    #[arg(long, env = "SEMREC_KNN_K", default_value_t = engine::item_neighbours::DEFAULT_KNN_K as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub knn_k: u32,
+    /// item-kNN: shrinkage of the cosine (larger = less trust in little support).
+    #[arg(long, env = "SEMREC_KNN_SHRINKAGE", default_value_t = engine::item_neighbours::DEFAULT_KNN_SHRINKAGE,
+          value_parser = non_negative_f64, global = true)]
+    pub knn_shrinkage: f64,
+    /// Neighbours stored per item in PostgreSQL.
+    #[arg(long, env = "SEMREC_COLLABORATIVE_NEIGHBOURS", default_value_t = engine::item_neighbours::DEFAULT_NEIGHBOURS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub collaborative_neighbours: u32,
+    /// Seconds between checks for new interactions; a stale model is refitted then.
+    #[arg(
+        long,
+        env = "SEMREC_COLLABORATIVE_REFRESH_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub collaborative_refresh_secs: u64,
+}
+
+impl CollaborativeArgs {
+    pub fn settings(&self) -> engine::item_neighbours::CollaborativeSettings {
+        engine::item_neighbours::CollaborativeSettings {
+            algorithm: self.collaborative_algorithm,
+            ease_lambda: self.ease_lambda,
+            ease_max_items: self.ease_max_items as usize,
+            knn_k: self.knn_k as usize,
+            knn_shrinkage: self.knn_shrinkage,
+            neighbours: self.collaborative_neighbours as usize,
+        }
+    }
+}
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number above 0")),
+    }
+}
+
+fn non_negative_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of 0 or more")),
+    }
 }
 
 /// `auto`, `f32` or `bf16`; `auto` is resolved here, against this CPU.
@@ -208,6 +291,14 @@ pub struct ServeArgs {
         default_value = "data/demo/catalog.jsonl"
     )]
     pub demo_catalog: PathBuf,
+    /// Interactions loaded with the demo catalog on first start (the MovieLens ratings
+    /// of the demo users), so the collaborative channel has signal from the start.
+    #[arg(
+        long,
+        env = "SEMREC_DEMO_INTERACTIONS",
+        default_value = "data/movielens/full/interactions.jsonl"
+    )]
+    pub demo_interactions: PathBuf,
     #[arg(long, env = "SEMREC_ADMIN_USER", default_value = "admin")]
     pub admin_user: String,
     /// Admin password. Without one, a random password is generated and logged at start.

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod admission;
 pub mod api;
+pub mod collaborative;
 pub mod config;
 pub mod database;
 pub mod edge;

@@ -52,6 +52,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(&cli.common, args).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import(&cli.common, args).await,
+        Command::ImportInteractions(args) => import_interactions(&cli.common, args).await,
         Command::Reindex => reindex(&cli.common).await.map(|()| ExitCode::SUCCESS),
         Command::ApiKey(cmd) => api_key(&cli.common, cmd).await.map(|()| ExitCode::SUCCESS),
     }
@@ -63,6 +64,8 @@ fn settings(common: &Common) -> EngineSettings {
         scan_concurrency: common.scan_concurrency.into(),
         profile_strategy: common.profile_strategy,
         popularity_weight: common.popularity_weight,
+        collaborative_weight: common.collaborative.collaborative_weight,
+        collaborative: common.collaborative.settings(),
         drift: common.drift.settings(),
         ..EngineSettings::default()
     }
@@ -105,7 +108,8 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         })?;
     let edge = edge_config(&args, listener.local_addr()?)?;
     let (engine, db) = open_engine(common, Role::Server).await?;
-    let result = serve_with(engine, admin, &args, listener, edge).await;
+    let refresh = std::time::Duration::from_secs(common.collaborative.collaborative_refresh_secs);
+    let result = serve_with(engine, admin, &args, listener, edge, refresh).await;
     // Bounded: a background task still holding a connection must not keep the
     // process (and PostgreSQL, stopped when `db` is dropped) alive.
     if tokio::time::timeout(DB_CLOSE_WITHIN, db.close())
@@ -171,13 +175,34 @@ async fn demo_catalog_to_load(
     Ok(Some(demo_catalog.to_path_buf()))
 }
 
-/// Loads the demo catalog (in the background: pages are served meanwhile, and
-/// /health/ready answers 503 `starting` until it is in).
-async fn load_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> Result<()> {
+/// Loads the demo catalog and then its interactions (the demo users' ratings) and
+/// fits the collaborative model on them (in the background: pages are served
+/// meanwhile, and /health/ready answers 503 `starting` until the catalog is in).
+async fn load_demo_catalog(
+    engine: &Engine,
+    demo_catalog: &std::path::Path,
+    demo_interactions: &std::path::Path,
+) -> Result<()> {
     let file = std::fs::File::open(demo_catalog)
         .with_context(|| format!("cannot read {}", demo_catalog.display()))?;
     let parsed = parse_import(std::io::BufReader::new(file), ImportFormat::Jsonl)?;
     let summary = engine.import_items(parsed, progress_logger()).await?;
+    if demo_interactions.exists() {
+        // Idempotent: a resumed first start adds only what is missing.
+        let s = server::collaborative::import_file(engine, demo_interactions).await?;
+        tracing::info!(
+            added = s.added,
+            unchanged = s.unchanged,
+            rejected = s.rejected.len(),
+            "demo interactions imported"
+        );
+        engine.refresh_collaborative().await?;
+    } else {
+        tracing::warn!(
+            "{} does not exist: the collaborative channel has no signal until interactions are imported",
+            demo_interactions.display()
+        );
+    }
     engine.mark_seed_completed(DEMO_CATALOG).await?;
     tracing::info!(
         added = summary.added,
@@ -212,6 +237,7 @@ async fn serve_with(
     args: &ServeArgs,
     listener: tokio::net::TcpListener,
     edge: EdgeConfig,
+    collaborative_refresh: std::time::Duration,
 ) -> Result<()> {
     // An import killed mid-way leaves the vector index to be built again
     // (engine::bulk_load); queries are exact scans until it is back.
@@ -229,8 +255,9 @@ async fn serve_with(
         Some(demo) => {
             let (engine, failure, failed) =
                 (engine.clone(), load_failure.clone(), load_failed.clone());
+            let interactions = args.demo_interactions.clone();
             Some(tokio::spawn(async move {
-                if let Err(e) = load_demo_catalog(&engine, &demo).await {
+                if let Err(e) = load_demo_catalog(&engine, &demo, &interactions).await {
                     *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
                     failed.notify_one();
                 }
@@ -239,6 +266,8 @@ async fn serve_with(
         None => None,
     };
     let sweeper = server::session_sweeper::spawn(engine.clone());
+    // The demo load fits the model itself; this keeps it fresh afterwards.
+    let refreshing = server::collaborative::spawn_refresh(engine.clone(), collaborative_refresh);
     let state = app::session::ServerState {
         engine,
         admin,
@@ -290,6 +319,8 @@ async fn serve_with(
     .await;
     tracing::info!("shutting down");
     sweeper.abort();
+    refreshing.abort();
+    let _ = refreshing.await;
     if let Some(loading) = loading {
         // Its connections must be back before the pool closes; a stopped load is
         // resumed by the next start.
@@ -409,6 +440,90 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
         }
     );
     // Exit code 2: the import ran but some lines were rejected.
+    Ok(if summary.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn import_interactions(common: &Common, args: ImportArgs) -> Result<ExitCode> {
+    let name = args.file.to_string_lossy().to_string();
+    let format = match args.format.as_deref() {
+        Some("csv") => ImportFormat::Csv,
+        Some(_) => ImportFormat::Jsonl,
+        None => ImportFormat::from_name(&name),
+    };
+    let reader: Box<dyn BufRead> = if name == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(&args.file).with_context(|| format!("cannot open {name}"))?,
+        ))
+    };
+    let parsed = engine::interactions::parse_interactions(reader, format)
+        .with_context(|| format!("cannot read {name}"))?;
+    let report = |rejected: &[engine::catalog::Rejection]| {
+        for r in rejected {
+            eprintln!(
+                "{name}:{}: {}{}",
+                r.line,
+                r.id.as_ref().map(|i| format!("[{i}] ")).unwrap_or_default(),
+                r.reason
+            );
+        }
+    };
+    if args.dry_run {
+        report(&parsed.rejected);
+        println!(
+            "dry run: {} valid, {} rejected (nothing written; items are not looked up)",
+            parsed.interactions.len(),
+            parsed.rejected.len()
+        );
+        return Ok(if parsed.rejected.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
+    let (engine, db) = open_engine(common, Role::Command).await?;
+    let started = Instant::now();
+    let result = async {
+        let bar = progress_bar();
+        let mut bar = bar;
+        let summary = engine
+            .import_interactions(parsed, |p| {
+                bar(ImportProgress {
+                    done: p.done,
+                    total: p.total,
+                    embedded: 0,
+                })
+            })
+            .await?;
+        let model = if summary.added > 0 || engine.collaborative_is_stale().await? {
+            engine.refresh_collaborative().await?
+        } else {
+            None
+        };
+        Ok::<_, engine::EngineError>((summary, model))
+    }
+    .await;
+    db.close().await;
+    let (summary, model) = result?;
+    report(&summary.rejected);
+    println!(
+        "added {}, unchanged {}, rejected {} in {:.1} s{}",
+        summary.added,
+        summary.unchanged,
+        summary.rejected.len(),
+        started.elapsed().as_secs_f64(),
+        model
+            .map(|m| format!(
+                "; collaborative model {} refitted ({} users, {} items, {:.1} s)",
+                m.algorithm, m.users, m.items, m.seconds
+            ))
+            .unwrap_or_default()
+    );
     Ok(if summary.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {

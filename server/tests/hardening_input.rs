@@ -742,7 +742,8 @@ async fn every_api_4xx_has_the_json_error_body_even_those_hyper_answers() {
     let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
     let (s, h, b) = raw_http(
         addr,
-        format!("GET /api/v1/health/live HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n{many}\r\n").as_bytes(),
+        format!("GET /api/v1/health/live HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n{many}\r\n")
+            .as_bytes(),
     )
     .await;
     json_error(s, &h, &b, 431, "headers_too_large");

@@ -9,6 +9,7 @@ pub mod body;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod interactions;
 pub mod items;
 pub mod limits;
 pub mod metrics;
@@ -99,6 +100,7 @@ pub fn openapi_router(state: ServerState, config: &ApiConfig) -> OpenApiRouter {
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(items::import))
+                .routes(routes!(interactions::post_interactions))
                 .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
                 .layer(Extension(BodyLimit(MAX_IMPORT_BYTES))),
         )
