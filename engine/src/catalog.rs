@@ -627,7 +627,7 @@ impl Engine {
         .bind(&ids)
         .bind(&hashes)
         .bind(model_id)
-        .fetch_one(self.pool())
+        .fetch_one(self.jobs_pool())
         .await?;
         Ok(parsed.items.len().saturating_sub(unchanged.max(0) as usize))
     }
@@ -691,7 +691,7 @@ impl Engine {
                 "SELECT external_id, content_hash, model_id FROM items WHERE external_id = ANY($1)",
             )
             .bind(&ids)
-            .fetch_all(self.pool())
+            .fetch_all(self.jobs_pool())
             .await?
             .into_iter()
             .map(|(id, hash, model)| (id, (hash, model)))
@@ -720,7 +720,7 @@ impl Engine {
             items: chunk.fresh.len() + chunk.same.len(),
             ..Default::default()
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.jobs_pool()).await?;
         for (item, vector) in chunk.fresh {
             let inserted: bool = sqlx::query_scalar(
                 "INSERT INTO items (external_id, title, description, language, source, tags, url, metadata,
@@ -793,7 +793,7 @@ impl Engine {
         let total: i64 =
             sqlx::query_scalar("SELECT count(*) FROM items WHERE model_id IS DISTINCT FROM $1")
                 .bind(&model_id)
-                .fetch_one(self.pool())
+                .fetch_one(self.jobs_pool())
                 .await?;
         let existing = self.catalog_size().await?.max(0) as usize;
         let load = if rebuild_pays(total.max(0) as usize, existing, self.settings.bulk_load_min) {
@@ -836,7 +836,7 @@ impl Engine {
             .bind(&model_id)
             .bind(after)
             .bind(IMPORT_CHUNK as i64)
-            .fetch_all(self.pool())
+            .fetch_all(self.jobs_pool())
             .await?;
             if let Some(last) = rows.last() {
                 after = last.0;
@@ -882,7 +882,7 @@ impl Engine {
         vectors: Vec<Vec<f32>>,
         model_id: &str,
     ) -> Result<usize> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.jobs_pool()).await?;
         let mut n = 0;
         for ((id, hash), vector) in keys.iter().zip(vectors) {
             n += sqlx::query(

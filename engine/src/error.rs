@@ -41,6 +41,16 @@ impl From<sqlx::Error> for EngineError {
             {
                 EngineError::Unavailable(err.to_string())
             }
+            // 57014: statement_timeout cancelled it; 55P03: lock_timeout. A request
+            // path gave up on a busy database rather than stall: retry later.
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| matches!(&*c, "57014" | "55P03")) =>
+            {
+                EngineError::Unavailable(format!(
+                    "the database is too busy to answer in time ({})",
+                    db.message()
+                ))
+            }
             // 22021 / 22P05: a NUL character in text or jsonb, which PostgreSQL cannot store.
             sqlx::Error::Database(db)
                 if db.code().is_some_and(|c| matches!(&*c, "22021" | "22P05")) =>

@@ -14,6 +14,9 @@ pub mod error;
 pub mod events;
 pub mod metrics;
 pub mod postgres_cluster;
+mod postgres_lock;
+mod postgres_postmaster;
+pub mod postgres_supervisor;
 pub mod profile;
 pub mod recommend;
 pub mod seed;
@@ -47,7 +50,8 @@ pub struct EngineSettings {
     pub recency_half_life: Option<f32>,
     /// Weight of the popularity prior added to the similarity when ranking:
     /// score = similarity + w · ln(1 + users) / ln(1 + max users), where users = how many
-    /// distinct users consumed or clicked the item. 0 = pure content similarity.
+    /// distinct signed-in users beyond the first consumed or clicked the item
+    /// (`recommend::POPULARITY_MIN_USERS`). 0 = pure content similarity.
     pub popularity_weight: f32,
     /// Nearest neighbours fetched from the HNSW index before the popularity prior
     /// (or max-similarity scoring) reorders them; bounds the work per request.
@@ -105,7 +109,13 @@ impl Engine {
         &self.embedder.info().id
     }
 
+    /// The request pool (statement and lock time limits).
     fn pool(&self) -> &sqlx::PgPool {
         self.store.pool()
+    }
+
+    /// The jobs pool: imports, index builds, recounts (no time limits).
+    fn jobs_pool(&self) -> &sqlx::PgPool {
+        self.store.jobs()
     }
 }

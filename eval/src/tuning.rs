@@ -57,14 +57,20 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// ln(1 + count) / ln(1 + max count): a popularity prior in [0, 1] (the engine's formula).
+/// ln(1 + count) / ln(1 + max count) over the users beyond the first: a popularity
+/// prior in [0, 1] (the engine's formula, `engine::recommend::POPULARITY_MIN_USERS`).
 pub fn prior(popularity: &[f64]) -> Vec<f64> {
-    let max = popularity.iter().copied().fold(0.0, f64::max);
+    let skip = (engine::recommend::POPULARITY_MIN_USERS - 1) as f64;
+    let beyond = |p: f64| (p - skip).max(0.0);
+    let max = beyond(popularity.iter().copied().fold(0.0, f64::max));
     if max <= 0.0 {
         return vec![0.0; popularity.len()];
     }
     let denom = (1.0 + max).ln();
-    popularity.iter().map(|p| (1.0 + p).ln() / denom).collect()
+    popularity
+        .iter()
+        .map(|&p| (1.0 + beyond(p)).ln() / denom)
+        .collect()
 }
 
 /// The engine's candidate pool and list length: see `engine::recommend`.

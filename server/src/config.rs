@@ -97,6 +97,23 @@ pub struct Common {
         global = true
     )]
     pub popularity_weight: f32,
+    /// statement_timeout of request statements, in ms (0 = none). Imports, index
+    /// builds and recounts have their own connections without limits.
+    #[arg(
+        long,
+        env = "SEMREC_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub statement_timeout_ms: u64,
+    /// lock_timeout of request statements, in ms (0 = none).
+    #[arg(
+        long,
+        env = "SEMREC_LOCK_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub lock_timeout_ms: u64,
     #[command(flatten)]
     pub drift: DriftArgs,
 }
@@ -228,6 +245,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SEMREC_MAX_IN_FLIGHT", default_value_t = crate::admission::default_max_in_flight() as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_in_flight: u32,
+    /// Database connections for requests. Default and minimum: SEMREC_MAX_IN_FLIGHT ×
+    /// SEMREC_SCAN_CONCURRENCY + 4, so admitted requests never wait for each other's
+    /// connections.
+    #[arg(long, env = "SEMREC_DB_POOL")]
+    pub db_pool: Option<u32>,
+    /// Catalog imports (API, admin page) run at once; more are answered 429 with
+    /// Retry-After before their body is read.
+    #[arg(long, env = "SEMREC_MAX_IMPORTS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub max_imports: u32,
 }
 
 #[derive(Subcommand, Debug)]

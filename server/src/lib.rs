@@ -8,5 +8,6 @@ pub mod admission;
 pub mod api;
 pub mod config;
 pub mod database;
+pub mod db_pool;
 pub mod model;
 pub mod web;

@@ -67,9 +67,13 @@ fn settings(common: &Common) -> EngineSettings {
 }
 
 /// Opens the database and loads the model side by side.
-async fn open_engine(common: &Common, role: Role) -> Result<(Engine, Database)> {
+async fn open_engine(
+    common: &Common,
+    role: Role,
+    pools: &engine::store::StoreOptions,
+) -> Result<(Engine, Database)> {
     let model = model::load(common);
-    let db = Database::open(common, role);
+    let db = Database::open(common, role, pools);
     let (model, db) = tokio::join!(model, db);
     let db = db?;
     let embedder = match model {
@@ -86,6 +90,7 @@ async fn open_engine(common: &Common, role: Role) -> Result<(Engine, Database)> 
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
+    let pools = server::db_pool::server_pools(common, &args)?;
     // Bind first: a busy port is reported before anything slow happens.
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -99,7 +104,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
                 anyhow::anyhow!("cannot listen on {}: {e}", args.addr)
             }
         })?;
-    let (engine, db) = open_engine(common, Role::Server).await?;
+    let (engine, db) = open_engine(common, Role::Server, &pools).await?;
     let result = serve_with(engine, &args, listener).await;
     db.close().await;
     result
@@ -345,7 +350,12 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
             ExitCode::from(2)
         });
     } else {
-        let (engine, db) = open_engine(common, Role::Command).await?;
+        let (engine, db) = open_engine(
+            common,
+            Role::Command,
+            &server::db_pool::command_pools(common),
+        )
+        .await?;
         let started = Instant::now();
         let result = engine.import_items(parsed, progress_bar()).await;
         db.close().await;
@@ -375,7 +385,12 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
 }
 
 async fn reindex(common: &Common) -> Result<()> {
-    let (engine, db) = open_engine(common, Role::Command).await?;
+    let (engine, db) = open_engine(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
     let result = engine.reindex(progress_bar()).await;
     db.close().await;
     let n = result?;
@@ -384,7 +399,12 @@ async fn reindex(common: &Common) -> Result<()> {
 }
 
 async fn api_key(common: &Common, cmd: ApiKeyCommand) -> Result<()> {
-    let db = Database::open(common, Role::Command).await?;
+    let db = Database::open(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
     let result = api_key_with(&db.store, cmd).await;
     db.close().await;
     result
