@@ -17,6 +17,9 @@ pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 pub const MAX_TAGS: usize = 100;
 pub const MAX_TAG_CHARS: usize = 100;
 pub const MAX_ID_CHARS: usize = 200;
+/// Largest `metadata` of one item, as compact JSON: it is stored and sent back
+/// with the item, never searched, and an import holds every line's in memory.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// Items embedded and written per transaction during an import.
 pub const IMPORT_CHUNK: usize = 64;
 
@@ -69,6 +72,23 @@ fn json_has_nul(value: &serde_json::Value) -> bool {
     }
 }
 
+/// Length of a value as compact JSON, without building the text.
+fn json_len(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 fn valid_language(code: &str) -> bool {
     let mut parts = code.split('-');
     let primary = parts.next().unwrap_or("");
@@ -99,6 +119,13 @@ impl ItemInput {
         }
         if self.tags.iter().any(|t| t.contains('\0')) {
             return Err("field 'tags' contains the NUL character (\\u0000): remove it".into());
+        }
+        if let Some(bytes) = self.metadata.as_ref().map(json_len) {
+            if bytes > MAX_METADATA_BYTES {
+                return Err(format!(
+                    "field 'metadata' is {bytes} bytes of JSON; at most {MAX_METADATA_BYTES}: keep large data elsewhere and link it"
+                ));
+            }
         }
         if self.metadata.as_ref().is_some_and(json_has_nul) {
             return Err("field 'metadata' contains the NUL character (\\u0000): remove it".into());
@@ -1101,6 +1128,23 @@ mod tests {
         .unwrap();
         assert_eq!(a.content_hash, b.content_hash);
         assert_ne!(a.content_hash, c.content_hash);
+    }
+
+    #[test]
+    fn oversize_metadata_is_rejected_per_line() {
+        let big = "x".repeat(MAX_METADATA_BYTES);
+        let text = format!(
+            "{{\"id\":\"a\",\"title\":\"A\",\"metadata\":{{\"k\":\"{big}\"}}}}\n{{\"id\":\"b\",\"title\":\"B\",\"metadata\":{{\"k\":\"small\"}}}}\n"
+        );
+        let parsed = parse(&text, ImportFormat::Jsonl);
+        assert_eq!(parsed.items.len(), 1);
+        assert_eq!(parsed.rejected.len(), 1);
+        assert_eq!(parsed.rejected[0].line, 1);
+        assert!(
+            parsed.rejected[0].reason.contains("'metadata'"),
+            "{}",
+            parsed.rejected[0].reason
+        );
     }
 
     #[test]

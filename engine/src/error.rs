@@ -14,6 +14,9 @@ pub enum EngineError {
     /// The embedding queue is full; retry shortly.
     #[error("the embedding service is busy, retry in a moment")]
     Busy,
+    /// As many imports as allowed are running; retry when one has finished.
+    #[error("{max} import(s) already running, the most at once: retry when one has finished")]
+    TooManyImports { max: usize },
     /// The database cannot be reached; the operation may succeed later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),

@@ -12,6 +12,7 @@ pub mod drift;
 pub mod embed;
 pub mod error;
 pub mod events;
+pub mod imports;
 pub mod metrics;
 pub mod postgres_cluster;
 mod postgres_lock;
@@ -93,6 +94,8 @@ pub struct Engine {
     pub store: Store,
     pub embedder: EmbeddingService,
     pub settings: EngineSettings,
+    /// How many imports the server runs at once.
+    pub imports: imports::ImportGate,
 }
 
 impl Engine {
@@ -101,6 +104,7 @@ impl Engine {
             store,
             embedder,
             settings,
+            imports: imports::ImportGate::default(),
         }
     }
 

@@ -104,7 +104,8 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
                 anyhow::anyhow!("cannot listen on {}: {e}", args.addr)
             }
         })?;
-    let (engine, db) = open_engine(common, Role::Server, &pools).await?;
+    let (mut engine, db) = open_engine(common, Role::Server, &pools).await?;
+    engine.imports = engine::imports::ImportGate::new(args.max_imports as usize);
     let result = serve_with(engine, &args, listener).await;
     db.close().await;
     result
