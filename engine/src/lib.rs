@@ -16,11 +16,15 @@ pub mod error;
 pub mod events;
 pub mod fusion;
 pub mod history;
+pub mod imports;
 pub mod interactions;
 pub mod item_neighbours;
 pub mod list_limits;
 pub mod metrics;
 pub mod postgres_cluster;
+mod postgres_lock;
+mod postgres_postmaster;
+pub mod postgres_supervisor;
 pub mod profile;
 pub mod recommend;
 pub mod seed;
@@ -61,7 +65,8 @@ pub struct EngineSettings {
     pub recency_half_life: Option<f32>,
     /// Weight of the popularity prior added to the similarity when ranking:
     /// score = similarity + w · ln(1 + users) / ln(1 + max users), where users = how many
-    /// distinct users consumed or clicked the item. 0 = pure content similarity.
+    /// distinct signed-in users beyond the first consumed or clicked the item
+    /// (`recommend::POPULARITY_MIN_USERS`). 0 = pure content similarity.
     pub popularity_weight: f32,
     /// Weight of the collaborative channel: score += w · (Σ of the stored neighbour
     /// weights from the user's history items, scaled so the list's best has 1).
@@ -111,6 +116,8 @@ pub struct Engine {
     pub store: Store,
     pub embedder: EmbeddingService,
     pub settings: EngineSettings,
+    /// How many imports the server runs at once.
+    pub imports: imports::ImportGate,
 }
 
 impl Engine {
@@ -119,6 +126,7 @@ impl Engine {
             store,
             embedder,
             settings,
+            imports: imports::ImportGate::default(),
         }
     }
 
@@ -127,7 +135,13 @@ impl Engine {
         &self.embedder.info().id
     }
 
+    /// The request pool (statement and lock time limits).
     fn pool(&self) -> &sqlx::PgPool {
         self.store.pool()
+    }
+
+    /// The jobs pool: imports, index builds, recounts (no time limits).
+    fn jobs_pool(&self) -> &sqlx::PgPool {
+        self.store.jobs()
     }
 }

@@ -279,20 +279,27 @@ pub fn normalize_handle(handle: &str) -> Result<String> {
 impl Engine {
     pub async fn user_by_handle(&self, handle: &str, create: bool) -> Result<User> {
         let handle = normalize_handle(handle)?;
-        let row: Option<(i64, String)> = if create {
-            sqlx::query_as(
-                "INSERT INTO users (handle) VALUES ($1)
-                 ON CONFLICT (handle) DO UPDATE SET handle = EXCLUDED.handle RETURNING id, handle",
-            )
-            .bind(&handle)
-            .fetch_optional(self.pool())
-            .await?
-        } else {
+        let existing = || {
             sqlx::query_as("SELECT id, handle FROM users WHERE handle = $1")
                 .bind(&handle)
                 .fetch_optional(self.pool())
-                .await?
         };
+        let mut row: Option<(i64, String)> = existing().await?;
+        if row.is_none() && create {
+            // DO NOTHING, not a dummy DO UPDATE: an update would lock the user's
+            // row (FOR UPDATE, a key column) against the foreign-key checks of
+            // every impression being written for them, on every request.
+            row = sqlx::query_as(
+                "INSERT INTO users (handle) VALUES ($1) ON CONFLICT (handle) DO NOTHING RETURNING id, handle",
+            )
+            .bind(&handle)
+            .fetch_optional(self.pool())
+            .await?;
+            if row.is_none() {
+                // Another request created it meanwhile; a new statement sees it.
+                row = existing().await?;
+            }
+        }
         row.map(|(id, handle)| User { id, handle })
             .ok_or_else(|| EngineError::NotFound(format!("user '{handle}'")))
     }
@@ -332,7 +339,7 @@ impl Engine {
     pub async fn save_profile(&self, user_id: i64, profile: &Profile) -> Result<Profile> {
         profile.check_history()?;
         let p = profile.normalized()?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.pool()).await?;
         sqlx::query(
             "INSERT INTO profiles (user_id, interests, classes, about, updated_at) VALUES ($1, $2, $3, $4, now())
              ON CONFLICT (user_id) DO UPDATE SET interests = $2, classes = $3, about = $4, updated_at = now()",

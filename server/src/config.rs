@@ -100,6 +100,23 @@ pub struct Common {
         global = true
     )]
     pub popularity_weight: f32,
+    /// statement_timeout of request statements, in ms (0 = none). Imports, index
+    /// builds and recounts have their own connections without limits.
+    #[arg(
+        long,
+        env = "SEMREC_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub statement_timeout_ms: u64,
+    /// lock_timeout of request statements, in ms (0 = none).
+    #[arg(
+        long,
+        env = "SEMREC_LOCK_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub lock_timeout_ms: u64,
     #[command(flatten)]
     pub collaborative: CollaborativeArgs,
     #[command(flatten)]
@@ -341,6 +358,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SEMREC_IMPORT_TIMEOUT", default_value_t = 1800,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub import_timeout: u64,
+    /// Database connections for requests. Default and minimum: SEMREC_MAX_IN_FLIGHT ×
+    /// SEMREC_SCAN_CONCURRENCY + 4, so admitted requests never wait for each other's
+    /// connections.
+    #[arg(long, env = "SEMREC_DB_POOL")]
+    pub db_pool: Option<u32>,
+    /// Catalog imports (API, admin page) run at once; more are answered 429 with
+    /// Retry-After before their body is read.
+    #[arg(long, env = "SEMREC_MAX_IMPORTS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub max_imports: u32,
 }
 
 /// An IP or CIDR network; an empty entry (a trailing comma) is skipped.

@@ -10,6 +10,7 @@ pub mod api;
 pub mod collaborative;
 pub mod config;
 pub mod database;
+pub mod db_pool;
 pub mod edge;
 pub mod model;
 pub mod server_fn_errors;

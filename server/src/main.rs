@@ -72,9 +72,13 @@ fn settings(common: &Common) -> EngineSettings {
 }
 
 /// Opens the database and loads the model side by side.
-async fn open_engine(common: &Common, role: Role) -> Result<(Engine, Database)> {
+async fn open_engine(
+    common: &Common,
+    role: Role,
+    pools: &engine::store::StoreOptions,
+) -> Result<(Engine, Database)> {
     let model = model::load(common);
-    let db = Database::open(common, role);
+    let db = Database::open(common, role, pools);
     let (model, db) = tokio::join!(model, db);
     let db = db?;
     let embedder = match model {
@@ -93,6 +97,7 @@ async fn open_engine(common: &Common, role: Role) -> Result<(Engine, Database)> 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     // A bad admin password is refused before anything starts.
     let admin = server::admin::credentials(&args.admin_user, args.admin_password.as_deref())?;
+    let pools = server::db_pool::server_pools(common, &args)?;
     // Bind first: a busy port is reported before anything slow happens.
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -107,7 +112,8 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
             }
         })?;
     let edge = edge_config(&args, listener.local_addr()?)?;
-    let (engine, db) = open_engine(common, Role::Server).await?;
+    let (mut engine, db) = open_engine(common, Role::Server, &pools).await?;
+    engine.imports = engine::imports::ImportGate::new(args.max_imports as usize);
     let refresh = std::time::Duration::from_secs(common.collaborative.collaborative_refresh_secs);
     let result = serve_with(engine, admin, &args, listener, edge, refresh).await;
     // Bounded: a background task still holding a connection must not keep the
@@ -418,7 +424,12 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
             ExitCode::from(2)
         });
     } else {
-        let (engine, db) = open_engine(common, Role::Command).await?;
+        let (engine, db) = open_engine(
+            common,
+            Role::Command,
+            &server::db_pool::command_pools(common),
+        )
+        .await?;
         let started = Instant::now();
         let result = engine.import_items(parsed, progress_bar()).await;
         db.close().await;
@@ -486,7 +497,12 @@ async fn import_interactions(common: &Common, args: ImportArgs) -> Result<ExitCo
             ExitCode::from(2)
         });
     }
-    let (engine, db) = open_engine(common, Role::Command).await?;
+    let (engine, db) = open_engine(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
     let started = Instant::now();
     let result = async {
         let bar = progress_bar();
@@ -532,7 +548,12 @@ async fn import_interactions(common: &Common, args: ImportArgs) -> Result<ExitCo
 }
 
 async fn reindex(common: &Common) -> Result<()> {
-    let (engine, db) = open_engine(common, Role::Command).await?;
+    let (engine, db) = open_engine(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
     let result = engine.reindex(progress_bar()).await;
     db.close().await;
     let n = result?;
@@ -541,7 +562,12 @@ async fn reindex(common: &Common) -> Result<()> {
 }
 
 async fn api_key(common: &Common, cmd: ApiKeyCommand) -> Result<()> {
-    let db = Database::open(common, Role::Command).await?;
+    let db = Database::open(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
     let result = api_key_with(&db.store, cmd).await;
     db.close().await;
     result
