@@ -59,6 +59,9 @@ struct Args {
     no_tuning: bool,
 }
 
+/// The popularity prior weight of the default before the collaborative channel.
+const PREVIOUS_POPULARITY_WEIGHT: f64 = 0.7;
+
 /// Hand-written notes below this line in the report survive a rerun.
 const HAND_WRITTEN_MARKER: &str =
     "<!-- hand-written notes: semrec-eval keeps everything below this line on a rerun -->";
@@ -394,7 +397,7 @@ fn engine_rows() -> Vec<(String, EngineSettings)> {
         format!("semrec semantic only: {}", product_label(&semantic)),
         semantic.clone(),
     ));
-    if default.collaborative_weight > 0.0 {
+    if default.collaborative_weight > 0.0 && default.popularity_weight > 0.0 {
         let collab = EngineSettings {
             collaborative_weight: default.collaborative_weight,
             ..semantic.clone()
@@ -404,16 +407,21 @@ fn engine_rows() -> Vec<(String, EngineSettings)> {
             collab,
         ));
     }
-    if default.popularity_weight > 0.0 && default.collaborative_weight > 0.0 {
-        let prior = EngineSettings {
-            collaborative_weight: 0.0,
-            ..default.clone()
-        };
-        rows.push((
-            format!("semrec + popularity: {}", product_label(&prior)),
-            prior,
-        ));
-    }
+    // Semantic + popularity prior, no collaborative channel: the default before it.
+    let prior = EngineSettings {
+        collaborative_weight: 0.0,
+        ..engine_settings(&Variant {
+            popularity: PREVIOUS_POPULARITY_WEIGHT,
+            ..v
+        })
+    };
+    rows.push((
+        format!(
+            "semrec + popularity (the default before the collaborative channel): {}",
+            product_label(&prior)
+        ),
+        prior,
+    ));
     // The previous default: recency-weighted centroid of the last 20, no prior.
     let old = EngineSettings {
         profile_strategy: ProfileStrategy::Centroid,
