@@ -9,7 +9,7 @@ use engine::catalog::{ItemInput, ParsedImport};
 use engine::events::{ImpressionContext, ShownItem};
 use engine::profile::Profile;
 use engine::recommend::RecommendOptions;
-use engine::Engine;
+use engine::{Engine, EngineSettings};
 
 const TOPICS: [&str; 60] = [
     "volcanoes and lava flows",
@@ -141,7 +141,13 @@ fn rank_of(list: &[String], id: &str) -> Option<usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn click_loops_do_not_push_an_item_into_other_users_lists() {
-    let db = common::engine().await;
+    // The product default weighs the prior 0 (the collaborative channel took its
+    // place); deployments that turn it on must still be safe from click loops.
+    let db = common::engine_with(EngineSettings {
+        popularity_weight: 0.7,
+        ..EngineSettings::default()
+    })
+    .await;
     let engine = &db.engine;
     engine
         .import_items(catalog(), |_| {})
