@@ -75,11 +75,29 @@ fn semrec(scratch: &Scratch) -> Command {
 
 /// Runs a command that must fail at start-up; returns its stderr.
 fn expect_setup_error(mut cmd: Command) -> String {
-    let out = cmd
+    let mut child = cmd
         .arg("serve")
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run semrec");
+    // A server that starts instead of refusing must fail the test, not hang it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().expect("wait for semrec").is_none() {
+        if Instant::now() > deadline {
+            // SIGTERM first, so that it stops the PostgreSQL it may have started.
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            std::thread::sleep(Duration::from_secs(10));
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("semrec did not refuse to start within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("semrec's output");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         !out.status.success(),
