@@ -50,6 +50,10 @@ pub fn engine_error(err: engine::EngineError) -> ServerFnError {
                 "The server is busy, try again in a moment.",
             )
         }
+        E::TooManyImports { max } => fail(
+            S::TOO_MANY_REQUESTS,
+            format!("{max} import(s) already running, the most at once: try again when one has finished."),
+        ),
         E::Unavailable(m) => {
             tracing::warn!("database unavailable: {m}");
             fail(

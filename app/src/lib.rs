@@ -9,6 +9,8 @@
 pub mod cards;
 pub mod chart;
 pub mod chips;
+#[cfg(feature = "ssr")]
+pub mod client;
 pub mod error;
 pub mod pages;
 #[cfg(feature = "ssr")]

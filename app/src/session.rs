@@ -17,6 +17,14 @@ pub struct AdminCredentials {
     pub password: String,
 }
 
+impl AdminCredentials {
+    /// What admin sessions are bound to: a session opened under another name or
+    /// password is no longer an admin session.
+    pub fn session_binding(&self) -> String {
+        format!("{}\0{}", self.user, self.password)
+    }
+}
+
 /// What every server function can reach through context.
 #[derive(Clone)]
 pub struct ServerState {
@@ -49,10 +57,10 @@ pub fn set_cookie(name: &str, token: Option<&str>, secure: bool) {
     let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
-    let max_age = if token.is_some() {
-        engine::sessions::SESSION_DAYS * 86_400
-    } else {
-        0
+    let max_age = match token {
+        None => 0,
+        Some(_) if name == ADMIN_COOKIE => engine::sessions::ADMIN_SESSION_HOURS * 3_600,
+        Some(_) => engine::sessions::SESSION_DAYS * 86_400,
     };
     let value = format!(
         "{name}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
@@ -87,14 +95,16 @@ pub async fn require_user() -> Result<(i64, String), ServerFnError> {
 pub async fn require_admin() -> Result<(), ServerFnError> {
     let token = cookie(ADMIN_COOKIE)
         .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "Admin sign-in required."))?;
-    match state()?
+    let st = state()?;
+    if st
         .engine
-        .session(&token)
+        .admin_session_valid(&token, &st.admin.session_binding())
         .await
         .map_err(engine_error)?
     {
-        Some(s) if s.is_admin => Ok(()),
-        _ => Err(fail(StatusCode::UNAUTHORIZED, "Admin sign-in required.")),
+        Ok(())
+    } else {
+        Err(fail(StatusCode::UNAUTHORIZED, "Admin sign-in required."))
     }
 }
 

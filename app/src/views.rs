@@ -164,10 +164,15 @@ pub struct DashboardView {
 
 /// Splits a comma-separated field into trimmed, non-empty entries.
 pub fn split_list(text: &str) -> Vec<String> {
+    list_entries(text).map(str::to_string).collect()
+}
+
+/// The entries of a comma- or line-separated list, trimmed, blanks left out, as
+/// they are read: a caller can stop after as many as it accepts.
+pub fn list_entries(text: &str) -> impl Iterator<Item = &str> {
     text.split([',', '\n'])
-        .map(|s| s.trim().to_string())
+        .map(str::trim)
         .filter(|s| !s.is_empty())
-        .collect()
 }
 
 #[cfg(test)]

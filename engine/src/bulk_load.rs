@@ -71,13 +71,13 @@ impl Engine {
     /// Starts a bulk load: takes the shared lock, then drops the vector index after
     /// recording its definition (unless an earlier load already did).
     pub async fn begin_bulk_load(&self) -> Result<BulkLoad> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.jobs_pool().acquire().await?;
         sqlx::query("SELECT pg_advisory_lock_shared($1)")
             .bind(BULK_LOAD_LOCK)
             .execute(&mut *conn)
             .await?;
         let load = BulkLoad { conn: Some(conn) };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.jobs_pool()).await?;
         // A concurrent load's insert conflicts here and waits; then it finds the
         // record and leaves the dropping to this one.
         let recorded = sqlx::query(
@@ -126,12 +126,12 @@ impl Engine {
     /// import that was killed leaves its index to be rebuilt.
     pub async fn rebuild_deferred_indexes(&self) -> Result<usize> {
         let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM deferred_indexes")
-            .fetch_one(self.pool())
+            .fetch_one(self.jobs_pool())
             .await?;
         if pending == 0 {
             return Ok(0);
         }
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.jobs_pool().acquire().await?;
         let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(BULK_LOAD_LOCK)
             .fetch_one(&mut *conn)
@@ -139,7 +139,7 @@ impl Engine {
         if !free {
             return Ok(0);
         }
-        let built = build_deferred(self.pool()).await;
+        let built = build_deferred(self.jobs_pool()).await;
         let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(BULK_LOAD_LOCK)
             .execute(&mut *conn)
@@ -156,7 +156,7 @@ impl Engine {
     pub async fn vector_index_present(&self) -> Result<bool> {
         Ok(sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
             .bind(VECTOR_INDEX)
-            .fetch_one(self.pool())
+            .fetch_one(self.jobs_pool())
             .await?)
     }
 }
@@ -174,7 +174,7 @@ async fn build_deferred(pool: &PgPool) -> Result<usize> {
     let mut built = 0;
     for (name, definition) in pending {
         let started = Instant::now();
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::begin_on(pool).await?;
         sqlx::query("SELECT set_config('maintenance_work_mem', $1, true)")
             .bind(format!("{}MB", build_memory_mb(rows.max(0) as u64)))
             .execute(&mut *tx)

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::bulk_load::rebuild_pays;
 use crate::embed::TextKind;
 use crate::error::{EngineError, Result};
+use crate::list_limits::collapse_whitespace;
 use crate::Engine;
 
 pub const MAX_TITLE_CHARS: usize = 500;
@@ -17,6 +18,9 @@ pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 pub const MAX_TAGS: usize = 100;
 pub const MAX_TAG_CHARS: usize = 100;
 pub const MAX_ID_CHARS: usize = 200;
+/// Largest `metadata` of one item, as compact JSON: it is stored and sent back
+/// with the item, never searched, and an import holds every line's in memory.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// Items embedded and written per transaction during an import.
 pub const IMPORT_CHUNK: usize = 64;
 
@@ -55,10 +59,6 @@ pub struct ValidItem {
     pub content_hash: String,
 }
 
-fn collapse_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Whether a NUL character occurs in any key or string of a JSON value.
 fn json_has_nul(value: &serde_json::Value) -> bool {
     match value {
@@ -67,6 +67,23 @@ fn json_has_nul(value: &serde_json::Value) -> bool {
         serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
         _ => false,
     }
+}
+
+/// Length of a value as compact JSON, without building the text.
+fn json_len(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 fn valid_language(code: &str) -> bool {
@@ -99,6 +116,13 @@ impl ItemInput {
         }
         if self.tags.iter().any(|t| t.contains('\0')) {
             return Err("field 'tags' contains the NUL character (\\u0000): remove it".into());
+        }
+        if let Some(bytes) = self.metadata.as_ref().map(json_len) {
+            if bytes > MAX_METADATA_BYTES {
+                return Err(format!(
+                    "field 'metadata' is {bytes} bytes of JSON; at most {MAX_METADATA_BYTES}: keep large data elsewhere and link it"
+                ));
+            }
         }
         if self.metadata.as_ref().is_some_and(json_has_nul) {
             return Err("field 'metadata' contains the NUL character (\\u0000): remove it".into());
@@ -144,6 +168,9 @@ impl ItemInput {
         if source.chars().count() > 100 {
             return Err("field 'source' is longer than 100 characters".into());
         }
+        // The raw count first: a line of 100,000 tags is refused without reading them.
+        crate::list_limits::check_raw_len(self.tags.len(), MAX_TAGS, "tags")
+            .map_err(|e| e.to_string())?;
         let mut seen = HashSet::new();
         let mut tags = Vec::new();
         for tag in self.tags {
@@ -627,7 +654,7 @@ impl Engine {
         .bind(&ids)
         .bind(&hashes)
         .bind(model_id)
-        .fetch_one(self.pool())
+        .fetch_one(self.jobs_pool())
         .await?;
         Ok(parsed.items.len().saturating_sub(unchanged.max(0) as usize))
     }
@@ -691,7 +718,7 @@ impl Engine {
                 "SELECT external_id, content_hash, model_id FROM items WHERE external_id = ANY($1)",
             )
             .bind(&ids)
-            .fetch_all(self.pool())
+            .fetch_all(self.jobs_pool())
             .await?
             .into_iter()
             .map(|(id, hash, model)| (id, (hash, model)))
@@ -720,7 +747,7 @@ impl Engine {
             items: chunk.fresh.len() + chunk.same.len(),
             ..Default::default()
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.jobs_pool()).await?;
         for (item, vector) in chunk.fresh {
             let inserted: bool = sqlx::query_scalar(
                 "INSERT INTO items (external_id, title, description, language, source, tags, url, metadata,
@@ -793,7 +820,7 @@ impl Engine {
         let total: i64 =
             sqlx::query_scalar("SELECT count(*) FROM items WHERE model_id IS DISTINCT FROM $1")
                 .bind(&model_id)
-                .fetch_one(self.pool())
+                .fetch_one(self.jobs_pool())
                 .await?;
         let existing = self.catalog_size().await?.max(0) as usize;
         let load = if rebuild_pays(total.max(0) as usize, existing, self.settings.bulk_load_min) {
@@ -836,7 +863,7 @@ impl Engine {
             .bind(&model_id)
             .bind(after)
             .bind(IMPORT_CHUNK as i64)
-            .fetch_all(self.pool())
+            .fetch_all(self.jobs_pool())
             .await?;
             if let Some(last) = rows.last() {
                 after = last.0;
@@ -882,7 +909,7 @@ impl Engine {
         vectors: Vec<Vec<f32>>,
         model_id: &str,
     ) -> Result<usize> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.jobs_pool()).await?;
         let mut n = 0;
         for ((id, hash), vector) in keys.iter().zip(vectors) {
             n += sqlx::query(
@@ -1101,6 +1128,23 @@ mod tests {
         .unwrap();
         assert_eq!(a.content_hash, b.content_hash);
         assert_ne!(a.content_hash, c.content_hash);
+    }
+
+    #[test]
+    fn oversize_metadata_is_rejected_per_line() {
+        let big = "x".repeat(MAX_METADATA_BYTES);
+        let text = format!(
+            "{{\"id\":\"a\",\"title\":\"A\",\"metadata\":{{\"k\":\"{big}\"}}}}\n{{\"id\":\"b\",\"title\":\"B\",\"metadata\":{{\"k\":\"small\"}}}}\n"
+        );
+        let parsed = parse(&text, ImportFormat::Jsonl);
+        assert_eq!(parsed.items.len(), 1);
+        assert_eq!(parsed.rejected.len(), 1);
+        assert_eq!(parsed.rejected[0].line, 1);
+        assert!(
+            parsed.rejected[0].reason.contains("'metadata'"),
+            "{}",
+            parsed.rejected[0].reason
+        );
     }
 
     #[test]

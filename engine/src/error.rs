@@ -14,6 +14,9 @@ pub enum EngineError {
     /// The embedding queue is full; retry shortly.
     #[error("the embedding service is busy, retry in a moment")]
     Busy,
+    /// As many imports as allowed are running; retry when one has finished.
+    #[error("{max} import(s) already running, the most at once: retry when one has finished")]
+    TooManyImports { max: usize },
     /// The database cannot be reached; the operation may succeed later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
@@ -40,6 +43,16 @@ impl From<sqlx::Error> for EngineError {
                 }) =>
             {
                 EngineError::Unavailable(err.to_string())
+            }
+            // 57014: statement_timeout cancelled it; 55P03: lock_timeout. A request
+            // path gave up on a busy database rather than stall: retry later.
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| matches!(&*c, "57014" | "55P03")) =>
+            {
+                EngineError::Unavailable(format!(
+                    "the database is too busy to answer in time ({})",
+                    db.message()
+                ))
             }
             // 22021 / 22P05: a NUL character in text or jsonb, which PostgreSQL cannot store.
             sqlx::Error::Database(db)

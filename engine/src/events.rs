@@ -50,7 +50,7 @@ impl Engine {
         shown: &[ShownItem],
     ) -> Result<uuid::Uuid> {
         let id = uuid::Uuid::new_v4();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.pool()).await?;
         sqlx::query(
             "INSERT INTO impressions (id, user_id, context, model_id, query_embedding) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -108,7 +108,7 @@ impl Engine {
                 "this impression belongs to another user".into(),
             ));
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.pool()).await?;
         let inserted = sqlx::query(
             "INSERT INTO clicks (impression_id, item_id) VALUES ($1, $2) ON CONFLICT (impression_id, item_id) DO NOTHING",
         )

@@ -8,26 +8,44 @@
 pub mod api_keys;
 pub mod bulk_load;
 pub mod catalog;
+pub mod collaborative;
+mod collaborative_channel;
 pub mod drift;
 pub mod embed;
 pub mod error;
 pub mod events;
+pub mod fusion;
+pub mod history;
+pub mod imports;
+pub mod interactions;
+pub mod item_neighbours;
+pub mod list_limits;
 pub mod metrics;
 pub mod postgres_cluster;
+mod postgres_lock;
+mod postgres_postmaster;
+pub mod postgres_supervisor;
 pub mod profile;
 pub mod recommend;
 pub mod seed;
 pub mod sessions;
 pub mod store;
+pub mod throttle;
 
 pub use error::EngineError;
 pub use store::Store;
 
 use embed::EmbeddingService;
 
-/// Default popularity prior weight, chosen on the MovieLens validation split
-/// (docs/EVALUATION.md: nDCG@10 0.067 → 0.156 with max-sim profiles; coverage drops).
-pub const DEFAULT_POPULARITY_WEIGHT: f32 = 0.7;
+/// Default popularity prior weight, chosen on the MovieLens validation split jointly
+/// with the collaborative weight (docs/EVALUATION.md): 0. Without the collaborative
+/// channel 0.7 was best (nDCG@10 0.067 → 0.156); with it, the prior adds nothing
+/// (0.195 at 0, 0.194 at 0.1, 0.182 at 0.7) and costs coverage.
+pub const DEFAULT_POPULARITY_WEIGHT: f32 = 0.0;
+/// Default weight of the collaborative channel in the fusion (the semantic score's
+/// weight is 1), chosen on the MovieLens validation split (docs/EVALUATION.md: nDCG@10
+/// 0.067 semantic only → 0.195 with the channel at 0.5, mean of the two rating modes).
+pub const DEFAULT_COLLABORATIVE_WEIGHT: f32 = 0.5;
 /// Default of [`EngineSettings::scan_concurrency`].
 pub const DEFAULT_SCAN_CONCURRENCY: usize = 2;
 /// Default HNSW candidate pool for re-ranking.
@@ -47,8 +65,15 @@ pub struct EngineSettings {
     pub recency_half_life: Option<f32>,
     /// Weight of the popularity prior added to the similarity when ranking:
     /// score = similarity + w · ln(1 + users) / ln(1 + max users), where users = how many
-    /// distinct users consumed or clicked the item. 0 = pure content similarity.
+    /// distinct signed-in users beyond the first consumed or clicked the item
+    /// (`recommend::POPULARITY_MIN_USERS`). 0 = pure content similarity.
     pub popularity_weight: f32,
+    /// Weight of the collaborative channel: score += w · (Σ of the stored neighbour
+    /// weights from the user's history items, scaled so the list's best has 1).
+    /// 0 = the channel is off.
+    pub collaborative_weight: f32,
+    /// How the collaborative model is fitted and stored.
+    pub collaborative: item_neighbours::CollaborativeSettings,
     /// Nearest neighbours fetched from the HNSW index before the popularity prior
     /// (or max-similarity scoring) reorders them; bounds the work per request.
     pub candidate_pool: usize,
@@ -73,6 +98,8 @@ impl Default for EngineSettings {
             history_window: profile::HISTORY_WINDOW,
             recency_half_life: profile::RECENCY_HALF_LIFE,
             popularity_weight: DEFAULT_POPULARITY_WEIGHT,
+            collaborative_weight: DEFAULT_COLLABORATIVE_WEIGHT,
+            collaborative: item_neighbours::CollaborativeSettings::default(),
             candidate_pool: DEFAULT_CANDIDATE_POOL,
             drift: drift::DriftSettings::default(),
             scan_concurrency: DEFAULT_SCAN_CONCURRENCY,
@@ -89,6 +116,8 @@ pub struct Engine {
     pub store: Store,
     pub embedder: EmbeddingService,
     pub settings: EngineSettings,
+    /// How many imports the server runs at once.
+    pub imports: imports::ImportGate,
 }
 
 impl Engine {
@@ -97,6 +126,7 @@ impl Engine {
             store,
             embedder,
             settings,
+            imports: imports::ImportGate::default(),
         }
     }
 
@@ -105,7 +135,13 @@ impl Engine {
         &self.embedder.info().id
     }
 
+    /// The request pool (statement and lock time limits).
     fn pool(&self) -> &sqlx::PgPool {
         self.store.pool()
+    }
+
+    /// The jobs pool: imports, index builds, recounts (no time limits).
+    fn jobs_pool(&self) -> &sqlx::PgPool {
+        self.store.jobs()
     }
 }

@@ -22,6 +22,11 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection};
 
+use crate::postgres_lock::{DecisionLock, UseLock};
+use crate::postgres_postmaster::{
+    check_port_free, free_port, live_postmaster, running_server, start_server,
+};
+
 /// Where Debian's PostgreSQL 15 puts its server programs.
 pub const DEFAULT_BIN_DIR: &str = "/usr/lib/postgresql/15/bin";
 /// Environment variable that overrides [`DEFAULT_BIN_DIR`].
@@ -38,13 +43,12 @@ pub const SETTINGS_FILE: &str = "semrec.conf";
 pub const LOG_FILE: &str = "postgres.log";
 
 const REQUIRED_PROGRAMS: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
-const START_TIMEOUT_SECS: u32 = 120;
+pub(crate) const START_TIMEOUT_SECS: u32 = 120;
 /// Set (non-empty) to make every temporary cluster run its own initdb.
 pub const NO_TEMPLATE_ENV: &str = "SEMREC_PG_NO_TEMPLATE";
 /// Bump when the layout init_cluster produces changes, to retire old templates.
 const TEMPLATE_FORMAT: u32 = 1;
 const STOP_TIMEOUT_SECS: u32 = 60;
-const LOG_ROTATE_BYTES: u64 = 16 * 1024 * 1024;
 /// Linux limit for a unix socket path (sun_path is 108 bytes including the NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -143,11 +147,18 @@ pub enum ClusterError {
         source: std::io::Error,
     },
 
+    #[error("PostgreSQL already runs in {} on port {running} for another semrec process, and this one asks for port {wanted} — set SEMREC_PG_PORT={running} (or 0) here too, or stop that process first", data_dir.display())]
+    RunningOnAnotherPort {
+        data_dir: PathBuf,
+        running: u16,
+        wanted: u16,
+    },
+
     #[error("SQL on the local cluster failed: {0} — see {LOG_FILE} in the data directory")]
     Sql(#[from] sqlx::Error),
 }
 
-fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
+pub(crate) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
     let context = context.into();
     move |source| ClusterError::Io { context, source }
 }
@@ -168,10 +179,13 @@ fn one_line(log: &str) -> String {
     }
 }
 
-/// A running PostgreSQL cluster owned by this process.
+/// A running PostgreSQL cluster this process uses (and may share with other semrec
+/// processes: [`crate::postgres_lock`]).
 ///
 /// Stop it with [`LocalCluster::stop`]; dropping it stops it too (synchronously, best
-/// effort). A temporary cluster's directory is deleted when it stops.
+/// effort). Either stops the postmaster only when no other semrec process uses it
+/// and a semrec process started it. A temporary cluster's directory is deleted
+/// when it stops.
 #[derive(Debug)]
 pub struct LocalCluster {
     data_dir: PathBuf,
@@ -183,11 +197,12 @@ pub struct LocalCluster {
     /// For temporary clusters: the directory to delete after stopping.
     temp_root: Option<PathBuf>,
     stopped: bool,
-    /// False when the server was already running and this handle reused it: it
-    /// belongs to whoever started it (say the web server, while a CLI command runs
-    /// against the same data directory), so stopping or dropping leaves it running,
-    /// unless the handle [adopts](Self::adopt) it.
-    owned: bool,
+    /// This process's claim on the cluster, held while it uses it.
+    claim: Option<UseLock>,
+    /// Throwaway (test) cluster settings: no fsync.
+    ephemeral: bool,
+    /// Major version of the server programs, for the log when (re)starting.
+    bin_major: String,
 }
 
 impl LocalCluster {
@@ -197,8 +212,10 @@ impl LocalCluster {
     ///
     /// If a cluster is already running in `opts.data_dir` (the web server's, while a
     /// CLI command runs, or one a crashed semrec left) it is reused when it listens on
-    /// the requested port (or `opts.port` is 0), and left running by [`Self::stop`];
-    /// on another port it is restarted.
+    /// the requested port (or `opts.port` is 0); on another port it is restarted,
+    /// unless another semrec process uses it ([`ClusterError::RunningOnAnotherPort`]).
+    /// Concurrent starts in several processes wait for each other: one starts the
+    /// postmaster, the others reuse it.
     pub async fn start(opts: ClusterOptions) -> Result<Self, ClusterError> {
         Self::start_inner(opts, None).await
     }
@@ -250,80 +267,55 @@ impl LocalCluster {
         &self.database
     }
 
+    pub(crate) fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    pub(crate) fn is_ephemeral(&self) -> bool {
+        self.ephemeral
+    }
+
+    pub(crate) fn bin_major(&self) -> &str {
+        &self.bin_major
+    }
+
     /// URL of another database in the same cluster (as the same superuser).
     pub fn database_url_for(&self, database: &str) -> String {
         make_url(&self.password, self.port, database)
     }
 
-    /// Takes charge of a server this handle found running (one a crashed process
-    /// left, say), so that [`Self::stop`] stops it. For the long-lived owner, the
-    /// web server; a CLI command leaves a server it found running alone.
-    pub fn adopt(&mut self) {
-        self.owned = true;
-    }
-
-    /// Whether clients other than this process are connected (another semrec
-    /// process sharing the data directory, say the web server).
-    pub async fn has_other_clients(&self) -> bool {
-        let Ok(mut conn) = PgConnection::connect(&self.url).await else {
-            return false;
-        };
-        let others: Result<i64, _> = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-              WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
-        )
-        .fetch_one(&mut conn)
-        .await;
-        let _ = conn.close().await;
-        others.is_ok_and(|n| n > 0)
-    }
-
-    /// Lets go of the server without stopping it (others still use it).
-    pub fn leave_running(mut self) {
+    /// Lets go of the cluster without stopping it, and of this process's claim on
+    /// it, as a process that died would (for tests of what the next one finds).
+    #[doc(hidden)]
+    pub fn abandon(mut self) {
         self.stopped = true;
-        tracing::info!(data_dir = %self.data_dir.display(), "leaving PostgreSQL running for the other processes connected to it");
+        self.claim = None;
+        self.temp_root = None;
     }
 
-    /// Fast, clean shutdown (`pg_ctl stop -m fast`), waiting until the server is gone.
-    /// A temporary cluster's directory is deleted afterwards. A server this handle
-    /// found running and did not adopt is left running.
+    /// Fast, clean shutdown (`pg_ctl stop -m fast`), waiting until the server is
+    /// gone, when this is the last semrec process using the cluster and a semrec
+    /// process started it; otherwise it is left running. A temporary cluster's
+    /// directory is deleted afterwards.
     pub async fn stop(mut self) -> Result<(), ClusterError> {
         self.stopped = true;
-        if !self.owned {
-            tracing::info!(data_dir = %self.data_dir.display(), "leaving running the PostgreSQL this process found running");
-            return Ok(());
-        }
-        let started = Instant::now();
-        let result = if server_pid(&self.data_dir).is_some() {
-            let out = self
-                .runner
-                .pg_ctl_stop_async(&self.data_dir)
-                .await
-                .map_err(io_err("could not run pg_ctl stop"))?;
-            if out.status.success() || server_pid(&self.data_dir).is_none() {
+        let decision = DecisionLock::acquire(&self.data_dir).await?;
+        let result = match self.reason_to_leave(&decision) {
+            Some(reason) => {
+                tracing::info!(data_dir = %self.data_dir.display(), "leaving PostgreSQL running: {reason}");
                 Ok(())
-            } else {
-                Err(ClusterError::Io {
-                    context: format!(
-                        "pg_ctl stop failed for {}: {}",
-                        self.data_dir.display(),
-                        one_line(&output_text(&out))
-                    ),
-                    source: std::io::Error::other("server still running"),
-                })
             }
-        } else {
-            tracing::info!(data_dir = %self.data_dir.display(), "PostgreSQL was not running any more");
-            Ok(())
+            None => {
+                let started = Instant::now();
+                let out = self
+                    .runner
+                    .pg_ctl_stop_async(&self.data_dir)
+                    .await
+                    .map_err(io_err("could not run pg_ctl stop"))?;
+                self.stopped_by(&decision, &out, started)
+            }
         };
-        if result.is_ok() {
-            tracing::info!(
-                data_dir = %self.data_dir.display(),
-                port = self.port,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "PostgreSQL stopped"
-            );
-        }
+        drop(decision);
         if let Some(root) = self.temp_root.take() {
             let remove = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&root))
                 .await
@@ -333,6 +325,48 @@ impl LocalCluster {
             }
         }
         result
+    }
+
+    /// Ends this process's claim; why the postmaster must keep running, if it must.
+    /// Call it under the decision lock.
+    fn reason_to_leave(&mut self, decision: &DecisionLock) -> Option<&'static str> {
+        if !self.claim.take().is_none_or(UseLock::release_last) {
+            return Some("another semrec process still uses it");
+        }
+        match running_server(&self.data_dir) {
+            None => Some("it is not running any more"),
+            Some(s) if decision.started_postmaster() != Some(s.pid) => {
+                Some("semrec did not start it (started by hand?)")
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// Checks a `pg_ctl stop`'s outcome and records that no postmaster runs.
+    fn stopped_by(
+        &self,
+        decision: &DecisionLock,
+        out: &Output,
+        started: Instant,
+    ) -> Result<(), ClusterError> {
+        if !out.status.success() && running_server(&self.data_dir).is_some() {
+            return Err(ClusterError::Io {
+                context: format!(
+                    "pg_ctl stop failed for {}: {}",
+                    self.data_dir.display(),
+                    one_line(&output_text(out))
+                ),
+                source: std::io::Error::other("server still running"),
+            });
+        }
+        decision.record_started(None);
+        tracing::info!(
+            data_dir = %self.data_dir.display(),
+            port = self.port,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "PostgreSQL stopped"
+        );
+        Ok(())
     }
 
     async fn start_inner(
@@ -351,6 +385,10 @@ impl LocalCluster {
         }
 
         let data_dir = prepare_data_dir(&runner, &opts.data_dir).await?;
+        // One process at a time decides whether to start it; the others then find
+        // it running and reuse it.
+        let decision = DecisionLock::acquire(&data_dir).await?;
+        let (claim, sole) = UseLock::claim(&data_dir)?;
         let initialised = data_dir.join("PG_VERSION").exists();
         if initialised {
             check_existing_cluster(&data_dir, &bin_major)?;
@@ -358,7 +396,8 @@ impl LocalCluster {
             ensure_empty(&data_dir)?;
         }
 
-        // A server already running in this data directory (e.g. left by a crash)?
+        // A server already running in this data directory (another semrec
+        // process's, or one a crash left)?
         let mut reuse_port = None;
         if initialised {
             if let Some(info) = running_server(&data_dir) {
@@ -368,11 +407,17 @@ impl LocalCluster {
                         "PostgreSQL is already running in this data directory; reusing it"
                     );
                     reuse_port = Some(info.port);
+                } else if !sole {
+                    return Err(ClusterError::RunningOnAnotherPort {
+                        data_dir,
+                        running: info.port,
+                        wanted: opts.port,
+                    });
                 } else {
                     tracing::warn!(
                         data_dir = %data_dir.display(), pid = info.pid, running_port = info.port,
                         wanted_port = opts.port,
-                        "PostgreSQL is already running in this data directory on another port; restarting it"
+                        "PostgreSQL is already running in this data directory on another port, used by no other semrec process; restarting it"
                     );
                     let out = runner
                         .pg_ctl_stop_async(&data_dir)
@@ -388,6 +433,7 @@ impl LocalCluster {
                             ),
                         });
                     }
+                    decision.record_started(None);
                 }
             }
         }
@@ -417,6 +463,7 @@ impl LocalCluster {
                 };
                 let port = start_server(&runner, &data_dir, port, auto_port, ephemeral, &bin_major)
                     .await?;
+                decision.record_started(live_postmaster(&data_dir).map(|s| s.pid));
                 (port, password)
             }
         };
@@ -430,10 +477,16 @@ impl LocalCluster {
             runner,
             temp_root,
             stopped: false,
-            owned: reuse_port.is_none(),
+            claim: Some(claim),
+            ephemeral,
+            bin_major,
         };
-        // From here on an error drops `cluster`, which stops the server again.
-        cluster.prepare_database().await?;
+        // Under the decision lock: two processes creating the database at once
+        // collide in the catalog. On an error `cluster` is dropped, which stops
+        // the server again, after the lock is released (its drop takes it too).
+        let prepared = cluster.prepare_database().await;
+        drop(decision);
+        prepared?;
         tracing::info!(
             data_dir = %cluster.data_dir.display(),
             port = cluster.port,
@@ -458,7 +511,7 @@ impl LocalCluster {
             match sqlx::query(&sql).execute(&mut admin).await {
                 Ok(_) => tracing::info!(database = %self.database, "created database"),
                 // Someone else created it at the same moment.
-                Err(e) if sql_state(&e).as_deref() == Some("42P04") => {}
+                Err(e) if matches!(sql_state(&e).as_deref(), Some("42P04" | "23505")) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -484,24 +537,30 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        if self.stopped || !self.owned {
+        if self.stopped {
             return;
         }
         self.stopped = true;
-        if server_pid(&self.data_dir).is_some() {
-            match self.runner.pg_ctl_stop_blocking(&self.data_dir) {
-                Ok(out) if out.status.success() => {
-                    tracing::info!(data_dir = %self.data_dir.display(), "PostgreSQL stopped (dropped)")
+        match DecisionLock::acquire_blocking(&self.data_dir) {
+            Ok(decision) => match self.reason_to_leave(&decision) {
+                Some(reason) => {
+                    tracing::info!(data_dir = %self.data_dir.display(), "leaving PostgreSQL running (dropped): {reason}")
                 }
-                Ok(out) => tracing::warn!(
-                    data_dir = %self.data_dir.display(),
-                    output = %one_line(&output_text(&out)),
-                    "pg_ctl stop failed while dropping the cluster"
-                ),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not run pg_ctl stop while dropping the cluster")
+                None => {
+                    let started = Instant::now();
+                    match self.runner.pg_ctl_stop_blocking(&self.data_dir) {
+                        Ok(out) => {
+                            if let Err(e) = self.stopped_by(&decision, &out, started) {
+                                tracing::warn!("while dropping the cluster: {e}");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not run pg_ctl stop while dropping the cluster")
+                        }
+                    }
                 }
-            }
+            },
+            Err(e) => tracing::warn!("not stopping PostgreSQL while dropping the cluster: {e}"),
         }
         if let Some(root) = self.temp_root.take() {
             if let Err(e) = std::fs::remove_dir_all(&root) {
@@ -522,7 +581,7 @@ struct ServiceUser {
 }
 
 #[derive(Debug, Clone)]
-struct Runner {
+pub(crate) struct Runner {
     bin_dir: PathBuf,
     /// Set when we are root: run everything as this user.
     service: Option<ServiceUser>,
@@ -596,7 +655,7 @@ impl Runner {
         cmd
     }
 
-    fn command(&self, program: &str) -> tokio::process::Command {
+    pub(crate) fn command(&self, program: &str) -> tokio::process::Command {
         tokio::process::Command::from(self.std_command(program))
     }
 
@@ -657,7 +716,7 @@ impl Runner {
         ]
     }
 
-    async fn pg_ctl_stop_async(&self, data_dir: &Path) -> std::io::Result<Output> {
+    pub(crate) async fn pg_ctl_stop_async(&self, data_dir: &Path) -> std::io::Result<Output> {
         self.command("pg_ctl")
             .args(Self::pg_ctl_stop_args(data_dir))
             .output()
@@ -693,7 +752,7 @@ impl Runner {
     }
 }
 
-fn output_text(out: &Output) -> String {
+pub(crate) fn output_text(out: &Output) -> String {
     let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
     let err = String::from_utf8_lossy(&out.stderr);
     if !err.trim().is_empty() {
@@ -857,7 +916,11 @@ fn read_password(data_dir: &Path) -> Result<String, ClusterError> {
 }
 
 /// Writes `contents` to a new file with mode 0600, owned by the cluster's OS user.
-fn write_private_file(runner: &Runner, path: &Path, contents: &str) -> Result<(), ClusterError> {
+pub(crate) fn write_private_file(
+    runner: &Runner,
+    path: &Path,
+    contents: &str,
+) -> Result<(), ClusterError> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -1092,7 +1155,7 @@ async fn init_cluster(
     Ok(password)
 }
 
-fn settings(data_dir: &Path, port: u16, ephemeral: bool) -> String {
+pub(crate) fn settings(data_dir: &Path, port: u16, ephemeral: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -1115,6 +1178,8 @@ fn settings(data_dir: &Path, port: u16, ephemeral: bool) -> String {
         // The path is too long for a unix socket; TCP on 127.0.0.1 is all we use.
         let _ = writeln!(s, "unix_socket_directories = ''");
     }
+    // Room for the server's pools (sized from its in-flight limit) and CLI commands.
+    let _ = writeln!(s, "max_connections = 300");
     let _ = writeln!(s, "shared_buffers = 256MB");
     let _ = writeln!(s, "maintenance_work_mem = 512MB");
     if ephemeral {
@@ -1128,156 +1193,6 @@ fn settings(data_dir: &Path, port: u16, ephemeral: bool) -> String {
         let _ = writeln!(s, "full_page_writes = on");
     }
     s
-}
-
-// ---------------------------------------------------------------------------
-// Starting the server
-
-struct RunningServer {
-    pid: u32,
-    port: u16,
-}
-
-/// The pid in postmaster.pid, if that file exists.
-fn server_pid(data_dir: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
-    text.lines().next()?.trim().parse().ok()
-}
-
-/// A live postmaster for this data directory, per postmaster.pid and /proc.
-fn running_server(data_dir: &Path) -> Option<RunningServer> {
-    let pid_file = data_dir.join("postmaster.pid");
-    let text = std::fs::read_to_string(&pid_file).ok()?;
-    let mut lines = text.lines();
-    let pid: u32 = lines.next()?.trim().parse().ok()?;
-    let port: u16 = lines
-        .nth(2)
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0);
-    // The postmaster's working directory is its data directory; a recycled pid
-    // (after a reboot or in a container) points somewhere else.
-    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-    if cwd.as_deref() == Some(data_dir) {
-        return Some(RunningServer { pid, port });
-    }
-    if cwd.is_some() || Path::new(&format!("/proc/{pid}")).exists() {
-        tracing::warn!(pid, file = %pid_file.display(), "stale postmaster.pid (its pid now belongs to another process); removing it");
-        let _ = std::fs::remove_file(&pid_file);
-    } else {
-        tracing::info!(
-            pid,
-            "found postmaster.pid of a server that is gone (crash?); PostgreSQL will recover"
-        );
-    }
-    None
-}
-
-fn free_port() -> Result<u16, ClusterError> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .map_err(io_err("could not find a free port on 127.0.0.1"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(io_err("could not find a free port on 127.0.0.1"))
-}
-
-fn check_port_free(port: u16) -> Result<(), ClusterError> {
-    match std::net::TcpListener::bind(("127.0.0.1", port)) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            Err(ClusterError::PortInUse { port })
-        }
-        Err(e) => Err(ClusterError::Io {
-            context: format!("could not check whether port {port} on 127.0.0.1 is free"),
-            source: e,
-        }),
-    }
-}
-
-fn rotate_log(log: &Path) {
-    if std::fs::metadata(log)
-        .map(|m| m.len() > LOG_ROTATE_BYTES)
-        .unwrap_or(false)
-    {
-        let _ = std::fs::rename(log, log.with_extension("log.old"));
-    }
-}
-
-fn log_tail(log: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Writes the settings and runs `pg_ctl start -w`; returns the port it listens on.
-/// With an auto-picked port, a port grabbed by someone else in the meantime is
-/// replaced by another free one (a few times).
-async fn start_server(
-    runner: &Runner,
-    data_dir: &Path,
-    mut port: u16,
-    auto_port: bool,
-    ephemeral: bool,
-    bin_major: &str,
-) -> Result<u16, ClusterError> {
-    let log = data_dir.join(LOG_FILE);
-    rotate_log(&log);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let conf = data_dir.join(SETTINGS_FILE);
-        write_private_file(runner, &conf, &settings(data_dir, port, ephemeral))?;
-        let started = Instant::now();
-        let out = runner
-            .command("pg_ctl")
-            .arg("start")
-            .arg("-D")
-            .arg(data_dir)
-            .arg("-l")
-            .arg(&log)
-            .args(["-w", "-t", &START_TIMEOUT_SECS.to_string()])
-            .output()
-            .await
-            .map_err(io_err("could not run pg_ctl start"))?;
-        if out.status.success() {
-            tracing::info!(
-                data_dir = %data_dir.display(),
-                port,
-                version = bin_major,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "PostgreSQL started"
-            );
-            return Ok(port);
-        }
-        let tail = log_tail(&log, 15);
-        let port_taken =
-            tail.contains("could not bind IPv4 address") || tail.contains("Address already in use");
-        if port_taken && auto_port && attempt < 4 {
-            tracing::warn!(
-                port,
-                "port was taken before PostgreSQL could bind it; trying another"
-            );
-            // Make sure no half-started server is left behind before retrying.
-            if running_server(data_dir).is_some() {
-                let _ = runner.pg_ctl_stop_async(data_dir).await;
-            }
-            port = free_port()?;
-            continue;
-        }
-        // pg_ctl -t timed out but the server may still come up: don't leave it behind.
-        if running_server(data_dir).is_some() {
-            let _ = runner.pg_ctl_stop_async(data_dir).await;
-        }
-        if port_taken {
-            return Err(ClusterError::PortInUse { port });
-        }
-        let mut log_tail = output_text(&out);
-        if !tail.is_empty() {
-            log_tail.push('\n');
-            log_tail.push_str(&tail);
-        }
-        return Err(ClusterError::StartFailed { log_tail });
-    }
 }
 
 // ---------------------------------------------------------------------------

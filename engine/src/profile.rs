@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::embed::TextKind;
 use crate::error::{EngineError, Result};
+use crate::list_limits;
 use crate::Engine;
 
 pub const MAX_INTERESTS: usize = 50;
@@ -99,10 +100,12 @@ pub struct ProfileElement {
     pub item_id: Option<i64>,
 }
 
-fn clean_list(values: &[String], max: usize, what: &str) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
+fn clean_list(values: &[String], max: usize, what: &str, plural: &str) -> Result<Vec<String>> {
+    // The raw length first: no entry is looked at in a list far beyond the limit.
+    list_limits::check_raw_len(values.len(), max, plural)?;
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
     for v in values {
-        let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+        let v = list_limits::collapse_whitespace(v);
         if v.is_empty() {
             continue;
         }
@@ -112,10 +115,9 @@ fn clean_list(values: &[String], max: usize, what: &str) -> Result<Vec<String>> 
                 v.chars().take(20).collect::<String>()
             )));
         }
-        if !out.iter().any(|o| o.eq_ignore_ascii_case(&v)) {
-            out.push(v);
-        }
+        out.push(v);
     }
+    let out = list_limits::dedupe_ignore_ascii_case(out);
     if out.len() > max {
         return Err(EngineError::Invalid(format!(
             "at most {max} {what}s, got {}",
@@ -135,8 +137,8 @@ impl Profile {
             )));
         }
         Ok(Profile {
-            interests: clean_list(&self.interests, MAX_INTERESTS, "interest")?,
-            classes: clean_list(&self.classes, MAX_CLASSES, "class")?,
+            interests: clean_list(&self.interests, MAX_INTERESTS, "interest", "interests")?,
+            classes: clean_list(&self.classes, MAX_CLASSES, "class", "classes")?,
             history: self.history.clone(),
             about,
         })
@@ -277,20 +279,27 @@ pub fn normalize_handle(handle: &str) -> Result<String> {
 impl Engine {
     pub async fn user_by_handle(&self, handle: &str, create: bool) -> Result<User> {
         let handle = normalize_handle(handle)?;
-        let row: Option<(i64, String)> = if create {
-            sqlx::query_as(
-                "INSERT INTO users (handle) VALUES ($1)
-                 ON CONFLICT (handle) DO UPDATE SET handle = EXCLUDED.handle RETURNING id, handle",
-            )
-            .bind(&handle)
-            .fetch_optional(self.pool())
-            .await?
-        } else {
+        let existing = || {
             sqlx::query_as("SELECT id, handle FROM users WHERE handle = $1")
                 .bind(&handle)
                 .fetch_optional(self.pool())
-                .await?
         };
+        let mut row: Option<(i64, String)> = existing().await?;
+        if row.is_none() && create {
+            // DO NOTHING, not a dummy DO UPDATE: an update would lock the user's
+            // row (FOR UPDATE, a key column) against the foreign-key checks of
+            // every impression being written for them, on every request.
+            row = sqlx::query_as(
+                "INSERT INTO users (handle) VALUES ($1) ON CONFLICT (handle) DO NOTHING RETURNING id, handle",
+            )
+            .bind(&handle)
+            .fetch_optional(self.pool())
+            .await?;
+            if row.is_none() {
+                // Another request created it meanwhile; a new statement sees it.
+                row = existing().await?;
+            }
+        }
         row.map(|(id, handle)| User { id, handle })
             .ok_or_else(|| EngineError::NotFound(format!("user '{handle}'")))
     }
@@ -330,7 +339,7 @@ impl Engine {
     pub async fn save_profile(&self, user_id: i64, profile: &Profile) -> Result<Profile> {
         profile.check_history()?;
         let p = profile.normalized()?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.pool()).await?;
         sqlx::query(
             "INSERT INTO profiles (user_id, interests, classes, about, updated_at) VALUES ($1, $2, $3, $4, now())
              ON CONFLICT (user_id) DO UPDATE SET interests = $2, classes = $3, about = $4, updated_at = now()",
@@ -352,41 +361,47 @@ impl Engine {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        // Oldest last in the list: insert with decreasing timestamps to keep the order.
-        for (age, entry) in p.history.iter().enumerate() {
-            let when = format!("{age} seconds");
+        // One statement for the whole history (not one per entry). Oldest last in
+        // the list: entry n is n seconds older than the first, which keeps the order.
+        let mut item_ids: Vec<Option<&str>> = Vec::with_capacity(p.history.len());
+        let mut texts: Vec<Option<String>> = Vec::with_capacity(p.history.len());
+        for entry in &p.history {
             match entry {
                 HistoryEntry::Item { id, .. } => {
-                    let n = sqlx::query(
-                        "INSERT INTO profile_history (user_id, item_id, consumed_at)
-                         SELECT $1, id, now() - $3::interval FROM items WHERE external_id = $2
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(user_id)
-                    .bind(id)
-                    .bind(&when)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if n == 0 && !self.item_exists(&mut tx, id).await? {
-                        return Err(EngineError::Invalid(format!(
-                            "history item '{id}' is not in the catalog"
-                        )));
-                    }
+                    item_ids.push(Some(id));
+                    texts.push(None);
                 }
                 HistoryEntry::Text { text } => {
-                    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                    sqlx::query(
-                        "INSERT INTO profile_history (user_id, free_text, consumed_at) VALUES ($1, $2, now() - $3::interval)",
-                    )
-                    .bind(user_id)
-                    .bind(&text)
-                    .bind(&when)
-                    .execute(&mut *tx)
-                    .await?;
+                    item_ids.push(None);
+                    texts.push(Some(text.split_whitespace().collect::<Vec<_>>().join(" ")));
                 }
             }
         }
+        let unknown: Option<String> = sqlx::query_scalar(
+            "SELECT e FROM unnest($1::text[]) e
+             WHERE e IS NOT NULL AND NOT EXISTS (SELECT 1 FROM items WHERE external_id = e) LIMIT 1",
+        )
+        .bind(&item_ids)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = unknown {
+            return Err(EngineError::Invalid(format!(
+                "history item '{id}' is not in the catalog"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO profile_history (user_id, item_id, free_text, consumed_at)
+             SELECT $1, i.id, e.text, now() - make_interval(secs => (e.ord - 1)::float8)
+             FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS e(item, text, ord)
+             LEFT JOIN items i ON i.external_id = e.item
+             ORDER BY e.ord
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(&item_ids)
+        .bind(&texts)
+        .execute(&mut *tx)
+        .await?;
         // Only items that entered or left the history change their count.
         let now: Vec<i64> = sqlx::query_scalar(
             "SELECT item_id FROM profile_history WHERE user_id = $1 AND item_id IS NOT NULL",
@@ -401,15 +416,6 @@ impl Engine {
         crate::recommend::refresh_popularity(&mut tx, &changed).await?;
         tx.commit().await?;
         self.load_profile(user_id).await
-    }
-
-    async fn item_exists(&self, tx: &mut sqlx::PgConnection, external_id: &str) -> Result<bool> {
-        Ok(
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM items WHERE external_id = $1)")
-                .bind(external_id)
-                .fetch_one(tx)
-                .await?,
-        )
     }
 
     pub async fn dismiss(&self, user_id: i64, item_external_id: &str) -> Result<()> {

@@ -7,7 +7,7 @@
 //! that order. With no prior and a single query vector the index order is the
 //! answer, so the pool step is skipped.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use sqlx::Postgres;
 use crate::catalog::Item;
 use crate::error::{EngineError, Result};
 use crate::events::{ImpressionContext, ShownItem};
+use crate::fusion::{fuse, scale_per_list, Features, FusionWeights};
 use crate::profile::{dot, ElementKind, HistoryEntry, Profile, ProfileQuery, ProfileStrategy};
 use crate::Engine;
 
@@ -25,6 +26,11 @@ pub const MAX_K: usize = 100;
 /// Deepest rank served: ranks are stored up to 1000 (`impression_items.rank`), so
 /// `offset + k` may not go past it.
 pub const MAX_RANK: usize = 1000;
+
+/// Most values one filter list (languages, sources, tags) may hold.
+pub const MAX_FILTER_VALUES: usize = 100;
+/// Longest filter value (the longest id, title or tag a catalog stores is shorter).
+pub const MAX_FILTER_VALUE_CHARS: usize = 200;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Filters {
@@ -38,6 +44,32 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// Refuses filter lists beyond [`MAX_FILTER_VALUES`] values of at most
+    /// [`MAX_FILTER_VALUE_CHARS`]: every candidate row is compared with every value.
+    pub fn check_sizes(&self) -> Result<()> {
+        for (what, values) in [
+            ("languages", &self.languages),
+            ("sources", &self.sources),
+            ("tags", &self.tags),
+        ] {
+            if values.len() > MAX_FILTER_VALUES {
+                return Err(EngineError::Invalid(format!(
+                    "filters.{what} has {} values: at most {MAX_FILTER_VALUES}",
+                    values.len()
+                )));
+            }
+            if values
+                .iter()
+                .any(|v| v.chars().count() > MAX_FILTER_VALUE_CHARS)
+            {
+                return Err(EngineError::Invalid(format!(
+                    "filters.{what}: a value is longer than {MAX_FILTER_VALUE_CHARS} characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.languages.is_empty() && self.sources.is_empty() && self.tags.is_empty()
     }
@@ -104,6 +136,7 @@ impl RecommendOptions {
                 self.offset, self.k
             )));
         }
+        self.filters.check_sizes()?;
         if let Some(l) = self.diversity_lambda {
             if !(0.0..=1.0).contains(&l) {
                 return Err(EngineError::Invalid(
@@ -126,8 +159,9 @@ pub struct Explanation {
 pub struct Recommendation {
     pub rank: usize,
     /// Cosine similarity to the query (max-similarity profiles: to the profile element
-    /// that explains the item). The order also counts the popularity prior when
-    /// `EngineSettings::popularity_weight` is above 0, so it may not decrease strictly.
+    /// that explains the item). The order also counts the collaborative channel and the
+    /// popularity prior (`EngineSettings::collaborative_weight`, `popularity_weight`),
+    /// so it may not decrease down the list.
     pub score: f32,
     pub item: Item,
     pub explanation: Option<Explanation>,
@@ -156,7 +190,7 @@ pub struct PathTimings {
 }
 
 /// A candidate from the index with its vector (for MMR and explanations).
-struct Candidate {
+pub(crate) struct Candidate {
     item: Item,
     distance: f64,
     vector: Vec<f32>,
@@ -165,7 +199,7 @@ struct Candidate {
 }
 
 #[derive(sqlx::FromRow)]
-struct CandidateRow {
+pub(crate) struct CandidateRow {
     #[sqlx(flatten)]
     item: Item,
     embedding: pgvector::Vector,
@@ -193,6 +227,8 @@ struct Scored {
     score: f32,
     /// Index of the profile element that explains it, when scoring picked one.
     element: Option<usize>,
+    /// What each channel says about it (the score is their fusion).
+    features: Features,
 }
 
 /// How candidates are found and scored.
@@ -205,14 +241,14 @@ enum Scoring<'a> {
 }
 
 /// Columns of a candidate row; `items` is in scope.
-const CANDIDATE_COLUMNS: &str =
+pub(crate) const CANDIDATE_COLUMNS: &str =
     "items.id, items.external_id, items.title, items.description, items.language, items.source,
      items.tags, items.url, items.embedding,
      COALESCE((SELECT p.users FROM item_popularity p WHERE p.item_id = items.id), 0)::int8 AS popularity";
 
 /// Which items may be recommended: $2 model, $3 languages, $4 sources, $5 tags,
 /// $6 excluded item ids, $7 the user whose consumed, clicked and dismissed items are left out.
-const CANDIDATE_FILTER: &str = "items.embedding IS NOT NULL AND items.model_id = $2
+pub(crate) const CANDIDATE_FILTER: &str = "items.embedding IS NOT NULL AND items.model_id = $2
    AND ($3::text[] IS NULL OR items.language = ANY($3))
    AND ($4::text[] IS NULL OR items.source = ANY($4))
    AND ($5::text[] IS NULL OR items.tags && $5)
@@ -265,9 +301,13 @@ pub struct CandidatePlans {
 /// Serialises popularity recounts (any constant works; this one reads "semrec01").
 const POPULARITY_LOCK: i64 = 0x7365_6d72_6563_3031;
 
-/// Recounts `item_ids`' popularity (distinct users with the item in their history or
-/// a click on it; anonymous clicks count one each) inside the caller's transaction,
-/// after its writes.
+/// Distinct signed-in users with an item in their history or a click on it: each
+/// counts once however often they click, and anonymous clicks count not at all
+/// (anyone can make them in a loop). An SQL aggregate over rows `s(user_id)`.
+const POPULARITY_USERS: &str = "count(DISTINCT s.user_id)";
+
+/// Recounts `item_ids`' popularity ([`POPULARITY_USERS`]) inside the caller's
+/// transaction, after its writes.
 pub(crate) async fn refresh_popularity(
     conn: &mut sqlx::PgConnection,
     item_ids: &[i64],
@@ -282,16 +322,17 @@ pub(crate) async fn refresh_popularity(
         .bind(POPULARITY_LOCK)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO item_popularity (item_id, users)
-         SELECT i.id, (SELECT count(DISTINCT s.user_id) + count(*) FILTER (WHERE s.user_id IS NULL)
+         SELECT i.id, (SELECT {POPULARITY_USERS}
                        FROM (SELECT h.user_id FROM profile_history h WHERE h.item_id = i.id
                              UNION ALL
                              SELECT im.user_id FROM clicks c JOIN impressions im ON im.id = c.impression_id
-                             WHERE c.item_id = i.id) s)::int
+                             WHERE c.item_id = i.id AND im.user_id IS NOT NULL) s)::int
          FROM items i WHERE i.id = ANY($1)
-         ON CONFLICT (item_id) DO UPDATE SET users = EXCLUDED.users",
-    )
+         ON CONFLICT (item_id) DO UPDATE SET users = EXCLUDED.users"
+    ))
+    .persistent(false)
     .bind(item_ids)
     .execute(&mut *conn)
     .await?;
@@ -302,8 +343,16 @@ pub(crate) async fn refresh_popularity(
 /// the first click would otherwise give its item the full prior, pushing it to everyone.
 const POPULARITY_EVIDENCE_FLOOR: i64 = 20;
 
-/// ln(1 + users) / ln(1 + max(max users, floor)): the popularity prior in [0, 1].
-fn prior(popularity: i64, max: i64) -> f32 {
+/// Users an item needs before any of them count: one user's evidence (however
+/// many clicks, however many lists) must not move an item in everyone else's lists.
+pub const POPULARITY_MIN_USERS: i64 = 2;
+
+/// The popularity prior in [0, 1]: ln(1 + u) / ln(1 + max(max u, floor)), where u
+/// counts the users beyond the first ([`POPULARITY_MIN_USERS`]).
+/// Public so that the offline evaluation scores with this very function.
+pub fn prior(popularity: i64, max: i64) -> f32 {
+    let beyond = |users: i64| (users - (POPULARITY_MIN_USERS - 1)).max(0);
+    let (popularity, max) = (beyond(popularity), beyond(max));
     if max <= 0 {
         return 0.0;
     }
@@ -379,7 +428,7 @@ impl Engine {
         ef_search: u32,
         scan: Scan,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.pool()).await?;
         sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.max_scan_tuples', $2, true), set_config('jit', 'off', true), set_config('enable_indexscan', $3, true)")
             .bind(ef_search.to_string())
             .bind(self.settings.max_scan_tuples.max(1).to_string())
@@ -395,7 +444,7 @@ impl Engine {
     }
 
     /// Binds `$2`–`$7` of [`CANDIDATE_FILTER`].
-    fn bind_filter<'q, O>(
+    pub(crate) fn bind_filter<'q, O>(
         &self,
         query: QueryAs<'q, Postgres, O, PgArguments>,
         filters: &Filters,
@@ -615,7 +664,7 @@ impl Engine {
     /// Recounts every item's popularity from scratch (after bulk deletions of users,
     /// whose cascades bypass the per-save upkeep). Returns how many items have a count.
     pub async fn rebuild_popularity(&self) -> Result<u64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::store::begin_on(self.jobs_pool()).await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(POPULARITY_LOCK)
             .execute(&mut *tx)
@@ -623,14 +672,16 @@ impl Engine {
         sqlx::query("DELETE FROM item_popularity")
             .execute(&mut *tx)
             .await?;
-        let n = sqlx::query(
+        let n = sqlx::query(&format!(
             "INSERT INTO item_popularity (item_id, users)
-             SELECT item_id, (count(DISTINCT user_id) + count(*) FILTER (WHERE user_id IS NULL))::int
+             SELECT s.item_id, ({POPULARITY_USERS})::int
              FROM (SELECT h.item_id, h.user_id FROM profile_history h WHERE h.item_id IS NOT NULL
                    UNION ALL
-                   SELECT c.item_id, im.user_id FROM clicks c JOIN impressions im ON im.id = c.impression_id) s
-             GROUP BY item_id",
-        )
+                   SELECT c.item_id, im.user_id FROM clicks c JOIN impressions im ON im.id = c.impression_id
+                   WHERE im.user_id IS NOT NULL) s
+             GROUP BY s.item_id"
+        ))
+        .persistent(false)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -647,11 +698,16 @@ impl Engine {
         )
     }
 
+    /// Candidates scored and ordered: the first `offset + k` (after MMR when asked),
+    /// or with `whole_pool` every candidate found, best first. `history`: the user's
+    /// consumed item ids, the collaborative channel's input.
     async fn rank(
         &self,
         scoring: Scoring<'_>,
         opts: &RecommendOptions,
         exclusions: &Exclusions,
+        history: &[i64],
+        whole_pool: bool,
     ) -> Result<Vec<Scored>> {
         opts.validate()?;
         let weight = self.settings.popularity_weight.max(0.0);
@@ -669,10 +725,13 @@ impl Engine {
                 similarity,
                 score: similarity,
                 element: None,
+                features: Features::default(),
             }
         };
+        let col_weight = self.settings.collaborative_weight.max(0.0);
+        let channel = !history.is_empty() && (col_weight > 0.0 || whole_pool);
         if let Scoring::Nearest { query, .. } = scoring {
-            if !with_prior && !diversify {
+            if !with_prior && !diversify && !channel && !whole_pool {
                 // The index order is the answer: let SQL cut the page.
                 let page = self
                     .nearest(query, opts.k, opts.offset, &opts.filters, exclusions)
@@ -702,14 +761,46 @@ impl Engine {
                     .await?
             }
         };
-        let max_pop = if with_prior {
+        let mut pool = pool;
+        // The collaborative channel: its candidates join the pool, and every candidate
+        // gets its collaborative score.
+        let mut raw_collab: HashMap<i64, f64> = HashMap::new();
+        if channel {
+            let semantic: Vec<i64> = pool.iter().map(|c| c.item.id).collect();
+            let mut known: HashSet<i64> = semantic.iter().copied().collect();
+            for (c, score) in self
+                .collaborative_candidates(history, pool_size, &opts.filters, exclusions)
+                .await?
+            {
+                raw_collab.insert(c.item.id, score);
+                if known.insert(c.item.id) {
+                    pool.push(c);
+                }
+            }
+            let missing: Vec<i64> = semantic
+                .into_iter()
+                .filter(|id| !raw_collab.contains_key(id))
+                .collect();
+            raw_collab.extend(self.collaborative_scores(history, &missing).await?);
+        }
+        let raw: Vec<f64> = pool
+            .iter()
+            .map(|c| raw_collab.get(&c.item.id).copied().unwrap_or(0.0))
+            .collect();
+        let collab = scale_per_list(&raw);
+        let weights = FusionWeights {
+            popularity: if with_prior { weight } else { 0.0 },
+            collaborative: if channel { col_weight } else { 0.0 },
+        };
+        let max_pop = if with_prior || whole_pool {
             self.max_popularity().await?
         } else {
             0
         };
         let mut scored: Vec<Scored> = pool
             .into_iter()
-            .map(|c| {
+            .zip(collab)
+            .map(|(c, collaborative)| {
                 let mut s = match scoring {
                     Scoring::Nearest { .. } => similarity_only(c),
                     Scoring::MaxSim(profile) => {
@@ -724,12 +815,16 @@ impl Engine {
                             similarity,
                             score,
                             element: Some(element).filter(|&e| e != usize::MAX),
+                            features: Features::default(),
                         }
                     }
                 };
-                if with_prior {
-                    s.score += weight * prior(s.candidate.popularity, max_pop);
-                }
+                s.features = Features {
+                    semantic: s.score,
+                    collaborative,
+                    popularity: prior(s.candidate.popularity, max_pop),
+                };
+                s.score = fuse(&s.features, &weights);
                 s
             })
             .collect();
@@ -738,6 +833,9 @@ impl Engine {
                 .total_cmp(&a.score)
                 .then(a.candidate.item.id.cmp(&b.candidate.item.id))
         });
+        if whole_pool {
+            return Ok(scored);
+        }
         let mut picked = match opts.diversity_lambda {
             // A deep diversified page is CPU work (pool × offset+k dot products):
             // keep it off the async workers.
@@ -805,17 +903,46 @@ impl Engine {
             .0)
     }
 
-    async fn recommend_profile(
+    /// Every candidate the recommend path finds for a stored user (all channels on,
+    /// whatever their weights), with its features, best first by the configured
+    /// fusion: external id and features. For tuning the fusion weights offline with
+    /// [`crate::fusion::fuse`] on exactly what the engine scores.
+    pub async fn candidate_features_for_user(
+        &self,
+        user_id: i64,
+        opts: &RecommendOptions,
+    ) -> Result<Vec<(String, Features)>> {
+        opts.validate()?;
+        let profile = self.load_profile(user_id).await?;
+        let (query, exclusions) = self.profile_inputs(Some(user_id), &profile).await?;
+        let scoring = self.profile_scoring(&query);
+        let history = exclusions.item_ids.clone();
+        Ok(self
+            .rank(scoring, opts, &exclusions, &history, true)
+            .await?
+            .into_iter()
+            .map(|s| (s.candidate.item.external_id, s.features))
+            .collect())
+    }
+
+    fn profile_scoring<'a>(&self, query: &'a ProfileQuery) -> Scoring<'a> {
+        match self.settings.profile_strategy {
+            ProfileStrategy::MaxSim => Scoring::MaxSim(query),
+            ProfileStrategy::Centroid | ProfileStrategy::Concat => Scoring::Nearest {
+                query: &query.vector,
+                prior: true,
+            },
+        }
+    }
+
+    /// A profile's query and what its list leaves out (its consumed items, which are
+    /// also the collaborative channel's history).
+    async fn profile_inputs(
         &self,
         user_id: Option<i64>,
         profile: &Profile,
-        opts: &RecommendOptions,
-        recording: Recording,
-    ) -> Result<(RecommendationList, PathTimings)> {
-        let started = Instant::now();
-        opts.validate()?;
+    ) -> Result<(ProfileQuery, Exclusions)> {
         let query = self.profile_query(profile).await?;
-        let profiled = started.elapsed();
         let mut item_ids: Vec<i64> = query
             .elements
             .iter()
@@ -837,15 +964,24 @@ impl Engine {
                 .fetch_all(self.pool())
                 .await?;
         }
-        let exclusions = Exclusions { user_id, item_ids };
-        let scoring = match self.settings.profile_strategy {
-            ProfileStrategy::MaxSim => Scoring::MaxSim(&query),
-            ProfileStrategy::Centroid | ProfileStrategy::Concat => Scoring::Nearest {
-                query: &query.vector,
-                prior: true,
-            },
-        };
-        let candidates = self.rank(scoring, opts, &exclusions).await?;
+        Ok((query, Exclusions { user_id, item_ids }))
+    }
+
+    async fn recommend_profile(
+        &self,
+        user_id: Option<i64>,
+        profile: &Profile,
+        opts: &RecommendOptions,
+        recording: Recording,
+    ) -> Result<(RecommendationList, PathTimings)> {
+        let started = Instant::now();
+        opts.validate()?;
+        let (query, exclusions) = self.profile_inputs(user_id, profile).await?;
+        let profiled = started.elapsed();
+        let scoring = self.profile_scoring(&query);
+        let candidates = self
+            .rank(scoring, opts, &exclusions, &exclusions.item_ids, false)
+            .await?;
         let ranked = started.elapsed();
         let list = self
             .serve(
@@ -899,7 +1035,7 @@ impl Engine {
             query: &vector,
             prior: false,
         };
-        let candidates = self.rank(scoring, opts, &exclusions).await?;
+        let candidates = self.rank(scoring, opts, &exclusions, &[], false).await?;
         self.serve(
             user_id,
             Recording::Record(ImpressionContext::Similar),
@@ -1014,6 +1150,7 @@ mod tests {
             similarity,
             score: similarity,
             element: None,
+            features: Features::default(),
         }
     }
 
@@ -1021,10 +1158,18 @@ mod tests {
     fn prior_is_log_scaled_to_the_most_popular_item() {
         assert_eq!(prior(0, 0), 0.0);
         assert_eq!(prior(5, 0), 0.0);
-        assert_eq!(prior(0, 40), 0.0);
-        assert!((prior(40, 40) - 1.0).abs() < 1e-6);
-        // ln 6 / ln 36 = 0.5: the log scale halves at the square root of the top count.
-        assert!((prior(5, 35) - 0.5).abs() < 1e-6);
+        assert_eq!(prior(0, 41), 0.0);
+        assert!((prior(41, 41) - 1.0).abs() < 1e-6);
+        // ln 6 / ln 36 = 0.5: the log scale halves at the square root of the top
+        // count (of users beyond the first).
+        assert!((prior(6, 36) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn one_user_alone_moves_nothing() {
+        assert_eq!(prior(1, 1), 0.0);
+        assert_eq!(prior(1, 50), 0.0);
+        assert!(prior(2, 50) > 0.0);
     }
 
     #[test]
@@ -1043,11 +1188,11 @@ mod tests {
 
     #[test]
     fn prior_of_a_young_catalog_is_scaled_to_the_evidence_floor() {
-        // One click in a fresh deployment is not the full prior: ln 2 / ln 21.
+        // Two users in a fresh deployment are not the full prior: ln 2 / ln 21.
         let expected = (2f64.ln() / 21f64.ln()) as f32;
-        assert!((prior(1, 1) - expected).abs() < 1e-6);
-        assert!(prior(1, 1) < 0.25);
-        assert!((prior(20, 20) - 1.0).abs() < 1e-6);
+        assert!((prior(2, 2) - expected).abs() < 1e-6);
+        assert!(prior(2, 2) < 0.25);
+        assert!((prior(21, 21) - 1.0).abs() < 1e-6);
     }
 
     #[test]

@@ -1,49 +1,145 @@
-//! The PostgreSQL + pgvector store: connection pool and migrations.
+//! The PostgreSQL + pgvector store: connection pools and migrations.
+//!
+//! Two pools, so long work never eats the time budget or the connections of
+//! requests:
+//! - the request pool: every statement gets `statement_timeout` and
+//!   `lock_timeout`, so no request waits on a slow statement or a lock for long;
+//!   a timed-out statement is a 503 with `Retry-After`, not a stall;
+//! - the jobs pool: imports, reindexing, index builds, popularity recounts and
+//!   migrations, with no time limits (an HNSW build over a million rows takes
+//!   minutes) and their own connections.
 
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::{EngineError, Result};
 
 /// Vector dimensions of the `vector(N)` columns in the schema.
 pub const EMBEDDING_DIMS: usize = 384;
+/// Default request-path `statement_timeout`.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default request-path `lock_timeout`.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default size of the jobs pool: a running import holds up to three connections
+/// (its bulk-load lock, a chunk being written, the next chunk's lookup), an index
+/// build two and its progress log one.
+pub const DEFAULT_JOB_CONNECTIONS: u32 = 8;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Sizes and time limits of the two pools.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections of the request pool.
+    pub request_connections: u32,
+    /// Connections of the jobs pool.
+    pub job_connections: u32,
+    /// `statement_timeout` of request statements; zero = none.
+    pub statement_timeout: Duration,
+    /// `lock_timeout` of request statements; zero = none.
+    pub lock_timeout: Duration,
+}
+
+impl StoreOptions {
+    pub fn new(request_connections: u32) -> Self {
+        Self {
+            request_connections,
+            job_connections: DEFAULT_JOB_CONNECTIONS,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    jobs: PgPool,
+}
+
+fn millis(d: Duration) -> String {
+    format!("{}ms", d.as_millis())
+}
+
+/// A pool whose connections are checked when taken: a connection still inside a
+/// transaction is closed, never handed out. (A transaction left open on a pooled
+/// connection holds its row locks until someone happens to commit on it: the
+/// 20 s stall of issue #14.)
+fn pool_options(max: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max.max(1))
+        // A short acquire timeout turns an outage into a quick `Unavailable`
+        // (HTTP 503) instead of a hung request; the pool reconnects by itself.
+        .acquire_timeout(Duration::from_secs(3))
+        // The check below replaces sqlx's ping (one round trip either way).
+        .test_before_acquire(false)
+        .before_acquire(|conn, _meta| {
+            Box::pin(async move {
+                // In a transaction block, now() is when it began; outside one, a
+                // statement is its own transaction and the two are equal.
+                let outside: bool = sqlx::query_scalar("SELECT now() = statement_timestamp()")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if !outside {
+                    tracing::warn!(
+                        "closing a pooled connection that was left inside a transaction"
+                    );
+                }
+                Ok(outside)
+            })
+        })
 }
 
 impl Store {
-    /// Connects lazily-resilient: a short acquire timeout turns an outage into a
-    /// quick `Unavailable` (HTTP 503) instead of a hung request, and the pool
-    /// reconnects by itself once the server is back.
+    /// Both pools with the default limits and a request pool of `max_connections`.
     pub async fn connect(database_url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_with(database_url, &StoreOptions::new(max_connections)).await
+    }
+
+    pub async fn connect_with(database_url: &str, opts: &StoreOptions) -> Result<Self> {
         let options: PgConnectOptions = database_url.parse().map_err(|e| {
             EngineError::Invalid(format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))
         })?;
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect_with(options)
+        let requests = options.clone().options([
+            ("statement_timeout", millis(opts.statement_timeout)),
+            ("lock_timeout", millis(opts.lock_timeout)),
+        ]);
+        // Jobs set their own (longer: none) limits, whatever the server's defaults.
+        let jobs = options.options([("statement_timeout", "0"), ("lock_timeout", "0")]);
+        let pool = pool_options(opts.request_connections)
+            .connect_with(requests)
             .await?;
-        Ok(Self { pool })
+        let jobs = pool_options(opts.job_connections).connect_lazy_with(jobs);
+        Ok(Self { pool, jobs })
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            jobs: pool.clone(),
+            pool,
+        }
     }
 
+    /// The request pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
+    /// The jobs pool (imports, index builds, recounts, migrations).
+    pub fn jobs(&self) -> &PgPool {
+        &self.jobs
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        tokio::join!(self.pool.close(), self.jobs.close());
+    }
+
     /// Applies pending migrations. Fails clearly when pgvector is not installed.
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| {
+        MIGRATOR.run(&self.jobs).await.map_err(|e| {
             let text = e.to_string();
             if text.contains("extension \"vector\"") || text.contains("vector.control") {
                 EngineError::Unavailable(
@@ -60,4 +156,30 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    /// PostgreSQL's `max_connections` less its superuser-reserved slots: how many
+    /// connections all clients together may open.
+    pub async fn connection_limit(&self) -> Result<u32> {
+        let (max, reserved): (String, String) = sqlx::query_as(
+            "SELECT current_setting('max_connections'), current_setting('superuser_reserved_connections')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let parse = |s: &str| s.trim().parse::<u32>().unwrap_or(0);
+        Ok(parse(&max).saturating_sub(parse(&reserved)))
+    }
+}
+
+/// `pool.begin()` as its own task. sqlx's `begin` is not cancel-safe: dropped
+/// after sending `BEGIN` and before reading the answer, its rollback guard sees no
+/// transaction yet, so the connection goes back to the pool inside one (and every
+/// statement later run on it joins that transaction, holding its locks). A task
+/// is not cancelled with its caller: it finishes, and the transaction it made is
+/// dropped there, which rolls it back before the connection is reused.
+pub async fn begin_on(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|e| EngineError::Internal(format!("beginning a transaction: {e}")))?
+        .map_err(Into::into)
 }

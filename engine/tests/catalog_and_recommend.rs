@@ -260,10 +260,14 @@ async fn the_candidate_queries_use_the_hnsw_index() {
          FROM generate_series(1, 12000) g",
     )
     .bind(db.engine.model_id())
-    .execute(pool)
+    .execute(db.engine.store.jobs())
     .await
     .unwrap();
-    sqlx::query(&index_def).execute(pool).await.unwrap();
+    // An index build is a job: the request pool's statement_timeout would cut it.
+    sqlx::query(&index_def)
+        .execute(db.engine.store.jobs())
+        .await
+        .unwrap();
     sqlx::query("ANALYZE items").execute(pool).await.unwrap();
     let user = db.engine.user_by_handle("explain", true).await.unwrap().id;
 

@@ -163,7 +163,7 @@ async fn persistent_cluster_keeps_data_across_restarts() {
 
     // Starting again while it runs (a crashed semrec left it) reuses it.
     let port = cluster.port();
-    std::mem::forget(cluster); // simulate a process that died without stopping it
+    cluster.abandon(); // simulate a process that died without stopping it
     let again = LocalCluster::start(opts.clone()).await.unwrap();
     assert_eq!(again.port(), port, "reused the running server");
     let mut conn = PgConnection::connect(again.database_url()).await.unwrap();
@@ -174,34 +174,29 @@ async fn persistent_cluster_keeps_data_across_restarts() {
     assert_eq!(n, 1);
     conn.close().await.unwrap();
 
-    // A handle that reused a running server (a CLI command beside the web server)
-    // leaves it running when stopped or dropped.
+    // A second user (a CLI command beside the web server) leaves it running when
+    // stopped or dropped: `again` still uses it.
     let borrowed = LocalCluster::start(opts.clone()).await.unwrap();
     assert_eq!(borrowed.port(), port);
     borrowed.stop().await.unwrap();
     drop(LocalCluster::start(opts.clone()).await.unwrap());
     let conn = PgConnection::connect(again.database_url())
         .await
-        .expect("the server that was found running still runs");
+        .expect("the server another user holds still runs");
     conn.close().await.unwrap();
 
-    // Other processes connected to it are seen (a command that started the server
-    // leaves it to the web server that came up meanwhile).
-    let mut owner = LocalCluster::start(opts.clone()).await.unwrap();
-    owner.adopt();
+    // Nor may a second user move it to another port under the first one's feet.
+    let mut elsewhere = opts.clone();
+    elsewhere.port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = LocalCluster::start(elsewhere).await.unwrap_err();
     assert!(
-        !owner.has_other_clients().await,
-        "no one else is connected yet"
+        matches!(err, ClusterError::RunningOnAnotherPort { running, .. } if running == port),
+        "{err}"
     );
-    let mut other = PgConnection::connect(again.database_url()).await.unwrap();
-    assert!(owner.has_other_clients().await);
-    owner.leave_running();
-    let one: i32 = sqlx::query_scalar("SELECT 1")
-        .fetch_one(&mut other)
-        .await
-        .expect("left running");
-    assert_eq!(one, 1);
-    other.close().await.unwrap();
 
     // Asking for another port while it runs restarts it on that port.
     let other_port = std::net::TcpListener::bind(("127.0.0.1", 0))
@@ -209,7 +204,7 @@ async fn persistent_cluster_keeps_data_across_restarts() {
         .local_addr()
         .unwrap()
         .port();
-    std::mem::forget(again);
+    again.abandon();
     let mut moved = opts;
     moved.port = other_port;
     let again = LocalCluster::start(moved).await.unwrap();

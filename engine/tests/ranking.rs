@@ -91,6 +91,20 @@ async fn popularity_counts_distinct_users_and_lifts_popular_items() {
     .unwrap();
     assert_eq!(popularity_of(&e, "banana").await, 2);
     assert_eq!(popularity_of(&e, "sourdough").await, 2);
+    // Two more bakers of both: 4 users each (the prior counts the 3 beyond the
+    // first; one user alone moves nothing).
+    for n in 3..5 {
+        let u = e.user_by_handle(&format!("baker{n}"), true).await.unwrap();
+        e.save_profile(
+            u.id,
+            &Profile {
+                history: vec![item("banana"), item("sourdough")],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
 
     // Pure similarity: an aviation fan sees no baking in the top 3.
     let pilot = Profile {
@@ -103,7 +117,7 @@ async fn popularity_counts_distinct_users_and_lifts_popular_items() {
         .unwrap();
     assert!(!ids(&plain).contains(&"banana".to_string()), "{plain:?}");
 
-    // A strong prior lifts the two most popular items (2 users each, prior 1.0) above
+    // A strong prior lifts the two most popular items (4 users each, a prior of 0.91 at weight 2) above
     // the aviation items; the shown score stays the cosine similarity and the
     // explanation the closest element.
     e.settings.popularity_weight = 2.0;

@@ -3,7 +3,9 @@
 //! and topic-model baselines, and semrec's own recommend path over a real PostgreSQL.
 
 pub mod baselines;
+pub mod collaborative;
 pub mod dataset;
+pub mod fusion_tuning;
 pub mod lda;
 pub mod metrics;
 pub mod report;

@@ -13,9 +13,11 @@ use engine::postgres_cluster::LocalCluster;
 use engine::profile::ProfileStrategy;
 use engine::EngineSettings;
 use eval::baselines::{popularity, random_ranking, rank_by_scores, TextIndex, TfidfOptions};
+use eval::collaborative::{self as collab, Baseline};
 use eval::dataset::Dataset;
+use eval::fusion_tuning;
 use eval::lda::{Lda, LdaOptions};
-use eval::metrics::{paired_t_test, summarize, UserResult};
+use eval::metrics::{paired_t_test, popularity_percentiles, summarize, UserResult};
 use eval::report::{format_p, MethodResult, Table};
 use eval::semrec::{import_catalogue, Catalogue, ItemText};
 use eval::split::{leave_last_out, SplitOptions, Target, UserSplit};
@@ -56,6 +58,9 @@ struct Args {
     #[arg(long)]
     no_tuning: bool,
 }
+
+/// The popularity prior weight of the default before the collaborative channel.
+const PREVIOUS_POPULARITY_WEIGHT: f64 = 0.7;
 
 /// Hand-written notes below this line in the report survive a rerun.
 const HAND_WRITTEN_MARKER: &str =
@@ -129,8 +134,16 @@ async fn main() -> Result<()> {
                 choice = Some(c);
             }
         }
+        let chosen = if args.no_tuning {
+            collab::UNTUNED.to_vec()
+        } else {
+            let (text, chosen) = tune_baselines(name, data, &args, &modes)?;
+            println!("{text}");
+            doc.push_str(&text);
+            chosen
+        };
         let tfidf = choice.as_ref().map_or(TfidfOptions::ALL[0], |c| c.tfidf);
-        tables.extend(final_tables(name, data, &product, &args, &modes, tfidf).await?);
+        tables.extend(final_tables(name, data, &product, &args, &modes, tfidf, &chosen).await?);
     }
 
     doc.push_str("\n## Test split (each user's last interaction)\n\n");
@@ -345,32 +358,77 @@ fn engine_settings(v: &Variant) -> EngineSettings {
         history_window: v.window.unwrap_or(10_000),
         recency_half_life: v.half_life.map(|h| h as f32),
         popularity_weight: v.popularity as f32,
+        collaborative_weight: 0.0,
         ..EngineSettings::default()
     }
 }
 
-/// The engine configurations compared on test: the product default, then what it
-/// is without each of its choices.
+/// The product's full label: profile construction, popularity and collaborative weights.
+fn product_label(s: &EngineSettings) -> String {
+    let v = product_variant(s);
+    if s.collaborative_weight > 0.0 {
+        format!(
+            "{}, collaborative {}",
+            v.label(),
+            round3(f64::from(s.collaborative_weight))
+        )
+    } else {
+        v.label()
+    }
+}
+
+/// The engine configurations compared on test: the product default, then the
+/// ablation (semantic only, + collaborative, + popularity) and the previous default.
 fn engine_rows() -> Vec<(String, EngineSettings)> {
     let default = EngineSettings::default();
     let v = product_variant(&default);
-    let mut rows = vec![(format!("semrec (default: {})", v.label()), default.clone())];
-    if default.popularity_weight > 0.0 {
-        let no_prior = Variant {
+    let mut rows = vec![(
+        format!("semrec (default: {})", product_label(&default)),
+        default.clone(),
+    )];
+    let semantic = EngineSettings {
+        collaborative_weight: 0.0,
+        ..engine_settings(&Variant {
             popularity: 0.0,
             ..v
+        })
+    };
+    rows.push((
+        format!("semrec semantic only: {}", product_label(&semantic)),
+        semantic.clone(),
+    ));
+    if default.collaborative_weight > 0.0 && default.popularity_weight > 0.0 {
+        let collab = EngineSettings {
+            collaborative_weight: default.collaborative_weight,
+            ..semantic.clone()
         };
         rows.push((
-            format!("semrec {}", no_prior.label()),
-            engine_settings(&no_prior),
+            format!("semrec + collaborative: {}", product_label(&collab)),
+            collab,
         ));
     }
+    // Semantic + popularity prior, no collaborative channel: the default before it.
+    let prior = EngineSettings {
+        collaborative_weight: 0.0,
+        ..engine_settings(&Variant {
+            popularity: PREVIOUS_POPULARITY_WEIGHT,
+            ..v
+        })
+    };
+    rows.push((
+        format!(
+            "semrec + popularity (the default before the collaborative channel): {}",
+            product_label(&prior)
+        ),
+        prior,
+    ));
     // The previous default: recency-weighted centroid of the last 20, no prior.
     let old = EngineSettings {
         profile_strategy: ProfileStrategy::Centroid,
         history_window: 20,
         recency_half_life: Some(5.0),
         popularity_weight: 0.0,
+        collaborative_weight: 0.0,
         ..EngineSettings::default()
     };
     rows.push((
@@ -383,6 +441,89 @@ fn engine_rows() -> Vec<(String, EngineSettings)> {
     rows
 }
 
+/// Each item's popularity percentile in the histories of `target` (what methods learn from).
+fn percentiles(data: &Dataset, splits: &[UserSplit], target: Target) -> Vec<f64> {
+    let hist = histories(splits, target);
+    popularity_percentiles(&popularity(
+        data.items.len(),
+        hist.iter().map(|h| h.as_slice()),
+    ))
+}
+
+/// Validation tuning of the collaborative and BM25 + prior baselines on one catalogue:
+/// the grid's mean nDCG@10 per rating mode, and the best setting of each family (by
+/// the mean over the modes, as the product default is chosen).
+fn tune_baselines(
+    name: &str,
+    data: &Dataset,
+    args: &Args,
+    modes: &[(&str, Option<f64>)],
+) -> Result<(String, Vec<Baseline>)> {
+    let grid = Baseline::grid(data.items.len());
+    let texts = item_texts(data);
+    let index = TextIndex::with_stop_words(&texts, false);
+    let mut per_mode: Vec<Vec<f64>> = Vec::new();
+    for &(mode, min_rating) in modes {
+        let splits = split(data, args, min_rating);
+        let t0 = Instant::now();
+        let ctx = collab::Context {
+            splits: &splits,
+            target: Target::Validation,
+            n_items: data.items.len(),
+            text: &index,
+        };
+        let results = collab::evaluate(&ctx, &grid)?;
+        tracing::info!(
+            set = name,
+            mode,
+            secs = t0.elapsed().as_secs_f32(),
+            "baseline validation grid"
+        );
+        per_mode.push(results.iter().map(|r| mean_ndcg(r)).collect());
+    }
+    let mut doc = format!(
+        "\n### Baselines tuned on the validation split ({name} catalogue)\n\n\
+         nDCG@10 per rating mode; each family's setting with the best mean is used on test.\n\n| baseline |"
+    );
+    for (mode, _) in modes {
+        doc.push_str(&format!(" {mode} |"));
+    }
+    doc.push_str(" mean |\n|---|");
+    doc.push_str(&"---|".repeat(modes.len() + 1));
+    doc.push('\n');
+    let mean = |i: usize| per_mode.iter().map(|m| m[i]).sum::<f64>() / per_mode.len().max(1) as f64;
+    for (i, b) in grid.iter().enumerate() {
+        doc.push_str(&format!("| {} |", b.label()));
+        for m in &per_mode {
+            doc.push_str(&format!(" {:.3} |", m[i]));
+        }
+        doc.push_str(&format!(" {:.4} |\n", mean(i)));
+    }
+    let mut chosen: Vec<Baseline> = Vec::new();
+    for family in ["EASE", "item-kNN", "BM25 + popularity prior"] {
+        let best = grid
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.family() == family)
+            .fold(None::<(usize, f64)>, |a, (i, _)| match a {
+                Some((_, v)) if v + 1e-12 >= mean(i) => a,
+                _ => Some((i, mean(i))),
+            });
+        if let Some((i, _)) = best {
+            chosen.push(grid[i]);
+        }
+    }
+    doc.push_str(&format!(
+        "\nChosen: {}.\n",
+        chosen
+            .iter()
+            .map(Baseline::label)
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
+    Ok((doc, chosen))
+}
+
 /// Test-split tables: the product default through the engine, its ablations, and the baselines.
 async fn final_tables(
     name: &str,
@@ -391,7 +532,10 @@ async fn final_tables(
     args: &Args,
     modes: &[(&str, Option<f64>)],
     tfidf: TfidfOptions,
+    chosen: &[Baseline],
 ) -> Result<Vec<Table>> {
+    let texts = item_texts(data);
+    let index = TextIndex::with_stop_words(&texts, false);
     let mut out = Vec::new();
     let lda = fit_lda(name, data, args.seed);
     for &(mode, min_rating) in modes {
@@ -421,9 +565,22 @@ async fn final_tables(
             tfidf,
             &lda,
         ));
+        let ctx = collab::Context {
+            splits: &splits,
+            target: Target::Test,
+            n_items: data.items.len(),
+            text: &index,
+        };
+        for (b, results) in chosen.iter().zip(collab::evaluate(&ctx, chosen)?) {
+            methods.push(MethodResult {
+                name: b.label(),
+                results,
+            });
+        }
         out.push(Table {
             title: format!("{name} catalogue, {mode}"),
             catalogue_size: data.items.len(),
+            popularity_percentiles: percentiles(data, &splits, Target::Test),
             methods,
             reference: 0,
         });
@@ -431,16 +588,16 @@ async fn final_tables(
     Ok(out)
 }
 
-fn row(label: &str, r: &[UserResult], n_items: usize) -> String {
-    let s = summarize(r, n_items);
+fn row(label: &str, r: &[UserResult], percentiles: &[f64]) -> String {
+    let s = summarize(r, percentiles);
     format!(
-        "| {label} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
-        s.hr, s.ndcg, s.mrr, s.coverage
+        "| {label} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} |\n",
+        s.hr, s.ndcg, s.mrr, s.coverage, s.popularity_percentile
     )
 }
 
 const TUNE_HEAD: &str =
-    "| variant | HR@10 | nDCG@10 | MRR@100 | coverage@10 |\n|---|---|---|---|---|\n";
+    "| variant | HR@10 | nDCG@10 | MRR@100 | coverage@10 | popularity pct@10 |\n|---|---|---|---|---|---|\n";
 
 fn mean_ndcg(r: &[UserResult]) -> f64 {
     r.iter().map(UserResult::ndcg).sum::<f64>() / r.len().max(1) as f64
@@ -456,6 +613,38 @@ struct Choice {
     steps: Vec<(String, f64)>,
     tfidf: TfidfOptions,
     tfidf_scores: Vec<(TfidfOptions, f64)>,
+    /// The fusion weights with the best mean nDCG@10 over the modes.
+    fusion: Option<(engine::fusion::FusionWeights, f64)>,
+}
+
+/// nDCG@10 of the fusion grid: collaborative weight (rows) × popularity weight (columns).
+fn fusion_matrix(grid: &[engine::fusion::FusionWeights], results: &[Vec<UserResult>]) -> String {
+    let mut s = String::from(
+        "nDCG@10 of the fused ranking through the engine's candidate pools \
+         (`Engine::candidate_features_for_user` + `fusion::fuse`), collaborative weight \
+         (rows) × popularity weight (columns):\n\n| collaborative |",
+    );
+    for p in fusion_tuning::POPULARITY_WEIGHTS {
+        s.push_str(&format!(" {p} |"));
+    }
+    s.push_str("\n|---|");
+    s.push_str(&"---|".repeat(fusion_tuning::POPULARITY_WEIGHTS.len()));
+    s.push('\n');
+    for c in fusion_tuning::COLLABORATIVE_WEIGHTS {
+        s.push_str(&format!("| {c} |"));
+        for p in fusion_tuning::POPULARITY_WEIGHTS {
+            match grid
+                .iter()
+                .position(|w| w.collaborative == c && w.popularity == p)
+            {
+                Some(i) => s.push_str(&format!(" {:.3} |", mean_ndcg(&results[i]))),
+                None => s.push_str(" |"),
+            }
+        }
+        s.push('\n');
+    }
+    s.push('\n');
+    s
 }
 
 /// Validation-split tuning on one catalogue. `full_grid`: every construction and
@@ -500,8 +689,11 @@ async fn tune(
     let mut sums = vec![vec![0.0; grid.len()]; cats.len()];
     let mut tfidf_sums = vec![0.0; TfidfOptions::ALL.len()];
     let lda = full_grid.then(|| fit_lda(name, data, args.seed));
+    let fusion_grid = fusion_tuning::grid();
+    let mut fusion_sums = vec![0.0; fusion_grid.len()];
     for &(mode, min_rating) in modes {
         let splits = split(data, args, min_rating);
+        let pct = percentiles(data, &splits, Target::Validation);
         doc.push_str(&format!("### {mode} ({} users)\n\n", splits.len()));
         let prior = tuning::prior(&popularity(
             data.items.len(),
@@ -542,12 +734,12 @@ async fn tune(
                 .fold((0, f64::MIN), |a, b| if b.1 > a.1 + 1e-12 { b } else { a });
             doc.push_str(&format!("\nBest: {}.\n\n", grid[bi].label()));
             doc.push_str(TUNE_HEAD);
-            doc.push_str(&row(&grid[bi].label(), &results[bi], data.items.len()));
+            doc.push_str(&row(&grid[bi].label(), &results[bi], &pct));
             if let Some(p) = grid.iter().position(|v| *v == product) {
                 doc.push_str(&row(
                     &format!("product default: {}", product.label()),
                     &results[p],
-                    data.items.len(),
+                    &pct,
                 ));
             }
             doc.push('\n');
@@ -567,6 +759,7 @@ async fn tune(
                 EngineSettings {
                     profile_strategy: ProfileStrategy::Concat,
                     popularity_weight: 0.0,
+                    collaborative_weight: 0.0,
                     ..EngineSettings::default()
                 },
             ));
@@ -575,9 +768,25 @@ async fn tune(
             let r = cat
                 .recommend(&settings, &ids, &splits, Target::Validation)
                 .await?;
-            doc.push_str(&row(&label, &r, data.items.len()));
+            doc.push_str(&row(&label, &r, &pct));
         }
         doc.push('\n');
+        if full_grid {
+            let t0 = Instant::now();
+            let pools = cat.features(&ids).await?;
+            let results =
+                fusion_tuning::evaluate(&pools, &splits, Target::Validation, &fusion_grid);
+            tracing::info!(
+                set = name,
+                mode,
+                secs = t0.elapsed().as_secs_f32(),
+                "fusion weights grid"
+            );
+            for (sum, r) in fusion_sums.iter_mut().zip(&results) {
+                *sum += mean_ndcg(r);
+            }
+            doc.push_str(&fusion_matrix(&fusion_grid, &results));
+        }
         if full_grid {
             let tf = text_baselines(data, &splits, Target::Validation, &TfidfOptions::ALL, true);
             doc.push_str("Baselines on validation:\n\n");
@@ -595,16 +804,16 @@ async fn tune(
                     )
                 })
                 .collect();
-            doc.push_str(&row("popularity", &pop_results, data.items.len()));
+            doc.push_str(&row("popularity", &pop_results, &pct));
             for (i, m) in tf.iter().enumerate() {
                 if i < tfidf_sums.len() {
                     tfidf_sums[i] += mean_ndcg(&m.results);
                 }
-                doc.push_str(&row(&m.name, &m.results, data.items.len()));
+                doc.push_str(&row(&m.name, &m.results, &pct));
             }
             if let Some((label, lda)) = &lda {
                 let r = lda_results(lda, &splits, &hist, Target::Validation);
-                doc.push_str(&row(label, &r, data.items.len()));
+                doc.push_str(&row(label, &r, &pct));
             }
             doc.push('\n');
         }
@@ -632,24 +841,63 @@ async fn tune(
         popularity: 0.0,
         ..product
     };
-    let steps = vec![
+    let with_prior = Variant {
+        popularity: 0.7,
+        ..product
+    };
+    let defaults = EngineSettings::default();
+    let at_default_fusion = fusion_grid
+        .iter()
+        .position(|w| {
+            w.collaborative == defaults.collaborative_weight
+                && w.popularity == defaults.popularity_weight
+        })
+        .map_or(f64::NAN, |i| fusion_sums[i] / k);
+    let mut steps = vec![
         (format!("previous default: {}", old.label()), at(&old)),
         (
             format!("max-sim per history item: {}", max_sim_no_prior.label()),
             at(&max_sim_no_prior),
         ),
         (
-            format!("+ popularity prior: {}", product.label()),
-            at(&product),
+            format!(
+                "+ popularity prior (the default before the collaborative channel): {}",
+                with_prior.label()
+            ),
+            at(&with_prior),
         ),
     ];
+    if full_grid {
+        steps.push((
+            format!(
+                "collaborative channel, the product default: {}",
+                product_label(&defaults)
+            ),
+            at_default_fusion,
+        ));
+    }
     let (ti, _) =
         tfidf_sums.iter().enumerate().fold(
             (0, f64::MIN),
             |a, (i, &v)| if v > a.1 + 1e-12 { (i, v) } else { a },
         );
+    let (fi, fv) = fusion_sums
+        .iter()
+        .enumerate()
+        .fold(
+            (0, f64::MIN),
+            |a, (i, &v)| if v > a.1 + 1e-12 { (i, v) } else { a },
+        );
     let choice = Choice {
-        product: (product, at(&product)),
+        fusion: full_grid.then(|| (fusion_grid[fi], fv / k)),
+        product: (
+            product,
+            if full_grid {
+                at_default_fusion
+            } else {
+                at(&product)
+            },
+        ),
         best_per_text,
         steps,
         tfidf: TfidfOptions::ALL[ti],
@@ -726,18 +974,21 @@ fn choice_text(c: &Choice, modes: usize) -> String {
         .expect("at least one text");
     let (pv, pnd) = c.product;
     s.push_str(&format!(
-        "\nProduct default: {} on {} ({pnd:.4}). ",
-        pv.label(),
-        ItemText::TitlePlotTags.name()
+        "\nProduct default: {} on {} ({pnd:.4}, with the collaborative channel). \
+         Without it, validation's best semantic + prior setting: {} on {} ({best_nd:.4}); \
+         the product's construction is {}.\n",
+        product_label(&EngineSettings::default()),
+        ItemText::TitlePlotTags.name(),
+        best_v.label(),
+        best_text.name(),
+        pv.profile_label()
     ));
-    if *best_text == ItemText::TitlePlotTags && *best_v == pv {
-        s.push_str("It is validation's best.\n");
-    } else {
+    if let Some((w, nd)) = c.fusion {
+        let d = EngineSettings::default();
         s.push_str(&format!(
-            "Validation's best overall: {} on {} ({best_nd:.4}, {:+.4}).\n",
-            best_v.label(),
-            best_text.name(),
-            best_nd - pnd
+            "\nFusion weights chosen on validation: collaborative {}, popularity {} ({nd:.4}). \
+             Product defaults: collaborative {}, popularity {}.\n",
+            w.collaborative, w.popularity, d.collaborative_weight, d.popularity_weight
         ));
     }
     s.push_str("\nTF-IDF weighting on validation: ");
@@ -760,7 +1011,7 @@ fn findings(tables: &[Table], choice: Option<&Choice>) -> String {
     if let Some(c) = choice {
         s.push_str(&format!(
             "Product default under test: {} (validation nDCG@10 {:.4}).\n\n",
-            c.product.0.label(),
+            product_label(&EngineSettings::default()),
             c.product.1
         ));
     }

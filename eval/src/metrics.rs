@@ -59,18 +59,46 @@ pub struct Summary {
     pub mrr: f64,
     /// Share of the catalogue that appears in at least one user's top K.
     pub coverage: f64,
+    /// Mean popularity percentile (0–100) of the items shown in the top K: 50 is what
+    /// a uniform pick of the catalogue shows, near 100 only the most popular items.
+    pub popularity_percentile: f64,
 }
 
-pub fn summarize(results: &[UserResult], catalogue_size: usize) -> Summary {
+/// Metrics of one method; `percentiles` holds each catalogue item's popularity
+/// percentile ([`popularity_percentiles`]), so its length is the catalogue size.
+pub fn summarize(results: &[UserResult], percentiles: &[f64]) -> Summary {
     let n = results.len().max(1) as f64;
     let shown: HashSet<usize> = results.iter().flat_map(|r| r.top.iter().copied()).collect();
+    let shown_total: usize = results.iter().map(|r| r.top.len()).sum();
+    let pct_sum: f64 = results
+        .iter()
+        .flat_map(|r| r.top.iter())
+        .map(|&i| percentiles.get(i).copied().unwrap_or(0.0))
+        .sum();
     Summary {
         users: results.len(),
         hr: results.iter().map(UserResult::hit).sum::<f64>() / n,
         ndcg: results.iter().map(UserResult::ndcg).sum::<f64>() / n,
         mrr: results.iter().map(UserResult::reciprocal_rank).sum::<f64>() / n,
-        coverage: shown.len() as f64 / catalogue_size.max(1) as f64,
+        coverage: shown.len() as f64 / percentiles.len().max(1) as f64,
+        popularity_percentile: pct_sum / shown_total.max(1) as f64,
     }
+}
+
+/// Each item's popularity percentile in 0–100 from its interaction count (mid-rank:
+/// the share of items with a lower count plus half the share with the same count).
+pub fn popularity_percentiles(counts: &[f64]) -> Vec<f64> {
+    let n = counts.len();
+    let mut sorted: Vec<f64> = counts.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    counts
+        .iter()
+        .map(|&c| {
+            let below = sorted.partition_point(|&x| x < c);
+            let equal = sorted.partition_point(|&x| x <= c) - below;
+            100.0 * (below as f64 + 0.5 * equal as f64) / n.max(1) as f64
+        })
+        .collect()
 }
 
 /// Paired comparison of per-user scores `a` against `b` (same users, same order).
@@ -183,6 +211,17 @@ fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn popularity_percentiles_use_mid_ranks() {
+        let p = popularity_percentiles(&[0.0, 0.0, 5.0, 10.0]);
+        assert_eq!(p, vec![25.0, 25.0, 62.5, 87.5]);
+        let r = UserResult {
+            rank: None,
+            top: vec![2, 3],
+        };
+        assert_eq!(summarize(&[r], &p).popularity_percentile, 75.0);
+    }
 
     #[test]
     fn student_t_matches_closed_forms() {

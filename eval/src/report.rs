@@ -12,6 +12,8 @@ pub struct MethodResult {
 pub struct Table {
     pub title: String,
     pub catalogue_size: usize,
+    /// Each item's popularity percentile in the histories the methods learned from.
+    pub popularity_percentiles: Vec<f64>,
     pub methods: Vec<MethodResult>,
     pub reference: usize,
 }
@@ -28,12 +30,12 @@ impl Table {
         let mut s = format!(
             "#### {}\n\n{} users, {} items. Δ = {} minus the method, per-user nDCG@{K}, \
              mean ± standard error; p from a two-sided paired t-test.\n\n\
-             | method | HR@{K} | nDCG@{K} | MRR@{MRR_CUTOFF} | coverage@{K} | Δ nDCG@{K} ± SE | t | p |\n\
-             |---|---|---|---|---|---|---|---|\n",
+             | method | HR@{K} | nDCG@{K} | MRR@{MRR_CUTOFF} | coverage@{K} | popularity pct@{K} | Δ nDCG@{K} ± SE | t | p |\n\
+             |---|---|---|---|---|---|---|---|---|\n",
             self.title, users, self.catalogue_size, reference.name
         );
         for (i, m) in self.methods.iter().enumerate() {
-            let sum = summarize(&m.results, self.catalogue_size);
+            let sum = summarize(&m.results, &self.popularity_percentiles);
             let test = if i == self.reference || users < 2 {
                 "| | | ".to_string()
             } else {
@@ -52,8 +54,8 @@ impl Table {
                 m.name.clone()
             };
             s.push_str(&format!(
-                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} {test}\n",
-                sum.hr, sum.ndcg, sum.mrr, sum.coverage
+                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} {test}\n",
+                sum.hr, sum.ndcg, sum.mrr, sum.coverage, sum.popularity_percentile
             ));
         }
         s

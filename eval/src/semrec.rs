@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use engine::catalog::{parse_import, ImportFormat, ItemInput};
 use engine::embed::EmbeddingService;
+use engine::interactions::parse_interactions;
 use engine::postgres_cluster::LocalCluster;
 use engine::profile::{HistoryEntry, Profile};
 use engine::recommend::{RecommendOptions, MAX_K};
@@ -220,10 +221,13 @@ impl Catalogue {
                 .engine
                 .user_by_handle(&format!("eval-{n}"), true)
                 .await?;
+            // A profile keeps at most MAX_HISTORY items (the most recent); the
+            // interactions store below holds the whole history for the model.
             let history = s
                 .history(target)
                 .iter()
                 .rev()
+                .take(engine::profile::MAX_HISTORY)
                 .map(|&(i, _)| HistoryEntry::Item {
                     id: data.items[i].id.clone(),
                     title: data.items[i].title.clone(),
@@ -240,7 +244,105 @@ impl Catalogue {
                 .await?;
             ids.push(user.id);
         }
+        self.load_interactions(data, splits, target).await?;
         Ok(ids)
+    }
+
+    /// Replaces the stored interactions by every user's history for `target` (through
+    /// `Engine::import_interactions`, as `semrec import-interactions` stores them), checks
+    /// that no held-out pair is stored, and fits the collaborative model through the
+    /// engine's own refresh.
+    async fn load_interactions(
+        &self,
+        data: &Dataset,
+        splits: &[UserSplit],
+        target: Target,
+    ) -> Result<()> {
+        let pool = self.engine.store.pool();
+        sqlx::query("DELETE FROM interactions")
+            .execute(pool)
+            .await?;
+        let mut jsonl = String::new();
+        for (n, s) in splits.iter().enumerate() {
+            for (i, ts) in s.history(target) {
+                jsonl.push_str(
+                    &serde_json::json!({
+                        "user": format!("eval-{n}"),
+                        "item": data.items[i].id,
+                        "ts": ts,
+                    })
+                    .to_string(),
+                );
+                jsonl.push('\n');
+            }
+        }
+        let parsed = parse_interactions(std::io::Cursor::new(jsonl), ImportFormat::Jsonl)
+            .map_err(|e| SemrecError::Invalid(e.to_string()))?;
+        let summary = self.engine.import_interactions(parsed, |_| {}).await?;
+        if let Some(r) = summary.rejected.first() {
+            return Err(SemrecError::Invalid(format!(
+                "{} interaction(s) rejected, first: line {} ({})",
+                summary.rejected.len(),
+                r.line,
+                r.reason
+            )));
+        }
+        // Leakage guard: no user's held-out item (validation and test for a validation
+        // run, test for a test run) may be in what the models learn from.
+        let mut users = Vec::new();
+        let mut held_out = Vec::new();
+        for (n, s) in splits.iter().enumerate() {
+            let mut targets = vec![s.test.0];
+            if target == Target::Validation {
+                targets.push(s.validation.0);
+            }
+            for t in targets {
+                users.push(format!("eval-{n}"));
+                held_out.push(data.items[t].id.clone());
+            }
+        }
+        let leaked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM unnest($1::text[], $2::text[]) AS h(user_ref, item)
+             JOIN items i ON i.external_id = h.item
+             WHERE EXISTS (SELECT 1 FROM interactions x WHERE x.user_ref = h.user_ref AND x.item_id = i.id)
+                OR EXISTS (SELECT 1 FROM profile_history p JOIN users u ON u.id = p.user_id
+                           WHERE u.handle = h.user_ref AND p.item_id = i.id)",
+        )
+        .bind(&users)
+        .bind(&held_out)
+        .fetch_one(pool)
+        .await?;
+        if leaked > 0 {
+            return Err(SemrecError::Invalid(format!(
+                "leakage: {leaked} held-out (user, item) pairs are stored"
+            )));
+        }
+        let t0 = std::time::Instant::now();
+        self.engine.refresh_collaborative().await?;
+        tracing::info!(
+            added = summary.added,
+            secs = t0.elapsed().as_secs_f32(),
+            "interactions loaded, collaborative model fitted"
+        );
+        Ok(())
+    }
+
+    /// Every candidate's features for every saved user (the engine's own pool and
+    /// scoring inputs), as catalogue indices; for tuning the fusion weights.
+    pub async fn features(
+        &self,
+        user_ids: &[i64],
+    ) -> Result<Vec<Vec<(usize, engine::fusion::Features)>>> {
+        let opts = RecommendOptions {
+            k: MAX_K,
+            ..Default::default()
+        };
+        let mut out = Vec::with_capacity(user_ids.len());
+        for &uid in user_ids {
+            let pool = self.engine.candidate_features_for_user(uid, &opts).await?;
+            out.push(pool.into_iter().map(|(id, f)| (self.ids[&id], f)).collect());
+        }
+        Ok(out)
     }
 
     /// The engine's list (top [`MAX_K`]) for every saved user, scored against `target`.

@@ -57,14 +57,14 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// ln(1 + count) / ln(1 + max count): a popularity prior in [0, 1] (the engine's formula).
+/// The popularity prior in [0, 1] of each item: the engine's own function
+/// (`engine::recommend::prior`, evidence floor included) on the counts.
 pub fn prior(popularity: &[f64]) -> Vec<f64> {
-    let max = popularity.iter().copied().fold(0.0, f64::max);
-    if max <= 0.0 {
-        return vec![0.0; popularity.len()];
-    }
-    let denom = (1.0 + max).ln();
-    popularity.iter().map(|p| (1.0 + p).ln() / denom).collect()
+    let max = popularity.iter().copied().fold(0.0, f64::max) as i64;
+    popularity
+        .iter()
+        .map(|&p| f64::from(engine::recommend::prior(p as i64, max)))
+        .collect()
 }
 
 /// The engine's candidate pool and list length: see `engine::recommend`.

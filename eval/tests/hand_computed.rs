@@ -39,7 +39,7 @@ fn metrics_and_paired_test_match_hand_computation() {
     // A: HR = 3/3. nDCG: rank 1 -> 1/log2(2) = 1, rank 3 -> 1/log2(4) = 0.5, so
     // (1 + 0.5 + 0.5) / 3 = 2/3. MRR = (1 + 1/3 + 1/3) / 3 = 5/9.
     // Coverage: top-10 lists {5,1,4} ∪ {2,0,11,7} ∪ {0..9} = {0..9, 11} = 11 of 12 items.
-    let sa = summarize(&a, 12);
+    let sa = summarize(&a, &[50.0; 12]);
     close(sa.hr, 1.0);
     close(sa.ndcg, 2.0 / 3.0);
     close(sa.mrr, 5.0 / 9.0);
@@ -50,7 +50,7 @@ fn metrics_and_paired_test_match_hand_computation() {
     // MRR = (1/12 + 1/3 + 0) / 3 = 5/36 (rank 12 is within the MRR cutoff of 100).
     // Coverage: B's first list's top 10 is {0,1,2,3,4,6,7,8,9,10}; with {2,0,11} and {0,1}
     // that is {0..4, 6..11} = 11 items.
-    let sb = summarize(&b, 12);
+    let sb = summarize(&b, &[50.0; 12]);
     close(sb.hr, 1.0 / 3.0);
     close(sb.ndcg, 1.0 / 6.0);
     close(sb.mrr, 5.0 / 36.0);

@@ -1,7 +1,9 @@
 //! Admission control at the HTTP edge: at most `limit` ranking requests (the
-//! JSON API's recommendations and similar items, the web app's recommendations
-//! and catalog search) are served at once; the next one is answered 429 with
-//! `Retry-After` straight away.
+//! JSON API's recommendations and similar items, the web app's recommendations,
+//! catalog search and item pages, and the server-rendered pages that rank) are
+//! served at once; the next one is answered straight away: 429 with
+//! `Retry-After` for the API and server functions, a "busy, retrying" page
+//! (503, `Retry-After`, an automatic reload) for pages.
 //!
 //! It sits in front of everything else because the queueing it prevents happens
 //! early: an overloaded server's requests wait for database connections in their
@@ -12,12 +14,18 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use app::chips::SearchCatalog;
+use app::pages::home::GetRecommendations;
+use app::pages::item::OpenItem;
+use app::session::USER_COOKIE;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use leptos::prelude::ServerFnError;
 use leptos::server_fn::error::FromServerFnError;
+use leptos::server_fn::ServerFn;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::api;
@@ -76,10 +84,44 @@ enum Caller {
     Api,
     /// A Leptos server function: errors in its own encoding, for the island to show.
     ServerFunction,
+    /// A server-rendered page that ranks while it renders: a page that reloads itself.
+    Page,
+}
+
+/// The server functions that embed text or run a ranking query.
+fn ranking_server_fn(path: &str) -> bool {
+    [
+        <GetRecommendations as ServerFn>::PATH,
+        <SearchCatalog as ServerFn>::PATH,
+        <OpenItem as ServerFn>::PATH,
+    ]
+    .contains(&path)
+}
+
+/// Whether the request carries an end user's session cookie (the home page
+/// ranks only for a signed-in user; without one it is a sign-in form).
+fn signed_in(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|kv| {
+            kv.trim()
+                .split_once('=')
+                .is_some_and(|(k, _)| k == USER_COOKIE)
+        })
 }
 
 /// The requests that embed text or run a ranking query, and so are limited.
-fn ranking_request(method: &Method, path: &str) -> Option<Caller> {
+fn ranking_request(method: &Method, path: &str, headers: &HeaderMap) -> Option<Caller> {
+    if method == Method::GET || method == Method::HEAD {
+        // Pages call the same server functions in process while they render.
+        let item_page = path
+            .strip_prefix("/item/")
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+        return (item_page || (path == "/" && signed_in(headers))).then_some(Caller::Page);
+    }
     if method != Method::POST {
         return None;
     }
@@ -90,16 +132,15 @@ fn ranking_request(method: &Method, path: &str) -> Option<Caller> {
             .is_some_and(|id| !id.is_empty() && !id.contains('/'));
         return (rest == "/recommendations" || similar).then_some(Caller::Api);
     }
-    matches!(path, "/api/get_recommendations" | "/api/search_catalog")
-        .then_some(Caller::ServerFunction)
+    ranking_server_fn(path).then_some(Caller::ServerFunction)
 }
 
 /// The middleware: admits a ranking request or refuses it before any work.
 pub async fn admit(State(admission): State<Admission>, req: Request, next: Next) -> Response {
-    let Some(caller) = ranking_request(req.method(), req.uri().path()) else {
+    let Some(caller) = ranking_request(req.method(), req.uri().path(), req.headers()) else {
         return next.run(req).await;
     };
-    let Some(_permit) = admission.try_admit() else {
+    let Some(permit) = admission.try_admit() else {
         let refused = admission.refused.fetch_add(1, Ordering::Relaxed) + 1;
         // Sparse enough to survive a flood: the 1st, 2nd, 4th, 8th... refusal.
         if refused.is_power_of_two() {
@@ -111,7 +152,32 @@ pub async fn admit(State(admission): State<Admission>, req: Request, next: Next)
         }
         return busy(caller);
     };
-    next.run(req).await
+    let res = next.run(req).await;
+    // The place is held until the body is sent: a page may still be rendering.
+    let (parts, body) = res.into_parts();
+    let body = Body::from_stream(futures_util::StreamExt::map(
+        body.into_data_stream(),
+        move |chunk| {
+            let _held = &permit;
+            chunk
+        },
+    ));
+    Response::from_parts(parts, body)
+}
+
+/// A page that says the server is busy and reloads itself (no script needed).
+fn busy_page() -> Response {
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="{RETRY_AFTER_SECS}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Busy — semrec</title></head>
+<body><main><h1>The server is busy</h1>
+<p>Too many recommendations are being computed right now. This page retries by itself in a moment.</p>
+</main></body></html>"#
+    );
+    (StatusCode::SERVICE_UNAVAILABLE, Html(html)).into_response()
 }
 
 fn busy(caller: Caller) -> Response {
@@ -129,6 +195,7 @@ fn busy(caller: Caller) -> Response {
             )
                 .into_response()
         }
+        Caller::Page => busy_page(),
     };
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
@@ -142,26 +209,37 @@ mod tests {
     #[test]
     fn only_ranking_requests_are_limited() {
         let post = Method::POST;
-        assert_eq!(
-            ranking_request(&post, "/api/v1/recommendations"),
-            Some(Caller::Api)
+        let none = HeaderMap::new();
+        let mut cookie = HeaderMap::new();
+        cookie.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; semrec_session=x"),
         );
+        let rank = |m: &Method, p: &str| ranking_request(m, p, &none);
+        assert_eq!(rank(&post, "/api/v1/recommendations"), Some(Caller::Api));
+        assert_eq!(rank(&post, "/api/v1/items/tt01/similar"), Some(Caller::Api));
         assert_eq!(
-            ranking_request(&post, "/api/v1/items/tt01/similar"),
-            Some(Caller::Api)
-        );
-        assert_eq!(
-            ranking_request(&post, "/api/get_recommendations"),
+            rank(&post, "/api/get_recommendations"),
             Some(Caller::ServerFunction)
         );
-        assert_eq!(ranking_request(&post, "/api/v1/items"), None);
-        assert_eq!(ranking_request(&post, "/api/v1/items//similar"), None);
-        assert_eq!(ranking_request(&post, "/api/v1/events/clicks"), None);
-        assert_eq!(ranking_request(&post, "/api/sign_in"), None);
+        assert_eq!(rank(&post, "/api/open_item"), Some(Caller::ServerFunction));
         assert_eq!(
-            ranking_request(&Method::GET, "/api/v1/recommendations"),
-            None
+            rank(&post, "/api/search_catalog"),
+            Some(Caller::ServerFunction)
         );
+        assert_eq!(rank(&Method::GET, "/item/tt01"), Some(Caller::Page));
+        assert_eq!(
+            ranking_request(&Method::GET, "/", &cookie),
+            Some(Caller::Page)
+        );
+        assert_eq!(rank(&Method::GET, "/"), None);
+        assert_eq!(rank(&Method::GET, "/admin"), None);
+        assert_eq!(rank(&Method::GET, "/pkg/semrec.js"), None);
+        assert_eq!(rank(&post, "/api/v1/items"), None);
+        assert_eq!(rank(&post, "/api/v1/items//similar"), None);
+        assert_eq!(rank(&post, "/api/v1/events/clicks"), None);
+        assert_eq!(rank(&post, "/api/sign_in"), None);
+        assert_eq!(rank(&Method::GET, "/api/v1/recommendations"), None);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Import catalog items from a JSONL or CSV file ('-' for stdin).
     Import(ImportArgs),
+    /// Import interactions (user, item, ts[, rating|weight][, kind]) from a JSONL or CSV
+    /// file ('-' for stdin), then refit the collaborative model.
+    ImportInteractions(ImportArgs),
     /// Re-embed every item whose vector was made by another model.
     Reindex,
     /// Create, list or revoke API keys for the JSON API.
@@ -97,8 +100,105 @@ pub struct Common {
         global = true
     )]
     pub popularity_weight: f32,
+    /// statement_timeout of request statements, in ms (0 = none). Imports, index
+    /// builds and recounts have their own connections without limits.
+    #[arg(
+        long,
+        env = "SEMREC_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub statement_timeout_ms: u64,
+    /// lock_timeout of request statements, in ms (0 = none).
+    #[arg(
+        long,
+        env = "SEMREC_LOCK_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub lock_timeout_ms: u64,
+    #[command(flatten)]
+    pub collaborative: CollaborativeArgs,
     #[command(flatten)]
     pub drift: DriftArgs,
+}
+
+/// The collaborative model and channel.
+#[derive(Args, Debug, Clone)]
+pub struct CollaborativeArgs {
+    /// Weight of the collaborative channel in the ranking (0 = off, at most 2).
+    #[arg(
+        long,
+        env = "SEMREC_COLLABORATIVE_WEIGHT",
+        default_value_t = engine::DEFAULT_COLLABORATIVE_WEIGHT,
+        value_parser = popularity_weight,
+        global = true
+    )]
+    pub collaborative_weight: f32,
+    /// auto (EASE up to --ease-max-items items with interactions, item-kNN above), ease or item_knn.
+    #[arg(
+        long,
+        env = "SEMREC_COLLABORATIVE_ALGORITHM",
+        default_value = "auto",
+        global = true
+    )]
+    pub collaborative_algorithm: engine::item_neighbours::Algorithm,
+    /// EASE's ridge λ.
+    #[arg(long, env = "SEMREC_EASE_LAMBDA", default_value_t = engine::item_neighbours::DEFAULT_EASE_LAMBDA,
+          value_parser = positive_f64, global = true)]
+    pub ease_lambda: f64,
+    /// Largest catalogue (items with interactions) fitted with EASE: its dense matrices
+    /// take 16 · n² bytes at the peak (1.6 GB at 10,000).
+    #[arg(long, env = "SEMREC_EASE_MAX_ITEMS", default_value_t = engine::collaborative::ease::DEFAULT_MAX_ITEMS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=30_000), global = true)]
+    pub ease_max_items: u32,
+    /// item-kNN: neighbours kept per item.
+    #[arg(long, env = "SEMREC_KNN_K", default_value_t = engine::item_neighbours::DEFAULT_KNN_K as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub knn_k: u32,
+    /// item-kNN: shrinkage of the cosine (larger = less trust in little support).
+    #[arg(long, env = "SEMREC_KNN_SHRINKAGE", default_value_t = engine::item_neighbours::DEFAULT_KNN_SHRINKAGE,
+          value_parser = non_negative_f64, global = true)]
+    pub knn_shrinkage: f64,
+    /// Neighbours stored per item in PostgreSQL.
+    #[arg(long, env = "SEMREC_COLLABORATIVE_NEIGHBOURS", default_value_t = engine::item_neighbours::DEFAULT_NEIGHBOURS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub collaborative_neighbours: u32,
+    /// Seconds between checks for new interactions; a stale model is refitted then.
+    #[arg(
+        long,
+        env = "SEMREC_COLLABORATIVE_REFRESH_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub collaborative_refresh_secs: u64,
+}
+
+impl CollaborativeArgs {
+    pub fn settings(&self) -> engine::item_neighbours::CollaborativeSettings {
+        engine::item_neighbours::CollaborativeSettings {
+            algorithm: self.collaborative_algorithm,
+            ease_lambda: self.ease_lambda,
+            ease_max_items: self.ease_max_items as usize,
+            knn_k: self.knn_k as usize,
+            knn_shrinkage: self.knn_shrinkage,
+            neighbours: self.collaborative_neighbours as usize,
+        }
+    }
+}
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number above 0")),
+    }
+}
+
+fn non_negative_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of 0 or more")),
+    }
 }
 
 /// `auto`, `f32` or `bf16`; `auto` is resolved here, against this CPU.
@@ -208,6 +308,14 @@ pub struct ServeArgs {
         default_value = "data/demo/catalog.jsonl"
     )]
     pub demo_catalog: PathBuf,
+    /// Interactions loaded with the demo catalog on first start (the MovieLens ratings
+    /// of the demo users), so the collaborative channel has signal from the start.
+    #[arg(
+        long,
+        env = "SEMREC_DEMO_INTERACTIONS",
+        default_value = "data/movielens/full/interactions.jsonl"
+    )]
+    pub demo_interactions: PathBuf,
     #[arg(long, env = "SEMREC_ADMIN_USER", default_value = "admin")]
     pub admin_user: String,
     /// Admin password. Without one, a random password is generated and logged at start.
@@ -228,6 +336,46 @@ pub struct ServeArgs {
     #[arg(long, env = "SEMREC_MAX_IN_FLIGHT", default_value_t = crate::admission::default_max_in_flight() as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_in_flight: u32,
+    /// Host names clients reach semrec by (host, host:port or http(s)://host[:port],
+    /// comma separated); requests for any other Host get 421, and browser writes
+    /// must come from one of them. Default: the loopback names of SEMREC_ADDR;
+    /// required when SEMREC_ADDR is not a loopback address.
+    #[arg(long, env = "SEMREC_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Reverse proxies (IPs or CIDR networks, comma separated) whose
+    /// X-Forwarded-For names the client; from anyone else it is ignored.
+    #[arg(long, env = "SEMREC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = network)]
+    pub trusted_proxies: Vec<Option<crate::edge::client_ip::Network>>,
+    /// Seconds a connection may take to send a complete request head (slowloris defence).
+    #[arg(long, env = "SEMREC_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout: u64,
+    /// Seconds a request may take before it is answered 503 and dropped.
+    #[arg(long, env = "SEMREC_REQUEST_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
+    /// Seconds an import request (API bulk import, dashboard upload) may take.
+    #[arg(long, env = "SEMREC_IMPORT_TIMEOUT", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub import_timeout: u64,
+    /// Database connections for requests. Default and minimum: SEMREC_MAX_IN_FLIGHT ×
+    /// SEMREC_SCAN_CONCURRENCY + 4, so admitted requests never wait for each other's
+    /// connections.
+    #[arg(long, env = "SEMREC_DB_POOL")]
+    pub db_pool: Option<u32>,
+    /// Catalog imports (API, admin page) run at once; more are answered 429 with
+    /// Retry-After before their body is read.
+    #[arg(long, env = "SEMREC_MAX_IMPORTS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub max_imports: u32,
+}
+
+/// An IP or CIDR network; an empty entry (a trailing comma) is skipped.
+fn network(s: &str) -> Result<Option<crate::edge::client_ip::Network>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some)
 }
 
 #[derive(Subcommand, Debug)]
@@ -285,5 +433,23 @@ mod tests {
         assert!(popularity_weight("lots").is_err());
         let cli = Cli::parse_from(["semrec", "--popularity-weight", "0.5", "reindex"]);
         assert_eq!(cli.common.popularity_weight, 0.5);
+    }
+
+    #[test]
+    fn edge_lists_are_comma_separated() {
+        let cli = Cli::parse_from([
+            "semrec",
+            "serve",
+            "--allowed-hosts",
+            "rec.example.com,https://x.example",
+            "--trusted-proxies",
+            "10.0.0.0/8,::1,",
+        ]);
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(args.allowed_hosts.len(), 2);
+        assert_eq!(args.trusted_proxies.iter().flatten().count(), 2);
+        assert!(Cli::try_parse_from(["semrec", "serve", "--trusted-proxies", "proxy"]).is_err());
     }
 }

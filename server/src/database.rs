@@ -3,29 +3,32 @@
 
 use anyhow::{Context, Result};
 use engine::postgres_cluster::{ClusterOptions, LocalCluster};
+use engine::postgres_supervisor::Supervisor;
+use engine::store::StoreOptions;
 use engine::Store;
 
 use crate::config::Common;
 
 pub struct Database {
     pub store: Store,
-    /// Present when semrec runs its own cluster; stopped on shutdown.
+    /// Present when semrec runs its own cluster; stopped on shutdown (unless
+    /// another semrec process still uses it).
     pub cluster: Option<LocalCluster>,
-    role: Role,
+    /// The server's watch that restarts the cluster's postmaster when it dies.
+    supervisor: Option<Supervisor>,
 }
 
-/// What the process opening the database is, for who stops the local cluster.
+/// What the process opening the database is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// The web server: it owns the local cluster, even one a crash left running.
+    /// The web server: it restarts the local cluster's postmaster when it dies.
     Server,
-    /// A CLI command: it stops only a cluster it started, and only when no other
-    /// process (a server started meanwhile) is connected.
+    /// A CLI command: short-lived, it just fails if the database goes away.
     Command,
 }
 
 impl Database {
-    pub async fn open(common: &Common, role: Role) -> Result<Self> {
+    pub async fn open(common: &Common, role: Role, pools: &StoreOptions) -> Result<Self> {
         let (url, cluster) = match &common.database_url {
             Some(url) => (url.clone(), None),
             None => {
@@ -34,20 +37,17 @@ impl Database {
                 let bin_dir = std::env::var_os("SEMREC_PG_BIN")
                     .map(Into::into)
                     .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
-                let mut cluster = LocalCluster::start(ClusterOptions {
+                let cluster = LocalCluster::start(ClusterOptions {
                     data_dir,
                     port: common.pg_port,
                     bin_dir,
                     database: "semrec".into(),
                 })
                 .await?;
-                if role == Role::Server {
-                    cluster.adopt();
-                }
                 (cluster.database_url().to_string(), Some(cluster))
             }
         };
-        let store = match Store::connect(&url, 16).await {
+        let store = match Store::connect_with(&url, pools).await {
             Ok(store) => store,
             Err(e) => {
                 if let Some(c) = cluster {
@@ -56,27 +56,42 @@ impl Database {
                 anyhow::bail!("cannot reach PostgreSQL ({e}): check DATABASE_URL and that the server is running");
             }
         };
-        if let Err(e) = store.migrate().await {
+        let checked = match role {
+            Role::Server => crate::db_pool::check_connection_limit(&store, pools).await,
+            Role::Command => Ok(()),
+        };
+        let ready = match checked {
+            Ok(()) => store.migrate().await.map_err(Into::into),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ready {
+            store.close().await;
             if let Some(c) = cluster {
                 let _ = c.stop().await;
             }
-            return Err(e.into());
+            return Err(e);
         }
+        let supervisor = match (&cluster, role) {
+            (Some(c), Role::Server) => Some(c.supervise()),
+            _ => None,
+        };
         Ok(Self {
             store,
             cluster,
-            role,
+            supervisor,
         })
     }
 
     pub async fn close(self) {
-        self.store.pool().close().await;
+        // The watch first, or it would start the cluster again.
+        if let Some(supervisor) = self.supervisor {
+            supervisor.stop().await;
+        }
+        self.store.close().await;
         if let Some(cluster) = self.cluster {
-            // A command that started the cluster leaves it to a server that came
-            // up meanwhile; the server stops it whoever started it.
-            if self.role == Role::Command && cluster.has_other_clients().await {
-                cluster.leave_running();
-            } else if let Err(e) = cluster.stop().await {
+            // Left running while another semrec process (a server, a command)
+            // still uses it; the last one out stops it.
+            if let Err(e) = cluster.stop().await {
                 tracing::warn!("stopping the local PostgreSQL: {e}");
             }
         }

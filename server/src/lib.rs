@@ -4,9 +4,15 @@
 // The app's view types nest deeply; rendering them from the router needs more.
 #![recursion_limit = "512"]
 
+pub mod admin;
 pub mod admission;
 pub mod api;
+pub mod collaborative;
 pub mod config;
 pub mod database;
+pub mod db_pool;
+pub mod edge;
 pub mod model;
+pub mod server_fn_errors;
+pub mod session_sweeper;
 pub mod web;

@@ -3,7 +3,7 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -15,6 +15,8 @@ use leptos::config::LeptosOptions;
 
 use server::config::{ApiKeyCommand, Cli, Command, Common, ImportArgs, ServeArgs};
 use server::database::{Database, Role};
+use server::edge::serve::ServeOptions;
+use server::edge::{self, AllowedHosts, EdgeConfig, RequestTimeouts, TrustedProxies};
 use server::{api, model, web};
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(&cli.common, args).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import(&cli.common, args).await,
+        Command::ImportInteractions(args) => import_interactions(&cli.common, args).await,
         Command::Reindex => reindex(&cli.common).await.map(|()| ExitCode::SUCCESS),
         Command::ApiKey(cmd) => api_key(&cli.common, cmd).await.map(|()| ExitCode::SUCCESS),
     }
@@ -61,15 +64,21 @@ fn settings(common: &Common) -> EngineSettings {
         scan_concurrency: common.scan_concurrency.into(),
         profile_strategy: common.profile_strategy,
         popularity_weight: common.popularity_weight,
+        collaborative_weight: common.collaborative.collaborative_weight,
+        collaborative: common.collaborative.settings(),
         drift: common.drift.settings(),
         ..EngineSettings::default()
     }
 }
 
 /// Opens the database and loads the model side by side.
-async fn open_engine(common: &Common, role: Role) -> Result<(Engine, Database)> {
+async fn open_engine(
+    common: &Common,
+    role: Role,
+    pools: &engine::store::StoreOptions,
+) -> Result<(Engine, Database)> {
     let model = model::load(common);
-    let db = Database::open(common, role);
+    let db = Database::open(common, role, pools);
     let (model, db) = tokio::join!(model, db);
     let db = db?;
     let embedder = match model {
@@ -86,6 +95,9 @@ async fn open_engine(common: &Common, role: Role) -> Result<(Engine, Database)> 
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
+    // A bad admin password is refused before anything starts.
+    let admin = server::admin::credentials(&args.admin_user, args.admin_password.as_deref())?;
+    let pools = server::db_pool::server_pools(common, &args)?;
     // Bind first: a busy port is reported before anything slow happens.
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -99,11 +111,29 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
                 anyhow::anyhow!("cannot listen on {}: {e}", args.addr)
             }
         })?;
-    let (engine, db) = open_engine(common, Role::Server).await?;
-    let result = serve_with(engine, &args, listener).await;
-    db.close().await;
+    let edge = edge_config(&args, listener.local_addr()?)?;
+    let (mut engine, db) = open_engine(common, Role::Server, &pools).await?;
+    engine.imports = engine::imports::ImportGate::new(args.max_imports as usize);
+    let refresh = std::time::Duration::from_secs(common.collaborative.collaborative_refresh_secs);
+    let result = serve_with(engine, admin, &args, listener, edge, refresh).await;
+    // Bounded: a background task still holding a connection must not keep the
+    // process (and PostgreSQL, stopped when `db` is dropped) alive.
+    if tokio::time::timeout(DB_CLOSE_WITHIN, db.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the database pool did not close within {} s; stopping PostgreSQL anyway",
+            DB_CLOSE_WITHIN.as_secs()
+        );
+    }
     result
 }
+
+/// Requests in flight at shutdown may run this long; then their connections close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// After the grace: time for the pool to close before PostgreSQL is stopped regardless.
+const DB_CLOSE_WITHIN: Duration = Duration::from_secs(2);
 
 /// Decides, before serving, whether the demo catalog is to be loaded: into an
 /// empty catalog, or to finish a load an earlier start began (it was stopped
@@ -151,13 +181,34 @@ async fn demo_catalog_to_load(
     Ok(Some(demo_catalog.to_path_buf()))
 }
 
-/// Loads the demo catalog (in the background: pages are served meanwhile, and
-/// /health/ready answers 503 `starting` until it is in).
-async fn load_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> Result<()> {
+/// Loads the demo catalog and then its interactions (the demo users' ratings) and
+/// fits the collaborative model on them (in the background: pages are served
+/// meanwhile, and /health/ready answers 503 `starting` until the catalog is in).
+async fn load_demo_catalog(
+    engine: &Engine,
+    demo_catalog: &std::path::Path,
+    demo_interactions: &std::path::Path,
+) -> Result<()> {
     let file = std::fs::File::open(demo_catalog)
         .with_context(|| format!("cannot read {}", demo_catalog.display()))?;
     let parsed = parse_import(std::io::BufReader::new(file), ImportFormat::Jsonl)?;
     let summary = engine.import_items(parsed, progress_logger()).await?;
+    if demo_interactions.exists() {
+        // Idempotent: a resumed first start adds only what is missing.
+        let s = server::collaborative::import_file(engine, demo_interactions).await?;
+        tracing::info!(
+            added = s.added,
+            unchanged = s.unchanged,
+            rejected = s.rejected.len(),
+            "demo interactions imported"
+        );
+        engine.refresh_collaborative().await?;
+    } else {
+        tracing::warn!(
+            "{} does not exist: the collaborative channel has no signal until interactions are imported",
+            demo_interactions.display()
+        );
+    }
     engine.mark_seed_completed(DEMO_CATALOG).await?;
     tracing::info!(
         added = summary.added,
@@ -168,10 +219,31 @@ async fn load_demo_catalog(engine: &Engine, demo_catalog: &std::path::Path) -> R
     Ok(())
 }
 
+/// The edge settings, checked before anything slow starts: a public listen
+/// address without SEMREC_ALLOWED_HOSTS is refused here.
+fn edge_config(args: &ServeArgs, listen: std::net::SocketAddr) -> Result<EdgeConfig> {
+    let allowed_hosts =
+        AllowedHosts::from_settings(&args.allowed_hosts, listen, args.secure_cookies)
+            .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(EdgeConfig {
+        allowed_hosts: Arc::new(allowed_hosts),
+        trusted_proxies: Arc::new(TrustedProxies::new(
+            args.trusted_proxies.iter().flatten().copied().collect(),
+        )),
+        timeouts: RequestTimeouts {
+            default: Duration::from_secs(args.request_timeout),
+            import: Duration::from_secs(args.import_timeout),
+        },
+    })
+}
+
 async fn serve_with(
     engine: Engine,
+    admin: app::session::AdminCredentials,
     args: &ServeArgs,
     listener: tokio::net::TcpListener,
+    edge: EdgeConfig,
+    collaborative_refresh: std::time::Duration,
 ) -> Result<()> {
     // An import killed mid-way leaves the vector index to be built again
     // (engine::bulk_load); queries are exact scans until it is back.
@@ -189,8 +261,9 @@ async fn serve_with(
         Some(demo) => {
             let (engine, failure, failed) =
                 (engine.clone(), load_failure.clone(), load_failed.clone());
+            let interactions = args.demo_interactions.clone();
             Some(tokio::spawn(async move {
-                if let Err(e) = load_demo_catalog(&engine, &demo).await {
+                if let Err(e) = load_demo_catalog(&engine, &demo, &interactions).await {
                     *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
                     failed.notify_one();
                 }
@@ -198,20 +271,12 @@ async fn serve_with(
         }
         None => None,
     };
-    let admin_password = args.admin_password.clone().unwrap_or_else(|| {
-        let generated = engine::sessions::new_token()[..20].to_string();
-        tracing::warn!(
-            "SEMREC_ADMIN_PASSWORD is not set: admin '{}' can sign in with the one-time password {generated}",
-            args.admin_user
-        );
-        generated
-    });
+    let sweeper = server::session_sweeper::spawn(engine.clone());
+    // The demo load fits the model itself; this keeps it fresh afterwards.
+    let refreshing = server::collaborative::spawn_refresh(engine.clone(), collaborative_refresh);
     let state = app::session::ServerState {
         engine,
-        admin: app::session::AdminCredentials {
-            user: args.admin_user.clone(),
-            password: admin_password,
-        },
+        admin,
         secure_cookies: args.secure_cookies,
     };
     let addr = listener.local_addr()?;
@@ -233,21 +298,35 @@ async fn serve_with(
         burst: args.api_burst,
     };
     let admission = server::admission::Admission::new(args.max_in_flight as usize);
-    let app = web::router(state, options, &args.site_root, &api_config, admission);
+    let app = web::router_with_edge(
+        state,
+        options,
+        &args.site_root,
+        &api_config,
+        admission,
+        &edge,
+    );
+    tracing::info!("answering for hosts {}", edge.allowed_hosts.describe());
     tracing::info!("semrec listening on http://{addr}");
-    // Peer addresses feed the API's per-IP rate limit.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let serve_options = ServeOptions {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        grace: SHUTDOWN_GRACE,
+    };
+    edge::serve::serve(listener, app, serve_options, async move {
         tokio::select! {
             _ = shutdown_signal() => {}
             _ = load_failed.notified() => {}
         }
+        tracing::info!(
+            "shutting down: requests in flight get {} s",
+            SHUTDOWN_GRACE.as_secs()
+        );
     })
-    .await?;
+    .await;
     tracing::info!("shutting down");
+    sweeper.abort();
+    refreshing.abort();
+    let _ = refreshing.await;
     if let Some(loading) = loading {
         // Its connections must be back before the pool closes; a stopped load is
         // resumed by the next start.
@@ -345,7 +424,12 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
             ExitCode::from(2)
         });
     } else {
-        let (engine, db) = open_engine(common, Role::Command).await?;
+        let (engine, db) = open_engine(
+            common,
+            Role::Command,
+            &server::db_pool::command_pools(common),
+        )
+        .await?;
         let started = Instant::now();
         let result = engine.import_items(parsed, progress_bar()).await;
         db.close().await;
@@ -374,8 +458,102 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
     })
 }
 
+async fn import_interactions(common: &Common, args: ImportArgs) -> Result<ExitCode> {
+    let name = args.file.to_string_lossy().to_string();
+    let format = match args.format.as_deref() {
+        Some("csv") => ImportFormat::Csv,
+        Some(_) => ImportFormat::Jsonl,
+        None => ImportFormat::from_name(&name),
+    };
+    let reader: Box<dyn BufRead> = if name == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(&args.file).with_context(|| format!("cannot open {name}"))?,
+        ))
+    };
+    let parsed = engine::interactions::parse_interactions(reader, format)
+        .with_context(|| format!("cannot read {name}"))?;
+    let report = |rejected: &[engine::catalog::Rejection]| {
+        for r in rejected {
+            eprintln!(
+                "{name}:{}: {}{}",
+                r.line,
+                r.id.as_ref().map(|i| format!("[{i}] ")).unwrap_or_default(),
+                r.reason
+            );
+        }
+    };
+    if args.dry_run {
+        report(&parsed.rejected);
+        println!(
+            "dry run: {} valid, {} rejected (nothing written; items are not looked up)",
+            parsed.interactions.len(),
+            parsed.rejected.len()
+        );
+        return Ok(if parsed.rejected.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
+    let (engine, db) = open_engine(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
+    let started = Instant::now();
+    let result = async {
+        let bar = progress_bar();
+        let mut bar = bar;
+        let summary = engine
+            .import_interactions(parsed, |p| {
+                bar(ImportProgress {
+                    done: p.done,
+                    total: p.total,
+                    embedded: 0,
+                })
+            })
+            .await?;
+        let model = if summary.added > 0 || engine.collaborative_is_stale().await? {
+            engine.refresh_collaborative().await?
+        } else {
+            None
+        };
+        Ok::<_, engine::EngineError>((summary, model))
+    }
+    .await;
+    db.close().await;
+    let (summary, model) = result?;
+    report(&summary.rejected);
+    println!(
+        "added {}, unchanged {}, rejected {} in {:.1} s{}",
+        summary.added,
+        summary.unchanged,
+        summary.rejected.len(),
+        started.elapsed().as_secs_f64(),
+        model
+            .map(|m| format!(
+                "; collaborative model {} refitted ({} users, {} items, {:.1} s)",
+                m.algorithm, m.users, m.items, m.seconds
+            ))
+            .unwrap_or_default()
+    );
+    Ok(if summary.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
 async fn reindex(common: &Common) -> Result<()> {
-    let (engine, db) = open_engine(common, Role::Command).await?;
+    let (engine, db) = open_engine(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
     let result = engine.reindex(progress_bar()).await;
     db.close().await;
     let n = result?;
@@ -384,7 +562,12 @@ async fn reindex(common: &Common) -> Result<()> {
 }
 
 async fn api_key(common: &Common, cmd: ApiKeyCommand) -> Result<()> {
-    let db = Database::open(common, Role::Command).await?;
+    let db = Database::open(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
     let result = api_key_with(&db.store, cmd).await;
     db.close().await;
     result

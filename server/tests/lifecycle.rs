@@ -75,11 +75,29 @@ fn semrec(scratch: &Scratch) -> Command {
 
 /// Runs a command that must fail at start-up; returns its stderr.
 fn expect_setup_error(mut cmd: Command) -> String {
-    let out = cmd
+    let mut child = cmd
         .arg("serve")
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run semrec");
+    // A server that starts instead of refusing must fail the test, not hang it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().expect("wait for semrec").is_none() {
+        if Instant::now() > deadline {
+            // SIGTERM first, so that it stops the PostgreSQL it may have started.
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            std::thread::sleep(Duration::from_secs(10));
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("semrec did not refuse to start within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("semrec's output");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         !out.status.success(),
@@ -180,6 +198,27 @@ fn postgres_without_pgvector_is_one_clear_line() {
     let line = expect_setup_error(cmd);
     assert!(line.contains("pgvector"), "{line}");
     assert!(line.contains("scripts/setup.sh"), "{line}");
+}
+
+#[test]
+fn empty_or_short_admin_password_is_one_clear_line() {
+    // Empty (common in env and compose files), whitespace only, and short.
+    for (password, says) in [
+        ("", "is set but empty"),
+        ("   ", "is set but empty"),
+        ("a", "too short (1 characters)"),
+        ("elevenchars", "too short (11 characters)"),
+    ] {
+        let scratch = Scratch::new("adminpw");
+        let mut cmd = semrec(&scratch);
+        cmd.env("SEMREC_ADMIN_PASSWORD", password);
+        let line = expect_setup_error(cmd);
+        assert!(line.contains("SEMREC_ADMIN_PASSWORD"), "{line}");
+        assert!(line.contains(says), "{password:?}: {line}");
+        assert!(line.contains("at least 12"), "{line}");
+        // Refused before anything started: no database cluster was created.
+        assert!(!scratch.0.join("pgdata").exists(), "{password:?}");
+    }
 }
 
 #[test]
@@ -298,6 +337,45 @@ fn restart_keeps_catalog_profiles_and_clicks() {
     server.stop();
 }
 
+#[test]
+fn admin_sessions_end_when_the_server_restarts_with_another_password() {
+    let scratch = Scratch::new("adminsession");
+    let catalog = workspace().join("engine/tests/fixtures/catalog.jsonl");
+    let jar = scratch.0.join("admin-cookies.txt");
+    let server = Server::start_with(
+        &scratch,
+        &catalog,
+        &[("SEMREC_ADMIN_PASSWORD", Some("the-first-password"))],
+    );
+    server.call(
+        &jar,
+        "admin_sign_in",
+        &[("user", "admin"), ("password", "the-first-password")],
+    );
+    assert_eq!(server.status_of(&jar, "get_dashboard"), "200");
+    server.stop();
+
+    // Restarted with a new password: the old cookie no longer opens the dashboard.
+    let server = Server::start_with(
+        &scratch,
+        &catalog,
+        &[("SEMREC_ADMIN_PASSWORD", Some("the-second-password"))],
+    );
+    assert_eq!(server.status_of(&jar, "get_dashboard"), "401");
+    server.call(
+        &jar,
+        "admin_sign_in",
+        &[("user", "admin"), ("password", "the-second-password")],
+    );
+    assert_eq!(server.status_of(&jar, "get_dashboard"), "200");
+    server.stop();
+
+    // Restarted without a password: the one generated ends them too.
+    let server = Server::start_with(&scratch, &catalog, &[("SEMREC_ADMIN_PASSWORD", None)]);
+    assert_eq!(server.status_of(&jar, "get_dashboard"), "401");
+    server.stop();
+}
+
 /// A running `semrec serve` and the address it listens on.
 struct Server {
     child: Child,
@@ -307,7 +385,19 @@ struct Server {
 
 impl Server {
     fn start(scratch: &Scratch, catalog: &Path) -> Self {
-        let mut child = semrec(scratch)
+        Self::start_with(scratch, catalog, &[])
+    }
+
+    /// Starts with these environment variables set (`None`: removed) on top of [`semrec`]'s.
+    fn start_with(scratch: &Scratch, catalog: &Path, env: &[(&str, Option<&str>)]) -> Self {
+        let mut cmd = semrec(scratch);
+        for (key, value) in env {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        let mut child = cmd
             .env("SEMREC_DEMO_CATALOG", catalog)
             .arg("serve")
             .stdin(Stdio::null())
@@ -406,6 +496,29 @@ impl Server {
         let body = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(out.status.success(), "{endpoint} failed: {body}");
         serde_json::from_str(&body).unwrap_or(Value::Null)
+    }
+
+    /// The HTTP status a server function answers (no assertion on it).
+    fn status_of(&self, jar: &Path, endpoint: &str) -> String {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "60",
+            ])
+            .args(["-X", "POST", "-b"])
+            .arg(jar)
+            .arg("-H")
+            .arg(format!("Origin: {}", self.base))
+            .args(["-H", "Accept: application/json"])
+            .arg(format!("{}/api/{endpoint}", self.base))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).to_string()
     }
 
     /// SIGTERM, as Ctrl-C or a service manager would; must exit cleanly.

@@ -11,22 +11,46 @@ use crate::views::{DashboardView, RateRow};
 
 #[server(endpoint = "admin_sign_in")]
 pub async fn admin_sign_in(user: String, password: String) -> Result<(), ServerFnError> {
+    use crate::client::{client_ip, too_many};
     use crate::error::{engine_error, fail};
     use crate::session::{set_cookie, state, ADMIN_COOKIE};
     use engine::sessions::constant_time_eq;
+    use engine::throttle::Throttle;
     let st = state()?;
+    let ip = client_ip();
+    // Counted before the password is looked at: parallel guesses cannot outrun the lock.
+    if let Throttle::Wait(secs) = st
+        .engine
+        .store
+        .begin_admin_sign_in(ip, &user)
+        .await
+        .map_err(engine_error)?
+    {
+        tracing::warn!(%ip, "admin sign-in refused: too many failed attempts");
+        return Err(too_many(secs, "Too many failed admin sign-ins"));
+    }
     let ok = constant_time_eq(user.as_bytes(), st.admin.user.as_bytes())
         & constant_time_eq(password.as_bytes(), st.admin.password.as_bytes());
     if !ok {
-        tracing::warn!("failed admin sign-in");
+        tracing::warn!(%ip, "failed admin sign-in");
+        st.engine
+            .store
+            .admin_sign_in_failed(&user)
+            .await
+            .map_err(engine_error)?;
         return Err(fail(
             http::StatusCode::UNAUTHORIZED,
             "Wrong admin name or password.",
         ));
     }
+    st.engine
+        .store
+        .admin_sign_in_succeeded(ip)
+        .await
+        .map_err(engine_error)?;
     let token = st
         .engine
-        .create_session(None, true)
+        .create_admin_session(&st.admin.session_binding())
         .await
         .map_err(engine_error)?;
     set_cookie(ADMIN_COOKIE, Some(&token), st.secure_cookies);

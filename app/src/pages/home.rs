@@ -17,14 +17,37 @@ const PAGE: usize = 10;
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(handle: String) -> Result<(), ServerFnError> {
+    use crate::client::{client_ip, too_many};
     use crate::error::engine_error;
     use crate::session::{set_cookie, state, USER_COOKIE};
+    use engine::throttle::Throttle;
     let st = state()?;
-    let user = st
-        .engine
-        .user_by_handle(&handle, true)
-        .await
-        .map_err(engine_error)?;
+    // A new handle is a new user row: at most NEW_HANDLES_PER_HOUR per address.
+    let existing = match st.engine.user_by_handle(&handle, false).await {
+        Ok(user) => Some(user),
+        Err(engine::EngineError::NotFound(_)) => None,
+        Err(e) => return Err(engine_error(e)),
+    };
+    let user = match existing {
+        Some(user) => user,
+        None => {
+            let ip = client_ip();
+            if let Throttle::Wait(secs) = st
+                .engine
+                .store
+                .take_new_handle(ip)
+                .await
+                .map_err(engine_error)?
+            {
+                tracing::warn!(%ip, "new handle refused: hourly limit reached");
+                return Err(too_many(secs, "Too many new handles from your address"));
+            }
+            st.engine
+                .user_by_handle(&handle, true)
+                .await
+                .map_err(engine_error)?
+        }
+    };
     let token = st
         .engine
         .create_session(Some(user.id), false)
@@ -97,68 +120,60 @@ pub async fn save_profile(
 ) -> Result<(), ServerFnError> {
     use crate::error::engine_error;
     use crate::session::{require_user, state};
-    use crate::views::split_list;
-    use engine::profile::{HistoryEntry, Profile};
-    let (user_id, _) = require_user().await?;
-    let engine = &state()?.engine;
-    let join = |chips: &str, entry: Option<String>| {
-        let mut all = split_list(chips);
-        for e in split_list(&entry.unwrap_or_default()) {
-            if !all.iter().any(|a| a.eq_ignore_ascii_case(&e)) {
-                all.push(e);
-            }
-        }
-        all
+    use crate::views::list_entries;
+    use engine::history::HistoryRef;
+    use engine::list_limits::collect_capped;
+    use engine::profile::{Profile, MAX_CLASSES, MAX_HISTORY, MAX_INTERESTS};
+    // Count and length limits on the raw form first, before the session is looked
+    // up or any entry is: a huge form costs no more than the limits allow.
+    let list = |chips: &str, entry: Option<String>, max: usize, what: &str| {
+        let entry = entry.unwrap_or_default();
+        collect_capped(
+            list_entries(chips)
+                .chain(list_entries(&entry))
+                .map(str::to_string),
+            max,
+            what,
+        )
+        .map_err(engine_error)
     };
-    let mut entries = Vec::new();
-    let typed = history_entry
-        .iter()
-        .flat_map(|e| e.lines())
-        .map(|l| format!("text\t{l}"))
-        .collect::<Vec<_>>();
-    for line in history.lines().map(str::to_string).chain(typed) {
-        let (kind, value) = line.split_once('\t').unwrap_or(("text", line.as_str()));
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        let entry = if kind == "item" {
-            let item = engine
-                .item_by_external_id(value)
-                .await
-                .map_err(engine_error)?;
-            HistoryEntry::Item {
-                id: item.external_id,
-                title: item.title,
-            }
-        } else {
-            // Typed text that names a catalog title exactly becomes that item.
-            let exact = engine
-                .search_titles(value, 5)
-                .await
-                .map_err(engine_error)?
-                .into_iter()
-                .find(|i| i.title.eq_ignore_ascii_case(value));
-            match exact {
-                Some(item) => HistoryEntry::Item {
-                    id: item.external_id,
-                    title: item.title,
-                },
-                None => HistoryEntry::Text {
-                    text: value.to_string(),
-                },
-            }
-        };
-        if !entries.contains(&entry) {
-            entries.push(entry);
-        }
-    }
-    let profile = Profile {
-        interests: join(&interests, interests_entry),
-        history: entries,
-        classes: join(&classes, classes_entry),
+    let typed = history_entry.unwrap_or_default();
+    let history = collect_capped(
+        history
+            .lines()
+            .filter_map(|line| {
+                let (kind, value) = line.split_once('\t').unwrap_or(("text", line));
+                let value = value.trim();
+                (!value.is_empty()).then(|| match kind {
+                    "item" => HistoryRef::Item(value.to_string()),
+                    _ => HistoryRef::Text(value.to_string()),
+                })
+            })
+            .chain(
+                typed
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(|l| HistoryRef::Text(l.to_string())),
+            ),
+        MAX_HISTORY,
+        "history entries",
+    )
+    .map_err(engine_error)?;
+    let mut profile = Profile {
+        interests: list(&interests, interests_entry, MAX_INTERESTS, "interests")?,
+        history: Vec::new(),
+        classes: list(&classes, classes_entry, MAX_CLASSES, "classes")?,
         about,
     };
+    profile.normalized().map_err(engine_error)?;
+    let (user_id, _) = require_user().await?;
+    let engine = &state()?.engine;
+    // The JSON API resolves inline profiles by the same call.
+    profile.history = engine
+        .resolve_history(history)
+        .await
+        .map_err(engine_error)?;
     engine
         .save_profile(user_id, &profile)
         .await

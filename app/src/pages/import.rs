@@ -23,7 +23,7 @@ pub async fn import_catalog(
 ) -> Result<ImportReport, ServerFnError> {
     use crate::error::{engine_error, fail};
     use crate::session::{require_admin, state};
-    use engine::catalog::{parse_import, ImportFormat};
+    use engine::catalog::ImportFormat;
     use http::StatusCode;
     require_admin().await?;
     if content.len() > MAX_PART_BYTES {
@@ -51,11 +51,10 @@ pub async fn import_catalog(
             "first_line starts at 1",
         ));
     }
-    let parsed = parse_import(std::io::Cursor::new(content.into_bytes()), format)
-        .map_err(|e| fail(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-    let summary = state()?
-        .engine
-        .import_items(parsed, |_| {})
+    let engine = &state()?.engine;
+    let permit = engine.imports.try_enter().map_err(engine_error)?;
+    let summary = engine
+        .import_document(permit, content.into_bytes(), format)
         .await
         .map_err(engine_error)?;
     Ok(ImportReport {

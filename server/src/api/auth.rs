@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use app::client::ClientIp;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -21,7 +22,12 @@ pub struct Guard {
     pub scope: Scope,
 }
 
+/// The client's address as the edge resolved it (`X-Forwarded-For` from a
+/// trusted proxy), else the peer's.
 fn client_ip(req: &Request) -> Client {
+    if let Some(ClientIp(ip)) = req.extensions().get::<ClientIp>() {
+        return Client::Ip(*ip);
+    }
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(Client::Unknown, |c| Client::Ip(c.0.ip()))

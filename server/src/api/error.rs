@@ -120,6 +120,13 @@ impl IntoResponse for ApiError {
 }
 
 fn engine_error(e: EngineError) -> Response {
+    // An import takes a while: retry in seconds, not at once.
+    if let EngineError::TooManyImports { .. } = e {
+        return with_retry_after(
+            error_response(StatusCode::TOO_MANY_REQUESTS, "busy", &e.to_string()),
+            10,
+        );
+    }
     match e {
         EngineError::Invalid(m) => error_response(StatusCode::UNPROCESSABLE_ENTITY, "invalid", &m),
         EngineError::NotFound(m) => error_response(

@@ -1,6 +1,8 @@
 //! Events: impressions of lists a front end rendered itself, and clicks.
 //! A click must name an item shown in the impression; it counts once.
 
+use std::collections::{HashMap, HashSet};
+
 use app::session::ServerState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -62,6 +64,15 @@ pub async fn impression(
         .into());
     }
     let engine = &state.engine;
+    // One query for every listed id, not one per entry.
+    let ids: Vec<String> = req.items.iter().map(|s| s.id.clone()).collect();
+    let known: HashMap<String, i64> = engine
+        .items_by_external_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|item| (item.external_id, item.id))
+        .collect();
+    let mut seen = HashSet::with_capacity(req.items.len());
     let mut shown: Vec<ShownItem> = Vec::with_capacity(req.items.len());
     for (i, s) in req.items.iter().enumerate() {
         let score = s.score.unwrap_or(0.0);
@@ -70,17 +81,14 @@ pub async fn impression(
                 EngineError::Invalid(format!("items[{i}].score must be between -1 and 1")).into(),
             );
         }
-        let item = engine
-            .item_by_external_id(&s.id)
-            .await
-            .map_err(|e| match e {
-                EngineError::NotFound(_) => EngineError::Invalid(format!(
-                    "items[{i}]: item '{}' is not in the catalog",
-                    s.id
-                )),
-                other => other,
-            })?;
-        if shown.iter().any(|x| x.item_id == item.id) {
+        let Some(&item_id) = known.get(&s.id) else {
+            return Err(EngineError::Invalid(format!(
+                "items[{i}]: item '{}' is not in the catalog",
+                s.id
+            ))
+            .into());
+        };
+        if !seen.insert(item_id) {
             return Err(EngineError::Invalid(format!(
                 "items[{i}]: item '{}' is listed twice",
                 s.id
@@ -88,7 +96,7 @@ pub async fn impression(
             .into());
         }
         shown.push(ShownItem {
-            item_id: item.id,
+            item_id,
             rank: i + 1,
             score,
         });

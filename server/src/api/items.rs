@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use engine::catalog::{parse_import, ImportFormat, ItemInput, ParsedImport};
+use engine::catalog::{ImportFormat, ItemInput, ParsedImport};
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -243,10 +243,10 @@ pub async fn import(
         None if content_type.starts_with("text/csv") => ImportFormat::Csv,
         None => ImportFormat::Jsonl,
     };
+    // Before the body is read: a refused import never holds its document.
+    let permit = state.engine.imports.try_enter()?;
     let body = read_body(req).await?;
-    let parsed = parse_import(std::io::Cursor::new(body), format)
-        .map_err(|e| ApiError::BadRequest(format!("cannot read the import: {e}")))?;
-    let summary = state.engine.import_items(parsed, |_| {}).await?;
+    let summary = state.engine.import_document(permit, body, format).await?;
     Ok(Json(ImportResult {
         added: summary.added,
         updated: summary.updated,

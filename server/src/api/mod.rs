@@ -9,6 +9,7 @@ pub mod body;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod interactions;
 pub mod items;
 pub mod limits;
 pub mod metrics;
@@ -61,7 +62,11 @@ pub fn router(state: ServerState, config: &ApiConfig) -> Router {
         tracing::error!("cannot serialize the OpenAPI document: {e}");
         "{}".into()
     });
-    router.layer(Extension(openapi::OpenApiJson(Arc::new(json))))
+    router
+        // The nest's fallback answers /api/v1/<anything>; the prefix with a
+        // trailing slash would otherwise reach the web app's HTML 404.
+        .route(&format!("{PREFIX}/"), axum::routing::any(no_route))
+        .layer(Extension(openapi::OpenApiJson(Arc::new(json))))
 }
 
 /// The routes and, collected from the same registrations, their OpenAPI document:
@@ -95,6 +100,7 @@ pub fn openapi_router(state: ServerState, config: &ApiConfig) -> OpenApiRouter {
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(items::import))
+                .routes(routes!(interactions::post_interactions))
                 .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
                 .layer(Extension(BodyLimit(MAX_IMPORT_BYTES))),
         )

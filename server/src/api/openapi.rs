@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "recommendations", description = "Lists for a profile, and more like an item"),
         (name = "events", description = "Impressions and clicks"),
         (name = "items", description = "The catalog"),
+        (name = "interactions", description = "What users did with items (the collaborative model learns from them)"),
         (name = "metrics", description = "Interaction rates (admin keys)"),
         (name = "health", description = "Liveness and readiness"),
         (name = "meta", description = "This document"),

@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::Json;
 use engine::events::ImpressionContext;
-use engine::profile::{HistoryEntry, Profile, MAX_HISTORY};
+use engine::history::HistoryRef;
+use engine::profile::{Profile, MAX_HISTORY};
 use engine::recommend::{Filters, PathTimings, RecommendOptions};
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use utoipa::ToSchema;
 
 use super::body::ApiJson;
@@ -155,7 +155,25 @@ impl From<engine::recommend::RecommendationList> for RecommendationList {
     }
 }
 
+/// Adds the `profile.` prefix to a validation message about an inline profile.
+fn in_profile(e: EngineError) -> EngineError {
+    match e {
+        EngineError::Invalid(m) => EngineError::Invalid(format!("profile.{m}")),
+        other => other,
+    }
+}
+
+/// An inline profile, checked and resolved. Count and length limits are checked
+/// on the raw lists before any per-entry work; the history is resolved by the
+/// engine's one shared path (one query, titles typed as text become items).
 async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile, ApiError> {
+    let mut profile = Profile {
+        interests: p.interests,
+        history: Vec::new(),
+        classes: p.classes,
+        about: p.about,
+    };
+    profile.normalized().map_err(in_profile)?;
     if p.history.len() > MAX_HISTORY {
         return Err(EngineError::Invalid(format!(
             "profile.history has {} entries: at most {MAX_HISTORY}",
@@ -163,49 +181,24 @@ async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile,
         ))
         .into());
     }
-    // One query for every catalog id, not one per entry.
-    let ids: Vec<String> = p.history.iter().filter_map(|h| h.item.clone()).collect();
-    let known: HashMap<String, String> = state
-        .engine
-        .items_by_external_ids(&ids)
-        .await?
+    let refs = p
+        .history
         .into_iter()
-        .map(|item| (item.external_id, item.title))
-        .collect();
-    let mut history = Vec::with_capacity(p.history.len());
-    for (i, h) in p.history.into_iter().enumerate() {
-        history.push(match (h.item, h.text) {
-            (Some(id), None) => match known.get(&id) {
-                Some(title) => HistoryEntry::Item {
-                    id,
-                    title: title.clone(),
-                },
-                None => {
-                    return Err(EngineError::Invalid(format!(
-                        "profile.history[{i}]: item '{id}' is not in the catalog"
-                    ))
-                    .into())
-                }
-            },
-            (None, Some(text)) => HistoryEntry::Text { text },
-            _ => {
-                return Err(EngineError::Invalid(format!(
-                    "profile.history[{i}] needs exactly one of 'item' (a catalog id) or 'text'"
-                ))
-                .into())
-            }
-        });
-    }
-    let profile = Profile {
-        interests: p.interests,
-        history,
-        classes: p.classes,
-        about: p.about,
-    };
-    profile.check_history().map_err(|e| match e {
-        EngineError::Invalid(m) => EngineError::Invalid(format!("profile.{m}")),
-        other => other,
-    })?;
+        .enumerate()
+        .map(|(i, h)| match (h.item, h.text) {
+            (Some(id), None) => Ok(HistoryRef::Item(id)),
+            (None, Some(text)) => Ok(HistoryRef::Text(text)),
+            _ => Err(EngineError::Invalid(format!(
+                "profile.history[{i}] needs exactly one of 'item' (a catalog id) or 'text'"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    profile.history = state
+        .engine
+        .resolve_history(refs)
+        .await
+        .map_err(in_profile)?;
+    profile.check_history().map_err(in_profile)?;
     Ok(profile)
 }
 
@@ -233,11 +226,13 @@ pub async fn recommend(
     let engine = &state.engine;
     let (user_id, profile) = match (req.user, req.profile) {
         (user, Some(profile)) => {
+            // The profile is checked before a new user is created for it.
+            let profile = inline_profile(&state, profile).await?;
             let user_id = match user {
                 Some(handle) => Some(engine.user_by_handle(&handle, true).await?.id),
                 None => None,
             };
-            (user_id, inline_profile(&state, profile).await?)
+            (user_id, profile)
         }
         (Some(handle), None) => {
             let user = engine.user_by_handle(&handle, false).await?;
