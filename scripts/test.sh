@@ -14,12 +14,12 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "clippy (server side)"
-cargo clippy -q -p engine -p app -p server -p eval -p bench --all-targets -- -D warnings
+cargo clippy -q -p pg-local -p engine -p app -p server -p eval -p bench --all-targets -- -D warnings
 step "clippy (browser side, wasm32)"
 cargo clippy -q -p frontend --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
 
 step "unit and integration tests"
-cargo test -p engine -p app -p server -p eval -p bench
+cargo test -p pg-local -p engine -p app -p server -p eval -p bench
 
 step "build the app"
 "$ROOT/scripts/build.sh" dev

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use engine::catalog::{ParsedImport, IMPORT_CHUNK};
 use engine::embed::{EmbeddingService, SentenceEmbedder, TextKind};
-use engine::postgres_cluster::LocalCluster;
 use engine::{Engine, EngineSettings, Store};
+use pg_local::LocalCluster;
 
 use crate::corpus::read_catalog;
 

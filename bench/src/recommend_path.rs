@@ -12,10 +12,10 @@ use anyhow::{bail, ensure, Context, Result};
 use engine::catalog::{ParsedImport, ValidItem};
 use engine::embed::{EmbeddingService, SentenceEmbedder, TextKind};
 use engine::events::ImpressionContext;
-use engine::postgres_cluster::LocalCluster;
 use engine::profile::Profile;
 use engine::recommend::{Filters, PathTimings, RecommendOptions};
 use engine::{Engine, EngineSettings, Store};
+use pg_local::LocalCluster;
 use sqlx::PgPool;
 
 use sha2::{Digest, Sha256};

@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use engine::embed::{EmbeddingService, SentenceEmbedder};
-use engine::postgres_cluster::LocalCluster;
 use engine::profile::ProfileStrategy;
 use engine::EngineSettings;
 use eval::baselines::{popularity, random_ranking, rank_by_scores, TextIndex, TfidfOptions};
@@ -22,6 +21,7 @@ use eval::report::{format_p, MethodResult, Table};
 use eval::semrec::{import_catalogue, Catalogue, ItemText};
 use eval::split::{leave_last_out, SplitOptions, Target, UserSplit};
 use eval::tuning::{self, Construction, PoolModel, Variant, POPULARITY_WEIGHTS};
+use pg_local::LocalCluster;
 
 #[derive(Parser, Debug)]
 #[command(

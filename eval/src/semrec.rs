@@ -9,10 +9,10 @@ use std::sync::Arc;
 use engine::catalog::{parse_import, ImportFormat, ItemInput};
 use engine::embed::EmbeddingService;
 use engine::interactions::parse_interactions;
-use engine::postgres_cluster::LocalCluster;
 use engine::profile::{HistoryEntry, Profile};
 use engine::recommend::{RecommendOptions, MAX_K};
 use engine::{Engine, EngineError, EngineSettings, Store};
+use pg_local::LocalCluster;
 
 use crate::dataset::Dataset;
 use crate::metrics::UserResult;

@@ -2,10 +2,10 @@
 //! cluster that semrec starts, owns and stops itself.
 
 use anyhow::{Context, Result};
-use engine::postgres_cluster::{ClusterOptions, LocalCluster};
-use engine::postgres_supervisor::Supervisor;
 use engine::store::StoreOptions;
 use engine::Store;
+use pg_local::Supervisor;
+use pg_local::{ClusterOptions, LocalCluster};
 
 use crate::config::Common;
 
@@ -34,14 +34,9 @@ impl Database {
             None => {
                 let data_dir = std::path::absolute(&common.data_dir)
                     .with_context(|| format!("bad data directory {}", common.data_dir.display()))?;
-                let bin_dir = std::env::var_os("SEMREC_PG_BIN")
-                    .map(Into::into)
-                    .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
                 let cluster = LocalCluster::start(ClusterOptions {
-                    data_dir,
                     port: common.pg_port,
-                    bin_dir,
-                    database: "semrec".into(),
+                    ..ClusterOptions::new(data_dir)
                 })
                 .await?;
                 (cluster.database_url().to_string(), Some(cluster))

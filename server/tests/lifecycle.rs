@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use engine::postgres_cluster::{ClusterOptions, LocalCluster};
+use pg_local::{ClusterOptions, LocalCluster};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 

@@ -11,10 +11,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use engine::postgres_cluster::LocalCluster;
 use engine::store::StoreOptions;
 use engine::{Engine, EngineSettings, Store};
 use http::{Method, StatusCode};
+use pg_local::LocalCluster;
 use serde_json::{json, Value};
 use server::admission::Admission;
 use server::api::ApiConfig;

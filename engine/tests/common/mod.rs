@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use engine::embed::{EmbeddingService, SentenceEmbedder};
-use engine::postgres_cluster::LocalCluster;
 use engine::{Engine, EngineSettings, Store};
+use pg_local::LocalCluster;
 
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use engine::postgres_cluster::{ClusterOptions, LocalCluster};
+use pg_local::{ClusterOptions, LocalCluster};
 use sqlx::{Connection, PgConnection};
 
 /// A fresh directory the `postgres` user can enter, removed on drop.

@@ -4,11 +4,14 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::postgres_cluster::{
-    io_err, output_text, settings, write_private_file, ClusterError, Runner, LOG_FILE,
-    SETTINGS_FILE, START_TIMEOUT_SECS,
-};
+use crate::data_dir::write_private_file;
+use crate::error::{io_err, ClusterError};
+use crate::options::{LOG_FILE, SETTINGS_FILE};
+use crate::runner::{output_text, Runner};
+use crate::settings::settings;
 
+/// How long `pg_ctl start -w` waits for the server to accept connections.
+const START_TIMEOUT_SECS: u32 = 120;
 const LOG_ROTATE_BYTES: u64 = 16 * 1024 * 1024;
 
 pub(crate) struct RunningServer {
@@ -43,7 +46,7 @@ pub(crate) fn live_postmaster(data_dir: &Path) -> Option<RunningServer> {
 
 /// A live postmaster for this data directory; a stale postmaster.pid (its pid is
 /// gone, or is now another process) is removed. Call it under the decision lock
-/// ([`crate::postgres_lock::DecisionLock`]), so that the file removed is never one
+/// ([`crate::lock::DecisionLock`]), so that the file removed is never one
 /// a postmaster another semrec process is starting has just written.
 pub(crate) fn running_server(data_dir: &Path) -> Option<RunningServer> {
     let found = pid_file(data_dir)?;

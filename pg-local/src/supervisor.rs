@@ -6,18 +6,18 @@
 //! 503 while it is down and are served again once it is back.
 //!
 //! Restarts take the same decision lock as starts and stops
-//! ([`crate::postgres_lock`]), so a CLI command starting the cluster at the same
+//! ([`crate::lock`]), so a CLI command starting the cluster at the same
 //! moment reuses the restarted postmaster instead of racing it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::postgres_cluster::{ClusterError, LocalCluster, Runner};
-use crate::postgres_lock::DecisionLock;
-use crate::postgres_postmaster::{
-    leftover_processes, live_postmaster, running_server, start_server,
-};
+use crate::cluster::LocalCluster;
+use crate::error::ClusterError;
+use crate::lock::DecisionLock;
+use crate::postmaster::{leftover_processes, live_postmaster, running_server, start_server};
+use crate::runner::Runner;
 
 /// How often the postmaster is looked for (a file read and a readlink).
 const CHECK_EVERY: Duration = Duration::from_secs(1);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use engine::postgres_cluster::{ClusterError, ClusterOptions, LocalCluster};
+use pg_local::{ClusterError, ClusterOptions, LocalCluster};
 use sqlx::{Connection, PgConnection};
 
 /// A fresh directory under the system temp dir (reachable by the `postgres` user

@@ -20,7 +20,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::postgres_cluster::ClusterError;
+use crate::error::ClusterError;
 
 /// How long a process waits for another one to finish starting or stopping the
 /// postmaster (an initdb and a crash recovery fit in it).
