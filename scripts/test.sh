@@ -14,7 +14,7 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "clippy (server side)"
-cargo clippy -q -p pg-local -p engine -p app -p server -p eval -p bench --all-targets -- -D warnings
+cargo clippy -q -p pg-local -p test-support -p engine -p app -p server -p eval -p bench --all-targets -- -D warnings
 step "clippy (browser side, wasm32)"
 cargo clippy -q -p frontend --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
 

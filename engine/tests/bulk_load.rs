@@ -2,8 +2,6 @@
 //! HNSW index and builds it once at the end, and nothing (a failed chunk, a killed
 //! import, two imports at once) leaves the catalog without its index for good.
 
-mod common;
-
 use std::time::Duration;
 
 use engine::bulk_load::VECTOR_INDEX;
@@ -13,7 +11,7 @@ use engine::recommend::RecommendOptions;
 use engine::{Engine, EngineSettings};
 
 fn items(prefix: &str, n: usize) -> ParsedImport {
-    common::note_items(prefix, n)
+    test_support::fixtures::note_items(prefix, n)
 }
 
 /// The index's definition as PostgreSQL has it, if it exists.
@@ -42,8 +40,8 @@ async fn deferred(e: &Engine) -> i64 {
         .unwrap()
 }
 
-async fn bulk_engine() -> common::TestDb {
-    common::engine_with(EngineSettings {
+async fn bulk_engine() -> test_support::db::TestDb {
+    test_support::db::engine_with(EngineSettings {
         bulk_load_min: 100,
         ..EngineSettings::default()
     })

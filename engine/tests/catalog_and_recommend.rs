@@ -1,7 +1,5 @@
 //! Integration tests against a real PostgreSQL + pgvector and the real model.
 
-mod common;
-
 use engine::catalog::{parse_import, ImportFormat};
 use engine::events::{ClickOutcome, ImpressionContext};
 use engine::profile::{HistoryEntry, Profile};
@@ -18,7 +16,7 @@ fn profile(interests: &[&str]) -> Profile {
 
 #[tokio::test]
 async fn import_reports_bad_lines_keeps_good_ones_and_reimport_embeds_nothing() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     let input = concat!(
         r#"{"id":"a","title":"Alpha","description":"first"}"#,
         "\n",
@@ -74,10 +72,10 @@ async fn import_reports_bad_lines_keeps_good_ones_and_reimport_embeds_nothing() 
 
 #[tokio::test]
 async fn recommendations_follow_meaning_filters_exclusions_and_k() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     let e = &db.engine;
     let summary = e
-        .import_items(common::fixture_catalog(), |_| {})
+        .import_items(test_support::fixtures::fixture_catalog(), |_| {})
         .await
         .unwrap();
     assert_eq!(summary.added, 12);
@@ -210,9 +208,9 @@ async fn recommendations_follow_meaning_filters_exclusions_and_k() {
 
 #[tokio::test]
 async fn similar_items_exclude_the_item_itself() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     db.engine
-        .import_items(common::fixture_catalog(), |_| {})
+        .import_items(test_support::fixtures::fixture_catalog(), |_| {})
         .await
         .unwrap();
     let list = db
@@ -237,7 +235,7 @@ async fn similar_items_exclude_the_item_itself() {
 /// user's exclusions, and one scan per max-sim profile element.
 #[tokio::test]
 async fn the_candidate_queries_use_the_hnsw_index() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     let pool = db.engine.store.pool();
     // 12,000 items with random vectors (the planner's choice depends on the table's
     // size, not on meaning; below ≈ 10k rows it rightly prefers an exact scan), a
@@ -349,9 +347,9 @@ async fn the_candidate_queries_use_the_hnsw_index() {
 
 #[tokio::test]
 async fn clicks_must_reference_a_served_item_and_count_once() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     let e = &db.engine;
-    e.import_items(common::fixture_catalog(), |_| {})
+    e.import_items(test_support::fixtures::fixture_catalog(), |_| {})
         .await
         .unwrap();
     let list = e

@@ -2,8 +2,6 @@
 //! model: interactions import (idempotent, bad lines with their numbers), the
 //! background fit stored as neighbours, and the collaborative channel in the lists.
 
-mod common;
-
 use engine::catalog::ImportFormat;
 use engine::interactions::parse_interactions;
 use engine::profile::{HistoryEntry, Profile};
@@ -20,9 +18,9 @@ fn event(user: &str, item: &str, ts: i64) -> String {
 
 #[tokio::test]
 async fn interactions_import_is_idempotent_and_reports_unknown_items() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     let e = &db.engine;
-    e.import_items(common::note_items("n", 8), |_| {})
+    e.import_items(test_support::fixtures::note_items("n", 8), |_| {})
         .await
         .unwrap();
     let lines = vec![
@@ -53,7 +51,7 @@ async fn interactions_import_is_idempotent_and_reports_unknown_items() {
 
 #[tokio::test]
 async fn the_collaborative_channel_brings_what_similar_users_had() {
-    let db = common::engine_with(EngineSettings {
+    let db = test_support::db::engine_with(EngineSettings {
         popularity_weight: 0.0,
         collaborative_weight: 1.0,
         ..EngineSettings::default()
@@ -61,7 +59,7 @@ async fn the_collaborative_channel_brings_what_similar_users_had() {
     .await;
     let mut e = db.engine.clone();
     // Four topics, 40 notes: n0, n4, n8, ... are on gliders, n1, n5, ... on sourdough.
-    e.import_items(common::note_items("n", 40), |_| {})
+    e.import_items(test_support::fixtures::note_items("n", 40), |_| {})
         .await
         .unwrap();
     // Twenty users each had the glider note n0 and the sourdough note n1: the two

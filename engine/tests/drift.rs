@@ -1,8 +1,6 @@
 //! Embedding drift on a hand-made log: the query centroid moves, the top-1
 //! similarity falls, newly imported items differ from the old catalog.
 
-mod common;
-
 use chrono::{Duration, TimeZone, Utc};
 use engine::drift::{DriftSettings, DriftSignal};
 use engine::events::{ImpressionContext, ShownItem};
@@ -16,7 +14,7 @@ fn axis(i: usize) -> Vec<f32> {
 
 #[tokio::test]
 async fn centroid_shift_and_falling_top1_similarity_raise_alerts() {
-    let db = common::engine_with(EngineSettings {
+    let db = test_support::db::engine_with(EngineSettings {
         drift: DriftSettings {
             min_samples: 3,
             ..Default::default()
@@ -25,7 +23,7 @@ async fn centroid_shift_and_falling_top1_similarity_raise_alerts() {
     })
     .await;
     let e = &db.engine;
-    e.import_items(common::fixture_catalog(), |_| {})
+    e.import_items(test_support::fixtures::fixture_catalog(), |_| {})
         .await
         .unwrap();
     let item: i64 = sqlx::query_scalar("SELECT min(id) FROM items")

@@ -7,8 +7,6 @@
 //! also rounds activations to int8, so agreement is close but not exact; a wrong
 //! tokenizer, prefix or weight layout drops the cosine far below the bound.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -252,10 +250,10 @@ async fn vectors_by_model(engine: &Engine) -> Vec<(Option<String>, i64)> {
 /// item with the new model, records its id, and leaves nothing of the old space.
 #[tokio::test]
 async fn reindex_moves_every_item_to_the_new_model() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     let minilm = &db.engine;
     let summary = minilm
-        .import_items(common::fixture_catalog(), |_| {})
+        .import_items(test_support::fixtures::fixture_catalog(), |_| {})
         .await
         .unwrap();
     let n = summary.added as i64;

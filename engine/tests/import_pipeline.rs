@@ -2,17 +2,15 @@
 //! import's promises: exact counts, and an import that fails midway keeps every
 //! chunk it reported done, so a re-run embeds only the rest.
 
-mod common;
-
 use engine::catalog::{ImportProgress, ItemInput, ParsedImport, IMPORT_CHUNK};
 
 fn items(n: usize) -> ParsedImport {
-    common::note_items("p", n)
+    test_support::fixtures::note_items("p", n)
 }
 
 #[tokio::test]
 async fn a_failed_chunk_keeps_the_committed_ones_and_a_rerun_resumes() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     let e = &db.engine;
     let n = 3 * IMPORT_CHUNK + 10;
     // The third chunk holds an item the database refuses (its content hash
@@ -67,7 +65,7 @@ async fn a_failed_chunk_keeps_the_committed_ones_and_a_rerun_resumes() {
 
 #[tokio::test]
 async fn fields_that_move_within_the_same_embedded_text_are_written_without_re_embedding() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     let e = &db.engine;
     let one = |description: &str, tags: Vec<String>| ParsedImport {
         items: vec![(

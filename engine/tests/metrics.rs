@@ -1,15 +1,13 @@
 //! Metrics on a hand-made event log whose numbers are worked out by hand.
 
-mod common;
-
 use chrono::{Duration, TimeZone, Utc};
 use engine::events::{ImpressionContext, ShownItem};
 
 #[tokio::test]
 async fn interaction_rates_match_a_hand_checked_log() {
-    let db = common::engine().await;
+    let db = test_support::db::engine().await;
     let e = &db.engine;
-    e.import_items(common::fixture_catalog(), |_| {})
+    e.import_items(test_support::fixtures::fixture_catalog(), |_| {})
         .await
         .unwrap();
     let ids: Vec<(i64, String)> =

@@ -3,8 +3,6 @@
 //! user counts once however often they click, and alone moves nothing. Real
 //! PostgreSQL + pgvector and the real model.
 
-mod common;
-
 use engine::catalog::{ItemInput, ParsedImport};
 use engine::events::{ImpressionContext, ShownItem};
 use engine::profile::Profile;
@@ -143,7 +141,7 @@ fn rank_of(list: &[String], id: &str) -> Option<usize> {
 async fn click_loops_do_not_push_an_item_into_other_users_lists() {
     // The product default weighs the prior 0 (the collaborative channel took its
     // place); deployments that turn it on must still be safe from click loops.
-    let db = common::engine_with(EngineSettings {
+    let db = test_support::db::engine_with(EngineSettings {
         popularity_weight: 0.7,
         ..EngineSettings::default()
     })

@@ -2,8 +2,6 @@
 //! histories and clicks) and max-similarity profiles, against a real PostgreSQL +
 //! pgvector and the real model.
 
-mod common;
-
 use engine::events::ImpressionContext;
 use engine::profile::{ElementKind, HistoryEntry, Profile, ProfileStrategy};
 use engine::recommend::{Filters, RecommendOptions};
@@ -43,14 +41,14 @@ fn k(k: usize) -> RecommendOptions {
 
 #[tokio::test]
 async fn popularity_counts_distinct_users_and_lifts_popular_items() {
-    let db = common::engine_with(EngineSettings {
+    let db = test_support::db::engine_with(EngineSettings {
         profile_strategy: ProfileStrategy::Centroid,
         popularity_weight: 0.0,
         ..EngineSettings::default()
     })
     .await;
     let mut e = db.engine.clone();
-    e.import_items(common::fixture_catalog(), |_| {})
+    e.import_items(test_support::fixtures::fixture_catalog(), |_| {})
         .await
         .unwrap();
 
@@ -178,7 +176,7 @@ async fn popularity_counts_distinct_users_and_lifts_popular_items() {
 
 #[tokio::test]
 async fn max_sim_serves_every_taste_with_its_own_explanation_and_pages_consistently() {
-    let db = common::engine_with(EngineSettings {
+    let db = test_support::db::engine_with(EngineSettings {
         profile_strategy: ProfileStrategy::MaxSim,
         popularity_weight: 0.0,
         // Equal weights: the order is then the shown similarity's.
@@ -187,7 +185,7 @@ async fn max_sim_serves_every_taste_with_its_own_explanation_and_pages_consisten
     })
     .await;
     let e = db.engine.clone();
-    e.import_items(common::fixture_catalog(), |_| {})
+    e.import_items(test_support::fixtures::fixture_catalog(), |_| {})
         .await
         .unwrap();
     let u = e.user_by_handle("two-tastes", true).await.unwrap();
@@ -320,7 +318,7 @@ async fn a_selective_filter_still_returns_every_match_when_the_index_scan_gives_
     // planner multiplies the two (a quarter of the catalog) and takes the HNSW
     // scan, whose iterative search, allowed only a few index tuples, gives up long
     // before it reaches the five: they point away from every query.
-    let db = common::engine_with(EngineSettings {
+    let db = test_support::db::engine_with(EngineSettings {
         ef_search: 10,
         candidate_pool: 5,
         max_scan_tuples: 50,
@@ -410,7 +408,7 @@ async fn one_profile_element_whose_filtered_scan_gives_up_is_still_searched_exac
     // similarity 0.5. Around the second, nothing but a hundred matching items at 0.3.
     // The second element's scan finds its five at once; the first one's gives up in
     // the crowd. By max-sim the first five (0.5) must win.
-    let db = common::engine_with(EngineSettings {
+    let db = test_support::db::engine_with(EngineSettings {
         ef_search: 10,
         candidate_pool: 5,
         max_scan_tuples: 15,

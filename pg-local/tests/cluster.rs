@@ -6,44 +6,9 @@ use std::time::Instant;
 
 use pg_local::{ClusterError, ClusterOptions, LocalCluster};
 use sqlx::{Connection, PgConnection};
+use test_support::scratch::Scratch;
 
-/// A fresh directory under the system temp dir (reachable by the `postgres` user
-/// when the tests run as root), removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        use rand::Rng;
-        let n: u64 = rand::thread_rng().gen();
-        let base = if running_as_root() {
-            PathBuf::from("/tmp")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!("semrec-test-{tag}-{n:016x}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// `RUST_LOG=engine=debug cargo test ... -- --nocapture` shows the cluster's log lines.
+/// `RUST_LOG=pg_local=debug cargo test ... -- --nocapture` shows the cluster's log lines.
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -108,8 +73,8 @@ async fn dropped_temporary_cluster_stops_and_cleans_up() {
 #[tokio::test]
 async fn persistent_cluster_keeps_data_across_restarts() {
     init_tracing();
-    let tmp = TempDir::new("persist");
-    let data_dir = tmp.0.join("nested").join("pgdata");
+    let tmp = Scratch::new("persist");
+    let data_dir = tmp.join("nested").join("pgdata");
     let mut opts = ClusterOptions::new(&data_dir);
     opts.database = "keepme".into();
 
@@ -233,8 +198,8 @@ async fn persistent_cluster_keeps_data_across_restarts() {
 async fn port_in_use_is_reported() {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let tmp = TempDir::new("port");
-    let mut opts = ClusterOptions::new(tmp.0.join("pgdata"));
+    let tmp = Scratch::new("port");
+    let mut opts = ClusterOptions::new(tmp.join("pgdata"));
     opts.port = port;
     let err = LocalCluster::start(opts).await.unwrap_err();
     assert!(
@@ -251,8 +216,8 @@ async fn port_in_use_is_reported() {
 
 #[tokio::test]
 async fn missing_binaries_are_reported() {
-    let tmp = TempDir::new("nobin");
-    let mut opts = ClusterOptions::new(tmp.0.join("pgdata"));
+    let tmp = Scratch::new("nobin");
+    let mut opts = ClusterOptions::new(tmp.join("pgdata"));
     opts.bin_dir = PathBuf::from("/nonexistent/postgresql/bin");
     let err = LocalCluster::start(opts).await.unwrap_err();
     assert!(
@@ -268,12 +233,12 @@ async fn missing_binaries_are_reported() {
 
 #[tokio::test]
 async fn data_dir_unreachable_by_postgres_user_is_reported_when_root() {
-    if !running_as_root() {
+    if !test_support::process::running_as_root() {
         eprintln!("skipped: only meaningful as root");
         return;
     }
-    let tmp = TempDir::new("private");
-    let private = tmp.0.join("private");
+    let tmp = Scratch::new("private");
+    let private = tmp.join("private");
     std::fs::create_dir(&private).unwrap();
     std::fs::set_permissions(
         &private,
@@ -294,45 +259,12 @@ async fn data_dir_unreachable_by_postgres_user_is_reported_when_root() {
 /// A copy of the PostgreSQL installation without pgvector: PgvectorMissing.
 #[tokio::test]
 async fn missing_pgvector_is_reported() {
-    let bin = ClusterOptions::default_bin_dir();
-    let pg_config = bin.join("pg_config");
-    let (Ok(share), Ok(lib)) = (
-        pg_config_dir(&pg_config, "--sharedir"),
-        pg_config_dir(&pg_config, "--pkglibdir"),
-    ) else {
+    let tmp = Scratch::new("novector");
+    let root = tmp.path();
+    let Some(new_bin) = test_support::postgres::without_pgvector(&root.join("pg")) else {
         eprintln!("skipped: no pg_config");
         return;
     };
-    // PostgreSQL finds share/ and lib/ relative to its own binary, so mirror the
-    // layout under a temp root and leave the vector files out.
-    let tmp = TempDir::new("novector");
-    let root = &tmp.0;
-    let copy = |src: &std::path::Path, skip_vector: bool| {
-        let dst = root.join(src.strip_prefix("/").unwrap());
-        std::fs::create_dir_all(&dst).unwrap();
-        let status = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", src.display()))
-            .arg(&dst)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        if skip_vector {
-            for entry in walk(&dst) {
-                let name = entry.file_name().unwrap().to_string_lossy().to_string();
-                if name.starts_with("vector") {
-                    let _ = std::fs::remove_file(&entry);
-                }
-            }
-        }
-        dst
-    };
-    let new_bin = copy(&bin, false);
-    copy(&share, true);
-    copy(&lib, true);
-    // make the temp root reachable for the postgres user when root
-    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-
     let mut opts = ClusterOptions::new(root.join("pgdata"));
     opts.bin_dir = new_bin;
     let err = LocalCluster::start(opts).await.unwrap_err();
@@ -340,30 +272,4 @@ async fn missing_pgvector_is_reported() {
     assert!(err.to_string().contains("scripts/setup.sh"));
     // The failed start did not leave a server running.
     assert!(!root.join("pgdata/postmaster.pid").exists());
-}
-
-fn pg_config_dir(pg_config: &std::path::Path, flag: &str) -> Result<PathBuf, ()> {
-    let out = std::process::Command::new(pg_config)
-        .arg(flag)
-        .output()
-        .map_err(|_| ())?;
-    if !out.status.success() {
-        return Err(());
-    }
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

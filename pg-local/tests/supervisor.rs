@@ -2,44 +2,12 @@
 //! postmaster is restarted, and concurrent starts share one postmaster without
 //! stopping each other's. Real PostgreSQL 15 + pgvector binaries.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use pg_local::{ClusterOptions, LocalCluster};
 use sqlx::{Connection, PgConnection};
-
-/// A fresh directory the `postgres` user can enter, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        use rand::Rng;
-        let n: u64 = rand::thread_rng().gen();
-        let dir = PathBuf::from("/tmp").join(format!("semrec-test-{tag}-{n:016x}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn postmaster_pid(data_dir: &Path) -> Option<i32> {
-    let text = std::fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
-    text.lines().next()?.trim().parse().ok()
-}
-
-/// A running process (not a zombie: the postmaster's parent may be a pid 1 that
-/// does not reap).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    })
-}
+use test_support::process::{alive, postmaster_pid, signal, SIGKILL};
+use test_support::scratch::Scratch;
 
 async fn answers(url: &str) -> bool {
     match PgConnection::connect(url).await {
@@ -57,8 +25,8 @@ async fn answers(url: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_postmaster_is_restarted_within_30_s() {
-    let tmp = TempDir::new("supervise");
-    let cluster = LocalCluster::start(ClusterOptions::new(tmp.0.join("pgdata")))
+    let tmp = Scratch::new("supervise");
+    let cluster = LocalCluster::start(ClusterOptions::new(tmp.join("pgdata")))
         .await
         .unwrap();
     let data_dir = cluster.data_dir().to_path_buf();
@@ -71,8 +39,7 @@ async fn a_killed_postmaster_is_restarted_within_30_s() {
     let supervisor = cluster.supervise();
 
     let old = postmaster_pid(&data_dir).expect("postmaster.pid");
-    // SAFETY: kill has no memory effects; the pid is the cluster's postmaster.
-    assert_eq!(unsafe { libc::kill(old, libc::SIGKILL) }, 0);
+    assert!(signal(old, SIGKILL));
     let killed = Instant::now();
     while alive(old) {
         assert!(killed.elapsed() < Duration::from_secs(5), "kill -9 failed");
@@ -105,8 +72,8 @@ async fn a_killed_postmaster_is_restarted_within_30_s() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_starts_share_one_postmaster() {
-    let tmp = TempDir::new("share");
-    let opts = ClusterOptions::new(tmp.0.join("pgdata"));
+    let tmp = Scratch::new("share");
+    let opts = ClusterOptions::new(tmp.join("pgdata"));
     // The first round also runs initdb.
     for round in 1..=3 {
         let (a, b) = tokio::join!(

@@ -2,16 +2,17 @@
 //! and the real model: auth, validation, limits, the click path into metrics,
 //! the OpenAPI document, and a database outage with recovery.
 
-mod common;
-
 use axum::body::Body;
-use common::*;
 use engine::api_keys::Scope;
 use http::{Method, StatusCode};
 use pg_local::{ClusterOptions, LocalCluster};
 use serde_json::{json, Value};
 use server::admission::Admission;
 use server::api::ApiConfig;
+use test_support::db::connect;
+use test_support::fixtures::fixture_jsonl;
+use test_support::router::*;
+use test_support::scratch::Scratch;
 
 const ITEMS: &str = "/api/v1/items";
 
@@ -1018,10 +1019,8 @@ async fn openapi_document_is_valid_and_matches_the_routes() {
 /// message; once the database is back the same router answers again.
 #[tokio::test]
 async fn database_outage_gives_503_and_recovers_without_restart() {
-    let dir = std::env::temp_dir().join(format!("semrec-api-outage-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let cleanup = scopeguard(dir.clone());
-    let opts = ClusterOptions::new(dir.join("pgdata"));
+    let scratch = Scratch::new("api-outage");
+    let opts = ClusterOptions::new(scratch.pgdata());
     let cluster = LocalCluster::start(opts.clone()).await.expect("cluster");
     let port = cluster.port();
     let engine = connect(&cluster).await;
@@ -1088,16 +1087,4 @@ async fn database_outage_gives_503_and_recovers_without_restart() {
     );
     engine.store.pool().close().await;
     cluster.stop().await.unwrap();
-    drop(cleanup);
-}
-
-/// Removes a directory when dropped (also when the test fails).
-struct DirGuard(std::path::PathBuf);
-impl Drop for DirGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-fn scopeguard(dir: std::path::PathBuf) -> DirGuard {
-    DirGuard(dir)
 }

@@ -3,8 +3,6 @@
 //! per-request CSP nonce, admission of server-rendered pages, throttled admin
 //! sign-in and handle creation, and client addresses behind trusted proxies.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +10,6 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
-use common::{connect, embedder, fixture_jsonl};
 use engine::Engine;
 use http::{header, HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -20,6 +17,9 @@ use pg_local::LocalCluster;
 use server::admission::Admission;
 use server::api::ApiConfig;
 use server::edge::{EdgeConfig, TrustedProxies};
+use test_support::db::connect;
+use test_support::fixtures::fixture_jsonl;
+use test_support::model::embedder;
 use tower::ServiceExt;
 
 const HOST: &str = "127.0.0.1:3000";

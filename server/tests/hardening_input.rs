@@ -5,13 +5,10 @@
 //! when the password changes, and every API 4xx has the JSON error body, even
 //! the ones hyper answers itself.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::Router;
-use common::*;
 use engine::history::HistoryRef;
 use engine::profile::HistoryEntry;
 use http::{header, HeaderMap, Method, Request, StatusCode};
@@ -19,24 +16,13 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use server::admission::Admission;
 use server::api::ApiConfig;
+use test_support::binary::form_encode;
+use test_support::fixtures::fixture_jsonl;
+use test_support::router::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 const REC: &str = "/api/v1/recommendations";
-
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
 
 /// A server function's answer: status, headers and the body as text.
 struct FnReply {

@@ -1,12 +1,11 @@
 //! `POST /api/v1/interactions` against the real router, PostgreSQL + pgvector and
 //! model: one at a time and in bulk, idempotent, bad lines by number, documented.
 
-mod common;
-
 use axum::body::Body;
-use common::*;
 use http::{Method, StatusCode};
 use serde_json::json;
+use test_support::fixtures::fixture_jsonl;
+use test_support::router::*;
 
 const PATH: &str = "/api/v1/interactions";
 

@@ -6,8 +6,6 @@
 //! new user (their user upserts and impression inserts) until someone happened to
 //! commit on it. Real router, PostgreSQL + pgvector and model.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -18,9 +16,10 @@ use pg_local::LocalCluster;
 use serde_json::{json, Value};
 use server::admission::Admission;
 use server::api::ApiConfig;
+use test_support::fixtures::fixture_jsonl;
+use test_support::model::embedder;
+use test_support::router::{request, router_admitting, send, send_raw};
 use tower::ServiceExt;
-
-use common::{embedder, fixture_jsonl, request, router_admitting, send, send_raw};
 
 const CLIENTS: usize = 8;
 const IN_FLIGHT: u32 = 8;

@@ -1,16 +1,11 @@
-//! Test harness: the real router over a real throwaway PostgreSQL + pgvector
-//! cluster and the real model, driven in-process with `oneshot`.
-
-#![allow(dead_code)]
-
-use std::path::PathBuf;
-use std::sync::OnceLock;
+//! The whole web router as `semrec serve` builds it, over a real throwaway
+//! PostgreSQL + pgvector cluster and the real model, driven in process with
+//! `oneshot`.
 
 use axum::body::Body;
 use axum::Router;
 use engine::api_keys::Scope;
-use engine::embed::{EmbeddingService, SentenceEmbedder};
-use engine::{Engine, EngineSettings, Store};
+use engine::Engine;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use pg_local::LocalCluster;
@@ -18,28 +13,6 @@ use serde_json::Value;
 use server::admission::Admission;
 use server::api::ApiConfig;
 use tower::ServiceExt;
-
-pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub fn model_dir() -> PathBuf {
-    std::env::var_os("SEMREC_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"))
-}
-
-/// One model per test binary: loading it is the slow part.
-pub fn embedder() -> EmbeddingService {
-    static SERVICE: OnceLock<EmbeddingService> = OnceLock::new();
-    SERVICE
-        .get_or_init(|| {
-            let model = SentenceEmbedder::load(&model_dir())
-                .unwrap_or_else(|e| panic!("{e}: run scripts/fetch-model.sh first"));
-            EmbeddingService::start(model, 64, 32)
-        })
-        .clone()
-}
 
 /// The whole web router (pages, CSRF check, API) as `semrec serve` builds it.
 pub fn router(engine: Engine, config: &ApiConfig) -> Router {
@@ -75,23 +48,13 @@ pub struct TestApi {
     pub _cluster: LocalCluster,
 }
 
-pub async fn connect(cluster: &LocalCluster) -> Engine {
-    let store = Store::connect(cluster.database_url(), 8)
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
-    Engine::new(store, embedder(), EngineSettings::default())
-}
-
 pub async fn api_with(config: ApiConfig) -> TestApi {
     api_admitting(config, Admission::default()).await
 }
 
 pub async fn api_admitting(config: ApiConfig, admission: Admission) -> TestApi {
-    let cluster = LocalCluster::temporary()
-        .await
-        .expect("temporary PostgreSQL cluster");
-    let engine = connect(&cluster).await;
+    let cluster = crate::db::cluster().await;
+    let engine = crate::db::connect(&cluster).await;
     let write_key = engine
         .store
         .create_api_key("front end", Scope::Write)
@@ -120,10 +83,6 @@ pub async fn api() -> TestApi {
         burst: 1000,
     })
     .await
-}
-
-pub fn fixture_jsonl() -> String {
-    std::fs::read_to_string(workspace().join("engine/tests/fixtures/catalog.jsonl")).unwrap()
 }
 
 /// A response, its body parsed as JSON (`Null` when empty).
