@@ -33,18 +33,21 @@ pub struct DriftSettings {
 
 impl Default for DriftSettings {
     fn default() -> Self {
-        Self {
-            recent_days: 7,
-            reference_days: 28,
-            rate_z: 1.645,
-            centroid_shift: 0.15,
-            top1_drop: 0.05,
-            min_samples: 20,
-        }
+        Self::DEFAULT
     }
 }
 
 impl DriftSettings {
+    /// The defaults, also the server's `SEMREC_DRIFT_*` defaults.
+    pub const DEFAULT: Self = Self {
+        recent_days: 7,
+        reference_days: 28,
+        rate_z: 1.645,
+        centroid_shift: 0.15,
+        top1_drop: 0.05,
+        min_samples: 20,
+    };
+
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(EngineError::Invalid(m.to_string()));
         if self.recent_days < 1 || self.reference_days < 1 {

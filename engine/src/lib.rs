@@ -44,6 +44,9 @@ pub const DEFAULT_POPULARITY_WEIGHT: f32 = 0.0;
 pub const DEFAULT_COLLABORATIVE_WEIGHT: f32 = 0.5;
 /// Default of [`EngineSettings::scan_concurrency`].
 pub const DEFAULT_SCAN_CONCURRENCY: usize = 2;
+/// Default of [`EngineSettings::ef_search`] (`SEMREC_EF_SEARCH`): also covers the
+/// 200-candidate pool the popularity prior reranks.
+pub const DEFAULT_EF_SEARCH: u32 = 200;
 /// Default HNSW candidate pool for re-ranking.
 pub const DEFAULT_CANDIDATE_POOL: usize = 200;
 
@@ -89,7 +92,7 @@ pub struct EngineSettings {
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
-            ef_search: 200,
+            ef_search: DEFAULT_EF_SEARCH,
             profile_strategy: profile::ProfileStrategy::default(),
             history_window: profile::HISTORY_WINDOW,
             recency_half_life: profile::RECENCY_HALF_LIFE,

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use engine::drift::DriftSettings;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,7 +76,7 @@ pub struct Common {
     )]
     pub embed_precision: engine::embed::Precision,
     /// HNSW ef_search at query time (higher = better recall, slower).
-    #[arg(long, env = "SEMREC_EF_SEARCH", default_value_t = 200, global = true)]
+    #[arg(long, env = "SEMREC_EF_SEARCH", default_value_t = engine::DEFAULT_EF_SEARCH, global = true)]
     pub ef_search: u32,
     /// Concurrent statements a max-sim profile's element scans are split over (each
     /// on its own database connection): about the database server's cores.
@@ -234,7 +235,7 @@ pub struct DriftArgs {
     #[arg(
         long,
         env = "SEMREC_DRIFT_RECENT_DAYS",
-        default_value_t = 7,
+        default_value_t = DriftSettings::DEFAULT.recent_days,
         global = true
     )]
     pub drift_recent_days: i64,
@@ -242,7 +243,7 @@ pub struct DriftArgs {
     #[arg(
         long,
         env = "SEMREC_DRIFT_REFERENCE_DAYS",
-        default_value_t = 28,
+        default_value_t = DriftSettings::DEFAULT.reference_days,
         global = true
     )]
     pub drift_reference_days: i64,
@@ -250,7 +251,7 @@ pub struct DriftArgs {
     #[arg(
         long,
         env = "SEMREC_DRIFT_RATE_Z",
-        default_value_t = 1.645,
+        default_value_t = DriftSettings::DEFAULT.rate_z,
         global = true
     )]
     pub drift_rate_z: f64,
@@ -258,7 +259,7 @@ pub struct DriftArgs {
     #[arg(
         long,
         env = "SEMREC_DRIFT_CENTROID_SHIFT",
-        default_value_t = 0.15,
+        default_value_t = DriftSettings::DEFAULT.centroid_shift,
         global = true
     )]
     pub drift_centroid_shift: f64,
@@ -266,7 +267,7 @@ pub struct DriftArgs {
     #[arg(
         long,
         env = "SEMREC_DRIFT_TOP1_DROP",
-        default_value_t = 0.05,
+        default_value_t = DriftSettings::DEFAULT.top1_drop,
         global = true
     )]
     pub drift_top1_drop: f64,
@@ -274,15 +275,15 @@ pub struct DriftArgs {
     #[arg(
         long,
         env = "SEMREC_DRIFT_MIN_SAMPLES",
-        default_value_t = 20,
+        default_value_t = DriftSettings::DEFAULT.min_samples,
         global = true
     )]
     pub drift_min_samples: i64,
 }
 
 impl DriftArgs {
-    pub fn settings(&self) -> engine::drift::DriftSettings {
-        engine::drift::DriftSettings {
+    pub fn settings(&self) -> DriftSettings {
+        DriftSettings {
             recent_days: self.drift_recent_days,
             reference_days: self.drift_reference_days,
             rate_z: self.drift_rate_z,
