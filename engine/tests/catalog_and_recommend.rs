@@ -1,4 +1,5 @@
-//! Integration tests against a real PostgreSQL + pgvector and the real model.
+//! Integration tests against a real PostgreSQL + pgvector, with the fake embedder
+//! except where a test asserts meaning (then the real model).
 
 mod common;
 
@@ -74,7 +75,8 @@ async fn import_reports_bad_lines_keeps_good_ones_and_reimport_embeds_nothing() 
 
 #[tokio::test]
 async fn recommendations_follow_meaning_filters_exclusions_and_k() {
-    let db = common::engine().await;
+    // Asserts meaning ("aircraft" finds "planes"): the real model.
+    let db = common::real_engine().await;
     let e = &db.engine;
     let summary = e
         .import_items(common::fixture_catalog(), |_| {})

@@ -43,7 +43,8 @@ fn k(k: usize) -> RecommendOptions {
 
 #[tokio::test]
 async fn popularity_counts_distinct_users_and_lifts_popular_items() {
-    let db = common::engine_with(EngineSettings {
+    // Asserts meaning (the aviation items are "aircraft"'s nearest): the real model.
+    let db = common::real_engine_with(EngineSettings {
         profile_strategy: ProfileStrategy::Centroid,
         popularity_weight: 0.0,
         ..EngineSettings::default()

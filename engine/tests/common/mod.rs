@@ -1,10 +1,13 @@
-//! Test harness: a real throwaway PostgreSQL + pgvector cluster and the real model.
+//! Test harness: a real throwaway PostgreSQL + pgvector cluster, and the
+//! deterministic fake embedder ([`engine()`], [`engine_with()`]) or the real model
+//! ([`real_engine()`], [`real_engine_with()`]) for the tests that assert meaning.
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use engine::embed::fake::FakeEmbedder;
 use engine::embed::{EmbeddingService, SentenceEmbedder};
 use engine::postgres_cluster::LocalCluster;
 use engine::{Engine, EngineSettings, Store};
@@ -19,8 +22,17 @@ pub fn model_dir() -> PathBuf {
         .unwrap_or_else(|| workspace().join("models/all-MiniLM-L6-v2"))
 }
 
-/// One model per test binary: loading it is the slow part.
-pub fn embedder() -> EmbeddingService {
+/// The fake embedder (hashed bag of words and trigrams), for tests of the
+/// engine's database behaviour that do not depend on what texts mean.
+pub fn fake_embedder() -> EmbeddingService {
+    static SERVICE: OnceLock<EmbeddingService> = OnceLock::new();
+    SERVICE
+        .get_or_init(|| EmbeddingService::start(FakeEmbedder::default(), 64, 32))
+        .clone()
+}
+
+/// The real model, one per test binary (loading it is the slow part).
+pub fn real_embedder() -> EmbeddingService {
     static SERVICE: OnceLock<EmbeddingService> = OnceLock::new();
     SERVICE
         .get_or_init(|| {
@@ -37,7 +49,25 @@ pub struct TestDb {
     pub _cluster: LocalCluster,
 }
 
+/// A fresh database and the fake embedder.
 pub async fn engine_with(settings: EngineSettings) -> TestDb {
+    engine_on(settings, fake_embedder()).await
+}
+
+pub async fn engine() -> TestDb {
+    engine_with(EngineSettings::default()).await
+}
+
+/// A fresh database and the real model: for the tests that assert meaning.
+pub async fn real_engine_with(settings: EngineSettings) -> TestDb {
+    engine_on(settings, real_embedder()).await
+}
+
+pub async fn real_engine() -> TestDb {
+    real_engine_with(EngineSettings::default()).await
+}
+
+async fn engine_on(settings: EngineSettings, embedder: EmbeddingService) -> TestDb {
     let cluster = LocalCluster::temporary()
         .await
         .expect("temporary PostgreSQL cluster");
@@ -46,13 +76,9 @@ pub async fn engine_with(settings: EngineSettings) -> TestDb {
         .expect("connect");
     store.migrate().await.expect("migrate");
     TestDb {
-        engine: Engine::new(store, embedder(), settings),
+        engine: Engine::new(store, embedder, settings),
         _cluster: cluster,
     }
-}
-
-pub async fn engine() -> TestDb {
-    engine_with(EngineSettings::default()).await
 }
 
 pub fn fixture_catalog() -> engine::catalog::ParsedImport {
