@@ -34,8 +34,8 @@ out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 
 if [ "$with_python" -eq 0 ]; then
   log "load: $(uptime | sed 's/.*load average/load average/')"
-  log "semrec: cargo bench -p engine --bench embed ($THREADS threads)"
-  cargo bench -q -p engine --bench embed
+  log "semrec: cargo bench -p bench --bench embed ($THREADS threads)"
+  cargo bench -q -p bench --bench embed
   log "load: $(uptime | sed 's/.*load average/load average/')"
   exit 0
 fi
@@ -45,8 +45,8 @@ VENV="$("$ROOT/scripts/bench-venv.sh")"
 # target dir is busy).
 BIN="${SEMREC_BENCH_BIN:-}"
 if [ -z "$BIN" ]; then
-  log "building the bench binary (cargo bench -p engine --bench embed --no-run)"
-  BIN="$(cargo bench -q -p engine --bench embed --no-run --message-format=json |
+  log "building the bench binary (cargo bench -p bench --bench embed --no-run)"
+  BIN="$(cargo bench -q -p bench --bench embed --no-run --message-format=json |
     python3 -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)

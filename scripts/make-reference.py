@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Regenerates the embedding parity fixture with the canonical Python implementation.
 
-Reads engine/tests/fixtures/reference-texts.jsonl (kind, text), embeds every text
+Reads embed/tests/fixtures/reference-texts.jsonl (kind, text), embeds every text
 with sentence-transformers (normalize_embeddings=True, CPU) from the local model
-folder, and writes engine/tests/fixtures/all-MiniLM-L6-v2.reference.jsonl: a first
+folder, and writes embed/tests/fixtures/all-MiniLM-L6-v2.reference.jsonl: a first
 line {"meta": {...}} naming the library versions and the sha256 of the model's
 model.safetensors (engine/tests/embedding_parity.rs refuses a model folder whose
 hash differs), then one line per text with n_tokens and the 384-float embedding.
@@ -21,8 +21,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TEXTS = os.path.join(ROOT, "engine/tests/fixtures/reference-texts.jsonl")
-OUT = os.path.join(ROOT, "engine/tests/fixtures/all-MiniLM-L6-v2.reference.jsonl")
+TEXTS = os.path.join(ROOT, "embed/tests/fixtures/reference-texts.jsonl")
+OUT = os.path.join(ROOT, "embed/tests/fixtures/all-MiniLM-L6-v2.reference.jsonl")
 
 try:
     import sentence_transformers

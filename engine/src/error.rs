@@ -20,8 +20,9 @@ pub enum EngineError {
     /// The database cannot be reached; the operation may succeed later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// Loading the model or embedding failed (a full queue is [`EngineError::Busy`]).
     #[error("embedding failed: {0}")]
-    Embedding(String),
+    Embedding(#[source] EmbedError),
     #[error("database error: {0}")]
     Database(sqlx::Error),
     /// A bug or a failed background task: logged, never shown to users in detail.
@@ -71,7 +72,7 @@ impl From<EmbedError> for EngineError {
     fn from(err: EmbedError) -> Self {
         match err {
             EmbedError::Busy => EngineError::Busy,
-            other => EngineError::Embedding(other.to_string()),
+            other => EngineError::Embedding(other),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! semrec's engine: everything that is not web.
 //!
-//! Embedding (candle SBERT behind a bounded worker queue), the PostgreSQL +
+//! Embedding through the `embed` crate (any [`embed::Embed`] model behind its
+//! bounded worker queue, [`embed::EmbeddingService`]), the PostgreSQL +
 //! pgvector store, catalog import, profiles, recommendation, impression and
 //! click events, and the metrics computed from them. The web layer (`app`,
 //! `server`) calls into this crate and never talks SQL or tensors itself.
@@ -11,7 +12,6 @@ pub mod catalog;
 pub mod collaborative;
 mod collaborative_channel;
 pub mod drift;
-pub mod embed;
 pub mod error;
 pub mod events;
 pub mod fusion;
@@ -28,6 +28,9 @@ pub mod sessions;
 pub mod store;
 pub mod throttle;
 
+/// The inference runtime, re-exported so that `engine::embed::…` names it for
+/// the engine's callers.
+pub use ::embed;
 pub use error::EngineError;
 pub use store::Store;
 

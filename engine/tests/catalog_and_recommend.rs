@@ -1,4 +1,5 @@
-//! Integration tests against a real PostgreSQL + pgvector and the real model.
+//! Integration tests against a real PostgreSQL + pgvector, with the fake embedder
+//! except where a test asserts meaning (then the real model).
 
 use engine::catalog::{parse_import, ImportFormat};
 use engine::events::{ClickOutcome, ImpressionContext};
@@ -72,7 +73,8 @@ async fn import_reports_bad_lines_keeps_good_ones_and_reimport_embeds_nothing() 
 
 #[tokio::test]
 async fn recommendations_follow_meaning_filters_exclusions_and_k() {
-    let db = test_support::db::engine().await;
+    // Asserts meaning ("aircraft" finds "planes"): the real model.
+    let db = test_support::db::real_engine().await;
     let e = &db.engine;
     let summary = e
         .import_items(test_support::fixtures::fixture_catalog(), |_| {})

@@ -41,7 +41,8 @@ fn k(k: usize) -> RecommendOptions {
 
 #[tokio::test]
 async fn popularity_counts_distinct_users_and_lifts_popular_items() {
-    let db = test_support::db::engine_with(EngineSettings {
+    // Asserts meaning (the aviation items are "aircraft"'s nearest): the real model.
+    let db = test_support::db::real_engine_with(EngineSettings {
         profile_strategy: ProfileStrategy::Centroid,
         popularity_weight: 0.0,
         ..EngineSettings::default()
@@ -290,16 +291,17 @@ async fn max_sim_serves_every_taste_with_its_own_explanation_and_pages_consisten
 
 /// Builds a small HNSW graph over what the test wrote (the migration's takes long
 /// for 20,000 rows), refreshes the statistics, and gives options for five French
-/// items from source "b".
-async fn small_graph_and_french_from_b(pool: &sqlx::PgPool) -> RecommendOptions {
+/// items from source "b". `jobs` is the engine's jobs pool: an index build is a
+/// job, which the request pool's statement_timeout (5 s) cuts on a busy machine.
+async fn small_graph_and_french_from_b(jobs: &sqlx::PgPool) -> RecommendOptions {
     sqlx::query(
         "CREATE INDEX items_embedding_hnsw ON items USING hnsw (embedding vector_cosine_ops)
          WITH (m = 8, ef_construction = 16)",
     )
-    .execute(pool)
+    .execute(jobs)
     .await
     .unwrap();
-    sqlx::query("ANALYZE items").execute(pool).await.unwrap();
+    sqlx::query("ANALYZE items").execute(jobs).await.unwrap();
     RecommendOptions {
         k: 5,
         filters: Filters {
@@ -348,7 +350,7 @@ async fn a_selective_filter_still_returns_every_match_when_the_index_scan_gives_
            FROM generate_series(1, 20000) g",
     )
     .bind(e.model_id())
-    .execute(pool)
+    .execute(e.store.jobs())
     .await
     .unwrap();
     let rare: Vec<String> = (0..5).map(|i| format!("rare{i}")).collect();
@@ -364,7 +366,7 @@ async fn a_selective_filter_still_returns_every_match_when_the_index_scan_gives_
         .await
         .unwrap();
     }
-    let opts = small_graph_and_french_from_b(pool).await;
+    let opts = small_graph_and_french_from_b(e.store.jobs()).await;
     // The premise: both statements take the HNSW scan.
     let plans = e
         .explain_candidate_queries(&query, 5, &[&query], 5, &opts.filters, &Default::default())
@@ -433,7 +435,7 @@ async fn one_profile_element_whose_filtered_scan_gives_up_is_still_searched_exac
            FROM generate_series(1, 20000) g",
     )
     .bind(e.model_id())
-    .execute(pool)
+    .execute(e.store.jobs())
     .await
     .unwrap();
     let insert = |id: String, language: &'static str, source: &'static str, v: Vec<f32>| async move {
@@ -479,7 +481,7 @@ async fn one_profile_element_whose_filtered_scan_gives_up_is_still_searched_exac
     .execute(pool)
     .await
     .unwrap();
-    let opts = small_graph_and_french_from_b(pool).await;
+    let opts = small_graph_and_french_from_b(e.store.jobs()).await;
     let profile = Profile {
         history: vec![item("e1"), item("e2")],
         ..Default::default()

@@ -20,6 +20,9 @@ use server::edge::{self, AllowedHosts, EdgeConfig, RequestTimeouts, TrustedProxi
 use server::{api, model, web};
 
 fn main() -> ExitCode {
+    // A process-wide allocator setting, so the binary makes it (the libraries
+    // never do): freed inference buffers stay in the heap for the next pass.
+    engine::embed::keep_freed_memory();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

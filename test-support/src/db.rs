@@ -1,5 +1,8 @@
-//! An engine over a real throwaway PostgreSQL + pgvector cluster.
+//! An engine over a real throwaway PostgreSQL + pgvector cluster, with the fake
+//! embedder ([`engine`], [`engine_with`]) or the real model ([`real_engine`],
+//! [`real_engine_with`], [`connect`], [`connect_with`]) for tests that assert meaning.
 
+use engine::embed::EmbeddingService;
 use engine::{Engine, EngineSettings, Store};
 use pg_local::LocalCluster;
 
@@ -23,23 +26,45 @@ pub async fn connect(cluster: &LocalCluster) -> Engine {
 
 /// The same with these settings.
 pub async fn connect_with(cluster: &LocalCluster, settings: EngineSettings) -> Engine {
+    connect_on(cluster, settings, crate::model::embedder()).await
+}
+
+async fn connect_on(
+    cluster: &LocalCluster,
+    settings: EngineSettings,
+    embedder: EmbeddingService,
+) -> Engine {
     let store = Store::connect(cluster.database_url(), 8)
         .await
         .expect("connect");
     store.migrate().await.expect("migrate");
-    Engine::new(store, crate::model::embedder(), settings)
+    Engine::new(store, embedder, settings)
 }
 
-/// An engine with these settings over its own temporary cluster.
+/// An engine with these settings and the fake embedder over its own temporary cluster.
 pub async fn engine_with(settings: EngineSettings) -> TestDb {
-    let cluster = cluster().await;
-    TestDb {
-        engine: connect_with(&cluster, settings).await,
-        _cluster: cluster,
-    }
+    engine_on(settings, crate::model::fake_embedder()).await
 }
 
-/// An engine with default settings over its own temporary cluster.
+/// An engine with default settings and the fake embedder over its own temporary cluster.
 pub async fn engine() -> TestDb {
     engine_with(EngineSettings::default()).await
+}
+
+/// An engine with these settings and the real model over its own temporary cluster.
+pub async fn real_engine_with(settings: EngineSettings) -> TestDb {
+    engine_on(settings, crate::model::embedder()).await
+}
+
+/// An engine with default settings and the real model over its own temporary cluster.
+pub async fn real_engine() -> TestDb {
+    real_engine_with(EngineSettings::default()).await
+}
+
+async fn engine_on(settings: EngineSettings, embedder: EmbeddingService) -> TestDb {
+    let cluster = cluster().await;
+    TestDb {
+        engine: connect_on(&cluster, settings, embedder).await,
+        _cluster: cluster,
+    }
 }

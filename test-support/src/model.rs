@@ -1,10 +1,13 @@
-//! The real embedding model, shared by the tests of one binary.
+//! The embedders of the tests: the real model (shared by the tests of one binary)
+//! and the deterministic fake, for tests of database behaviour that do not depend
+//! on what texts mean.
 
 use std::sync::OnceLock;
 
+use engine::embed::fake::FakeEmbedder;
 use engine::embed::{EmbeddingService, SentenceEmbedder};
 
-/// One model per test binary: loading it is the slow part.
+/// The real model, one per test binary: loading it is the slow part.
 pub fn embedder() -> EmbeddingService {
     static SERVICE: OnceLock<EmbeddingService> = OnceLock::new();
     SERVICE
@@ -13,5 +16,13 @@ pub fn embedder() -> EmbeddingService {
                 .unwrap_or_else(|e| panic!("{e}: run scripts/fetch-model.sh first"));
             EmbeddingService::start(model, 64, 32)
         })
+        .clone()
+}
+
+/// The fake embedder (hashed bag of words and trigrams).
+pub fn fake_embedder() -> EmbeddingService {
+    static SERVICE: OnceLock<EmbeddingService> = OnceLock::new();
+    SERVICE
+        .get_or_init(|| EmbeddingService::start(FakeEmbedder::default(), 64, 32))
         .clone()
 }

@@ -58,27 +58,31 @@ unsafe fn matmul(
     (rhs_rs, rhs_cs): (usize, usize),
     par: Parallelism,
 ) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst.as_mut_ptr(),
-        dst_cs as isize,
-        dst_rs as isize,
-        accumulate,
-        lhs.as_ptr(),
-        lhs_cs as isize,
-        lhs_rs as isize,
-        rhs.as_ptr(),
-        rhs_cs as isize,
-        rhs_rs as isize,
-        1.0,
-        1.0,
-        false,
-        false,
-        false,
-        par,
-    )
+    // SAFETY: the caller guarantees every addressed element lies inside its slice
+    // and that `dst` overlaps neither operand, which is all gemm requires.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_cs as isize,
+            dst_rs as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
 }
 
 /// A dense layer's weight, stored transposed (`in × out`) in the precision its
@@ -316,7 +320,7 @@ impl FastBert {
         let vocab = self.word_embeddings.len() / h;
         let type_vocab = self.token_type_embeddings.len() / h;
         if longest > max_positions {
-            return Err(EmbedError::Inference(format!(
+            return Err(EmbedError::inference(format!(
                 "sequence of {longest} tokens exceeds the model's {max_positions} positions"
             )));
         }
@@ -326,14 +330,14 @@ impl FastBert {
         let mut rows = x.chunks_exact_mut(h);
         for seq in seqs {
             if seq.ids.len() != seq.type_ids.len() || seq.ids.is_empty() {
-                return Err(EmbedError::Inference(
-                    "a sequence has no tokens or mismatched token types".into(),
+                return Err(EmbedError::inference(
+                    "a sequence has no tokens or mismatched token types",
                 ));
             }
             for (pos, (&id, &ty)) in seq.ids.iter().zip(seq.type_ids).enumerate() {
                 let (id, ty) = (id as usize, ty as usize);
                 if id >= vocab || ty >= type_vocab {
-                    return Err(EmbedError::Inference(format!(
+                    return Err(EmbedError::inference(format!(
                         "token id {id} or type {ty} outside the vocabulary"
                     )));
                 }
@@ -465,6 +469,7 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
                 .unwrap();
         let weights = [dir.join("model.safetensors")];
+        // SAFETY: the model file is mapped read-only and not modified during the test.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&weights, DType::F32, &Device::Cpu) }
             .unwrap();
         (config, vb)
@@ -543,11 +548,12 @@ mod tests {
     /// keeps its direction (the pooled sentence vectors are checked against the
     /// reference fixture in tests/embedding_parity.rs), on either parallelism.
     #[test]
+    #[cfg_attr(not(host_avx512bf16), ignore = "needs AVX-512 BF16")]
     fn bf16_forward_stays_close_to_f32() {
-        if !crate::embed::bf16::supported() {
-            eprintln!("skipped: this CPU has no AVX-512 BF16 (the f32 path is used)");
-            return;
-        }
+        assert!(
+            crate::bf16::supported(),
+            "built on a CPU with AVX-512 BF16, running on one without: rebuild the embed crate"
+        );
         let (config, vb) = config_and_weights();
         let exact = FastBert::load(vb.clone(), &config, Precision::F32).unwrap();
         let bf16 = FastBert::load(vb, &config, Precision::Bf16).unwrap();

@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use super::embedder::SentenceEmbedder;
 use super::error::EmbedError;
-use super::{ModelInfo, TextKind};
+use super::{Embed, Input, ModelInfo, TextKind};
 
 type Reply = Result<Vec<Vec<f32>>, EmbedError>;
 
@@ -24,7 +23,8 @@ struct Inner {
     tx: SyncSender<Request>,
 }
 
-/// Cheap-to-clone async handle to a [`SentenceEmbedder`] running on its own thread.
+/// Cheap-to-clone async handle to an [`Embed`] implementation (the real
+/// [`crate::SentenceEmbedder`], or a fake in tests) running on its own thread.
 ///
 /// Requests wait in a bounded queue; when it is full, calls fail at once with
 /// [`EmbedError::Busy`] instead of piling up. The worker coalesces pending requests
@@ -46,8 +46,11 @@ impl std::fmt::Debug for EmbeddingService {
 impl EmbeddingService {
     /// Moves `embedder` onto a dedicated thread. `queue_capacity` is the number of
     /// requests (not texts) that may wait; both limits are raised to at least 1.
-    pub fn start(
-        embedder: SentenceEmbedder,
+    ///
+    /// Generic, so the worker loop is compiled for the concrete model: the handle
+    /// itself does not depend on the type (it only holds the queue's sender).
+    pub fn start<E: Embed + Send + 'static>(
+        embedder: E,
         queue_capacity: usize,
         max_batch_texts: usize,
     ) -> Self {
@@ -128,7 +131,7 @@ impl EmbeddingService {
         }
         let vectors = answer.await.map_err(|_| EmbedError::Stopped)??;
         if vectors.len() != expected {
-            return Err(EmbedError::Inference(format!(
+            return Err(EmbedError::inference(format!(
                 "worker returned {} vectors for {expected} texts",
                 vectors.len()
             )));
@@ -140,11 +143,11 @@ impl EmbeddingService {
         let mut vectors = self.embed(vec![text], kind).await?;
         vectors
             .pop()
-            .ok_or_else(|| EmbedError::Inference("worker returned no vector".into()))
+            .ok_or_else(|| EmbedError::inference("worker returned no vector"))
     }
 }
 
-fn worker(embedder: SentenceEmbedder, rx: Receiver<Request>, max_batch_texts: usize) {
+fn worker<E: Embed>(embedder: E, rx: Receiver<Request>, max_batch_texts: usize) {
     let mut carried: Option<Request> = None;
     loop {
         let first = match carried.take() {
@@ -180,17 +183,18 @@ fn worker(embedder: SentenceEmbedder, rx: Receiver<Request>, max_batch_texts: us
     tracing::debug!("embedding worker stopped");
 }
 
-fn embed_guarded(embedder: &SentenceEmbedder, batch: &[Request]) -> Reply {
-    let texts: Vec<String> = batch
+fn embed_guarded<E: Embed>(embedder: &E, batch: &[Request]) -> Reply {
+    let inputs: Vec<Input<'_>> = batch
         .iter()
         .flat_map(|request| {
-            request
-                .texts
-                .iter()
-                .map(|t| embedder.prepare(t, request.kind))
+            request.texts.iter().map(|text| Input {
+                text,
+                kind: request.kind,
+            })
         })
         .collect();
-    match catch_unwind(AssertUnwindSafe(|| embedder.embed_prepared(&texts))) {
+    let expected = inputs.len();
+    let vectors = match catch_unwind(AssertUnwindSafe(|| embedder.embed_batch(&inputs))) {
         Ok(result) => result,
         Err(panic) => {
             let message = panic
@@ -199,14 +203,22 @@ fn embed_guarded(embedder: &SentenceEmbedder, batch: &[Request]) -> Reply {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!("embedding panicked: {message}");
-            Err(EmbedError::Inference(format!(
+            Err(EmbedError::inference(format!(
                 "embedding panicked: {message}"
             )))
         }
+    }?;
+    // An implementation that miscounts must not hand one request another's vectors.
+    if vectors.len() != expected {
+        return Err(EmbedError::inference(format!(
+            "the model returned {} vectors for {expected} texts",
+            vectors.len()
+        )));
     }
+    Ok(vectors)
 }
 
-fn run_batch(embedder: &SentenceEmbedder, batch: Vec<Request>) {
+fn run_batch<E: Embed>(embedder: &E, batch: Vec<Request>) {
     let started = Instant::now();
     let n_texts: usize = batch.iter().map(|r| r.texts.len()).sum();
     match embed_guarded(embedder, &batch) {
@@ -236,5 +248,55 @@ fn run_batch(embedder: &SentenceEmbedder, batch: Vec<Request>) {
                 let _ = request.reply.send(Err(err.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeEmbedder;
+
+    /// An implementation that drops the last vector of every batch.
+    struct Miscounting(FakeEmbedder);
+
+    impl Embed for Miscounting {
+        fn info(&self) -> &ModelInfo {
+            self.0.info()
+        }
+
+        fn embed_batch(&self, inputs: &[Input<'_>]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            let mut vectors = self.0.embed_batch(inputs)?;
+            vectors.pop();
+            Ok(vectors)
+        }
+    }
+
+    #[tokio::test]
+    async fn any_embed_runs_behind_the_queue() {
+        let fake = FakeEmbedder::default();
+        let service = EmbeddingService::start(fake.clone(), 4, 8);
+        assert_eq!(service.info(), fake.info());
+        let texts = vec!["chess openings".to_string(), "banana bread".to_string()];
+        let got = service.embed(texts, TextKind::Query).await.unwrap();
+        assert_eq!(got[0], fake.vector("chess openings", TextKind::Query));
+        assert_eq!(got[1], fake.vector("banana bread", TextKind::Query));
+        // Boxed trait objects work too.
+        let boxed: Box<dyn Embed + Send> = Box::new(fake.clone());
+        let service = EmbeddingService::start(boxed, 4, 8);
+        let one = service.embed_one("x".into(), TextKind::Passage).await;
+        assert_eq!(one.unwrap(), fake.vector("x", TextKind::Passage));
+    }
+
+    #[tokio::test]
+    async fn a_miscounting_model_is_an_error_not_a_shifted_answer() {
+        let service = EmbeddingService::start(Miscounting(FakeEmbedder::default()), 4, 8);
+        let err = service
+            .embed(vec!["a".into(), "b".into()], TextKind::Query)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, EmbedError::Inference { reason, .. } if reason.contains("1 vectors for 2 texts")),
+            "{err:?}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! Every failure names the file and, where there is one, the field.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_transformers::models::bert::Config as BertConfig;
 use serde::Deserialize;
@@ -53,11 +54,17 @@ pub(crate) fn read_json(path: &Path, required: bool) -> Result<Option<Value>, Em
                 Ok(None)
             };
         }
-        Err(err) => return Err(EmbedError::files(path, format!("cannot read file: {err}"))),
+        Err(err) => {
+            return Err(EmbedError::files_from(
+                path,
+                "cannot read file",
+                Arc::new(err),
+            ))
+        }
     };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|err| EmbedError::files(path, format!("invalid JSON: {err}")))
+        .map_err(|err| EmbedError::files_from(path, "invalid JSON", Arc::new(err)))
 }
 
 fn field_type_error(path: &Path, field: &str, expected: &str) -> EmbedError {
@@ -203,7 +210,7 @@ fn read_bert_config(path: &Path) -> Result<BertConfig, EmbedError> {
         value["hidden_act"] = Value::String(mapped.to_string());
     }
     let config: BertConfig = serde_json::from_value(value)
-        .map_err(|err| EmbedError::files(path, format!("not a BERT config: {err}")))?;
+        .map_err(|err| EmbedError::files_from(path, "not a BERT config", Arc::new(err)))?;
     for (field, n) in [
         ("hidden_size", config.hidden_size),
         ("num_attention_heads", config.num_attention_heads),
@@ -296,7 +303,7 @@ struct SemrecModelFile {
 /// Reads the folder's configuration files. Does not touch the weights or tokenizer.
 pub(crate) fn read_folder(dir: &Path) -> Result<FolderConfig, EmbedError> {
     let meta = std::fs::metadata(dir)
-        .map_err(|err| EmbedError::files(dir, format!("model folder not readable: {err}")))?;
+        .map_err(|err| EmbedError::files_from(dir, "model folder not readable", Arc::new(err)))?;
     if !meta.is_dir() {
         return Err(EmbedError::files(dir, "not a folder"));
     }

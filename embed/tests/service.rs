@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use engine::embed::{EmbedError, EmbeddingService, SentenceEmbedder, TextKind};
+use embed::{EmbedError, EmbeddingService, SentenceEmbedder, TextKind};
 
 fn model_dir() -> PathBuf {
     std::env::var_os("SEMREC_MODEL_DIR")

@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use candle_core::{DType, Device};
@@ -14,7 +14,7 @@ use super::bert::{FastBert, Parallelism, Sequence};
 use super::config::{read_folder, Pooling};
 use super::error::EmbedError;
 use super::pooling::{cls_pool, mean_pool, normalize_in_place};
-use super::{ModelInfo, Precision, TextKind};
+use super::{Embed, Input, ModelInfo, Precision, TextKind};
 
 /// A sub-batch (one forward pass) holds at most this many texts…
 const MAX_SUB_BATCH_TEXTS: usize = 64;
@@ -42,25 +42,6 @@ pub struct ModelDetails {
     pub precision: Precision,
 }
 
-/// Every forward pass allocates and frees activation buffers of several MB. By
-/// default glibc serves those with fresh mmaps and returns them on free, so each
-/// pass page-faults and zeroes them anew (≈ 12% of the time in a profile). Keep
-/// freed memory in the heap for reuse instead. Process-wide, set once.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            // SAFETY: mallopt only changes allocator thresholds; 32 MiB is glibc's
-            // largest accepted mmap threshold on 64-bit.
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-                libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-            }
-        });
-    }
-}
-
 /// One unit vector per text, or why there is none.
 type Vectors = Result<Vec<Vec<f32>>, EmbedError>;
 
@@ -71,7 +52,7 @@ struct Row {
 }
 
 /// A sentence-transformers model loaded for CPU inference. Synchronous; owns the
-/// weights. Use [`super::EmbeddingService`] to share it between async tasks.
+/// weights. Use [`crate::EmbeddingService`] to share it between async tasks.
 pub struct SentenceEmbedder {
     info: ModelInfo,
     details: ModelDetails,
@@ -107,7 +88,6 @@ impl SentenceEmbedder {
             )));
         }
         let started = Instant::now();
-        keep_freed_memory();
         let folder = read_folder(dir)?;
         let tdir = &folder.transformer_dir;
 
@@ -115,8 +95,9 @@ impl SentenceEmbedder {
         if !tok_path.is_file() {
             return Err(EmbedError::files(&tok_path, "file is missing"));
         }
-        let mut tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|err| EmbedError::files(&tok_path, format!("invalid tokenizer: {err}")))?;
+        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|err| {
+            EmbedError::files_from(&tok_path, "invalid tokenizer", Arc::from(err))
+        })?;
         let pad_id = tokenizer
             .get_padding()
             .map(|p| p.pad_id)
@@ -140,7 +121,9 @@ impl SentenceEmbedder {
                 strategy: TruncationStrategy::LongestFirst,
                 stride: 0,
             }))
-            .map_err(|err| EmbedError::files(&tok_path, format!("cannot set truncation: {err}")))?;
+            .map_err(|err| {
+                EmbedError::files_from(&tok_path, "cannot set truncation", Arc::from(err))
+            })?;
 
         let weights = tdir.join("model.safetensors");
         if !weights.is_file() {
@@ -152,9 +135,9 @@ impl SentenceEmbedder {
         let vb = unsafe {
             VarBuilder::from_mmaped_safetensors(std::slice::from_ref(&weights), DType::F32, &device)
         }
-        .map_err(|err| EmbedError::files(&weights, format!("cannot read weights: {err}")))?;
+        .map_err(|err| EmbedError::files_from(&weights, "cannot read weights", Arc::new(err)))?;
         let model = FastBert::load(vb, &folder.bert, precision).map_err(|err| {
-            EmbedError::files(&weights, format!("weights do not match config.json: {err}"))
+            EmbedError::files_from(&weights, "weights do not match config.json", Arc::new(err))
         })?;
 
         let info = ModelInfo {
@@ -189,7 +172,7 @@ impl SentenceEmbedder {
             model,
             tokenizer,
             // One per core (RAYON_NUM_THREADS or the CPU count, as for candle).
-            threads: candle_core::utils::get_num_threads().max(1),
+            threads: crate::inference_threads(),
         })
     }
 
@@ -214,12 +197,12 @@ impl SentenceEmbedder {
         let enc = self
             .tokenizer
             .encode_fast(self.prepare(text, kind), true)
-            .map_err(|err| EmbedError::Inference(format!("tokenizer: {err}")))?;
+            .map_err(|err| EmbedError::inference_from("tokenizer", Arc::from(err)))?;
         Ok(enc.get_ids().len())
     }
 
     /// Applies the model's prefix for `kind` and its lowercasing, if any.
-    pub(crate) fn prepare(&self, text: &str, kind: TextKind) -> String {
+    fn prepare(&self, text: &str, kind: TextKind) -> String {
         let prefix = match kind {
             TextKind::Query => &self.info.query_prefix,
             TextKind::Passage => &self.info.passage_prefix,
@@ -233,7 +216,7 @@ impl SentenceEmbedder {
     }
 
     /// Embeds texts that already went through [`Self::prepare`].
-    pub(crate) fn embed_prepared(&self, texts: &[String]) -> Vectors {
+    fn embed_prepared(&self, texts: &[String]) -> Vectors {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -241,7 +224,7 @@ impl SentenceEmbedder {
         let encodings = self
             .tokenizer
             .encode_batch_fast(inputs, true)
-            .map_err(|err| EmbedError::Inference(format!("tokenizer: {err}")))?;
+            .map_err(|err| EmbedError::inference_from("tokenizer", Arc::from(err)))?;
         let rows: Vec<Row> = encodings
             .iter()
             .map(|enc| {
@@ -301,9 +284,7 @@ impl SentenceEmbedder {
                 .unwrap_or_else(|e| e.into_inner())
                 .into_iter()
                 .map(|slot| {
-                    slot.unwrap_or_else(|| {
-                        Err(EmbedError::Inference("sub-batch was not run".into()))
-                    })
+                    slot.unwrap_or_else(|| Err(EmbedError::inference("sub-batch was not run")))
                 })
                 .collect()
         };
@@ -361,12 +342,26 @@ impl SentenceEmbedder {
                 Pooling::Cls => cls_pool(tokens, dim),
             };
             if !normalize_in_place(&mut v) {
-                return Err(EmbedError::Inference(
-                    "the model produced a zero or non-finite vector".into(),
+                return Err(EmbedError::inference(
+                    "the model produced a zero or non-finite vector",
                 ));
             }
             vectors.push(v);
         }
         Ok(vectors)
+    }
+}
+
+impl Embed for SentenceEmbedder {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn embed_batch(&self, inputs: &[Input<'_>]) -> Vectors {
+        let prepared: Vec<String> = inputs
+            .iter()
+            .map(|input| self.prepare(input.text, input.kind))
+            .collect();
+        self.embed_prepared(&prepared)
     }
 }

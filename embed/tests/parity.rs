@@ -2,7 +2,7 @@
 //!
 //! Model folder: `SEMREC_MODEL_DIR`, else `<workspace>/models/all-MiniLM-L6-v2`.
 //! Fixture: `SEMREC_REFERENCE_FIXTURE`, else
-//! `engine/tests/fixtures/all-MiniLM-L6-v2.reference.jsonl`, written by
+//! `embed/tests/fixtures/all-MiniLM-L6-v2.reference.jsonl`, written by
 //! `scripts/make-reference.py` (sentence-transformers on the same model folder). Its
 //! first line names the sha256 of the `model.safetensors` it was made from; a model
 //! folder with other weights is refused, since its vectors are not comparable.
@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use engine::embed::{Precision, SentenceEmbedder, TextKind};
+use embed::{Precision, SentenceEmbedder, TextKind};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -165,7 +165,7 @@ fn model_info_matches_folder() {
     assert_eq!(info.query_prefix, "");
     assert_eq!(info.passage_prefix, "");
     let details = embedder().details();
-    assert_eq!(details.pooling, engine::embed::Pooling::Mean);
+    assert_eq!(details.pooling, embed::Pooling::Mean);
     assert!(details.normalize_module);
 }
 
@@ -185,11 +185,12 @@ fn every_reference_vector_matches_in_f32() {
 
 /// bf16 and f32 agree with each other as closely as each agrees with the reference.
 #[test]
+#[cfg_attr(not(host_avx512bf16), ignore = "needs AVX-512 BF16")]
 fn bf16_and_f32_agree() {
-    if !Precision::Bf16.is_supported() {
-        eprintln!("skipped: this CPU has no AVX-512 BF16, so bf16 cannot run here");
-        return;
-    }
+    assert!(
+        Precision::Bf16.is_supported(),
+        "built on a CPU with AVX-512 BF16, running on one without: rebuild the embed crate"
+    );
     let (bf16, f32) = (load(Precision::Bf16), load(Precision::F32));
     assert_eq!(bf16.details().precision, Precision::Bf16);
     let refs = references();

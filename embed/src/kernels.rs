@@ -22,10 +22,14 @@ macro_rules! multiversion {
 
             #[cfg(target_arch = "x86_64")]
             {
+                /// # Safety
+                /// The CPU has every feature this is compiled for.
                 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
                 unsafe fn v4($($arg: $ty),*) {
                     generic($($arg),*)
                 }
+                /// # Safety
+                /// The CPU has every feature this is compiled for.
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn v3($($arg: $ty),*) {
                     generic($($arg),*)

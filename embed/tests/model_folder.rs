@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use engine::embed::{EmbedError, Pooling, SentenceEmbedder, TextKind};
+use embed::{EmbedError, Pooling, SentenceEmbedder, TextKind};
 
 fn model_dir() -> PathBuf {
     let dir = std::env::var_os("SEMREC_MODEL_DIR")
@@ -65,7 +65,7 @@ fn load_err(dir: &Path) -> EmbedError {
 #[track_caller]
 fn assert_files_error(err: &EmbedError, file: &str, field: Option<&str>) {
     match err {
-        EmbedError::ModelFiles { path, reason } => {
+        EmbedError::ModelFiles { path, reason, .. } => {
             assert!(
                 path.ends_with(file),
                 "error names {} instead of {file}: {err}",
