@@ -35,5 +35,8 @@ fi
 step "build the app"
 "$ROOT/scripts/build.sh" dev
 
+step "attack and fault matrix (issue #14, its own instance on loopback, at most 5 min)"
+"$ROOT/scripts/attack.sh" "$CARGO_TARGET_DIR/debug/semrec"
+
 step "end-to-end tests (Playwright, Chromium)"
 "$ROOT/scripts/e2e.sh" "$CARGO_TARGET_DIR/debug/semrec"

@@ -28,47 +28,77 @@ fn is_form_post() -> bool {
     })
 }
 
-/// Maps an engine error to a status and a safe message.
+/// What a client is told about an engine error: the one mapping from error
+/// kind to HTTP status, used by the server functions here and by the JSON API
+/// (`server::api::error`). Internal causes are logged here, never sent.
 #[cfg(feature = "ssr")]
-pub fn engine_error(err: engine::EngineError) -> ServerFnError {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Public {
+    pub status: http::StatusCode,
+    /// The JSON API's stable `code`.
+    pub code: &'static str,
+    /// For people: what went wrong and what to do.
+    pub message: String,
+    /// Seconds to wait before retrying, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
+}
+
+#[cfg(feature = "ssr")]
+pub fn public(err: &engine::EngineError) -> Public {
     use engine::EngineError as E;
     use http::StatusCode as S;
-    match err {
-        E::Invalid(m) => fail(S::UNPROCESSABLE_ENTITY, m),
-        E::NotFound(m) => fail(S::NOT_FOUND, format!("{m} not found")),
-        E::Conflict(m) => fail(S::CONFLICT, m),
-        E::Busy => {
-            // A full embedding queue clears within a second or so: say when to retry.
-            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                response.insert_header(
-                    http::header::RETRY_AFTER,
-                    http::HeaderValue::from_static("1"),
-                );
-            }
-            fail(
-                S::TOO_MANY_REQUESTS,
-                "The server is busy, try again in a moment.",
-            )
-        }
-        E::TooManyImports { max } => fail(
+    let (status, code, message, retry_after) = match err {
+        E::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "invalid", err.to_string(), None),
+        E::NotFound(_) => (S::NOT_FOUND, "not_found", err.to_string(), None),
+        E::Conflict(m) => (S::CONFLICT, "conflict", m.clone(), None),
+        // A full embedding queue clears within a second or so.
+        E::Busy => (
             S::TOO_MANY_REQUESTS,
-            format!("{max} import(s) already running, the most at once: try again when one has finished."),
+            "busy",
+            "The server is busy, try again in a moment.".into(),
+            Some(1),
         ),
-        E::Unavailable(m) => {
-            tracing::warn!("database unavailable: {m}");
-            fail(
+        // An import takes a while: retry in seconds, not at once.
+        E::TooManyImports { .. } => (S::TOO_MANY_REQUESTS, "busy", err.to_string(), Some(10)),
+        E::Unavailable { .. } => {
+            tracing::warn!(error = %err, "database unavailable");
+            (
                 S::SERVICE_UNAVAILABLE,
-                "The database is unavailable right now, try again shortly.",
+                "unavailable",
+                "The database is unavailable, retry shortly.".into(),
+                Some(5),
             )
         }
-        other => {
-            tracing::error!("internal error: {other}");
-            fail(
+        E::Embedding(_) | E::Database(_) | E::Internal(_) => {
+            tracing::error!(error = %err, source = ?std::error::Error::source(err), "internal error");
+            (
                 S::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side.",
+                "internal",
+                "Internal error.".into(),
+                None,
             )
         }
+    };
+    Public {
+        status,
+        code,
+        message,
+        retry_after,
     }
+}
+
+/// A server function's failure from an engine error: its status and
+/// `Retry-After` on the response, the public message as the error.
+#[cfg(feature = "ssr")]
+pub fn engine_error(err: engine::EngineError) -> ServerFnError {
+    let p = public(&err);
+    if let (Some(secs), Some(response)) = (
+        p.retry_after,
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+    }
+    fail(p.status, p.message)
 }
 
 /// The message of a server function error, without the transport prefix, as a

@@ -94,7 +94,7 @@ fn from_row(
         prefix,
         scope: scope
             .parse()
-            .map_err(|e: String| EngineError::Invalid(format!("stored api key {id}: {e}")))?,
+            .map_err(|e: String| EngineError::Internal(format!("stored api key {id}: {e}")))?,
         created_at,
         last_used_at,
         revoked_at,
@@ -112,9 +112,10 @@ impl Store {
     pub async fn create_api_key(&self, name: &str, scope: Scope) -> Result<NewApiKey> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-            return Err(EngineError::Invalid(format!(
-                "an API key name has 1–{MAX_NAME_CHARS} characters"
-            )));
+            return Err(EngineError::invalid(
+                "name",
+                format!("an API key name has 1–{MAX_NAME_CHARS} characters"),
+            ));
         }
         let secret = format!("{KEY_PREFIX}{}", crate::sessions::new_token());
         let prefix: String = secret.chars().take(SHOWN_PREFIX_CHARS).collect();

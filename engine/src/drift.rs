@@ -49,7 +49,7 @@ impl DriftSettings {
     };
 
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(EngineError::Invalid(m.to_string()));
+        let bad = |m: &str| Err(EngineError::invalid("", m));
         if self.recent_days < 1 || self.reference_days < 1 {
             return bad("drift windows must be at least one day long");
         }

@@ -99,13 +99,15 @@ impl Engine {
         .fetch_optional(self.pool())
         .await?;
         let Some((item_id, owner)) = shown else {
-            return Err(EngineError::Invalid(format!(
-                "item '{item_external_id}' was not shown in impression {impression_id}: only served items can be clicked"
-            )));
+            return Err(EngineError::invalid(
+                "item_id",
+                format!("item '{item_external_id}' was not shown in impression {impression_id}: only served items can be clicked"),
+            ));
         };
         if user_id.is_some() && owner.is_some() && owner != user_id {
-            return Err(EngineError::Invalid(
-                "this impression belongs to another user".into(),
+            return Err(EngineError::invalid(
+                "impression_id",
+                "this impression belongs to another user",
             ));
         }
         let mut tx = crate::store::begin_on(self.pool()).await?;

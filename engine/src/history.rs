@@ -27,10 +27,10 @@ pub enum HistoryRef {
 /// Texts come back with their whitespace collapsed.
 fn checked(refs: Vec<HistoryRef>) -> Result<Vec<HistoryRef>> {
     if refs.len() > MAX_HISTORY {
-        return Err(EngineError::Invalid(format!(
-            "at most {MAX_HISTORY} history entries, got {}",
-            refs.len()
-        )));
+        return Err(EngineError::invalid(
+            "history",
+            format!("at most {MAX_HISTORY} entries, got {}", refs.len()),
+        ));
     }
     refs.into_iter()
         .enumerate()
@@ -38,9 +38,10 @@ fn checked(refs: Vec<HistoryRef>) -> Result<Vec<HistoryRef>> {
             HistoryRef::Item(id) => {
                 let id = id.trim().to_string();
                 if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
-                    return Err(EngineError::Invalid(format!(
-                        "history[{i}]: an item id has 1–{MAX_ID_CHARS} characters"
-                    )));
+                    return Err(EngineError::invalid(
+                        format!("history[{i}]"),
+                        format!("an item id has 1–{MAX_ID_CHARS} characters"),
+                    ));
                 }
                 Ok(HistoryRef::Item(id))
             }
@@ -54,9 +55,10 @@ fn checked(refs: Vec<HistoryRef>) -> Result<Vec<HistoryRef>> {
                 };
                 let chars = text.chars().count();
                 if long || chars == 0 || chars > MAX_HISTORY_TEXT_CHARS || text.contains('\0') {
-                    return Err(EngineError::Invalid(format!(
-                        "history[{i}]: free text must have 1–{MAX_HISTORY_TEXT_CHARS} characters"
-                    )));
+                    return Err(EngineError::invalid(
+                        format!("history[{i}]"),
+                        format!("free text must have 1–{MAX_HISTORY_TEXT_CHARS} characters"),
+                    ));
                 }
                 Ok(HistoryRef::Text(text))
             }
@@ -127,9 +129,10 @@ impl Engine {
                         id,
                     },
                     None => {
-                        return Err(EngineError::Invalid(format!(
-                            "history[{i}]: item '{id}' is not in the catalog"
-                        )))
+                        return Err(EngineError::invalid(
+                            format!("history[{i}]"),
+                            format!("item '{id}' is not in the catalog"),
+                        ))
                     }
                 },
                 HistoryRef::Text(text) => match by_text.get(&text) {

@@ -68,7 +68,7 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Internal(format!("parsing an import: {e}")))?
-        .map_err(|e| EngineError::Invalid(format!("cannot read the import: {e}")))?;
+        .map_err(|e| EngineError::invalid("", format!("cannot read the import: {e}")))?;
         let summary = self.import_items(parsed, |_| {}).await;
         drop(permit);
         summary

@@ -98,7 +98,7 @@ pub struct ModelInfo {
 impl From<CollaborativeError> for EngineError {
     fn from(e: CollaborativeError) -> Self {
         match e {
-            CollaborativeError::TooManyItems { .. } => EngineError::Invalid(e.to_string()),
+            CollaborativeError::TooManyItems { .. } => EngineError::invalid("", e.to_string()),
             other => EngineError::Internal(format!("collaborative model: {other}")),
         }
     }

@@ -20,9 +20,10 @@ pub fn raw_cap(max: usize) -> usize {
 /// Refuses a list whose raw length is beyond [`raw_cap`], before any entry is looked at.
 pub fn check_raw_len(len: usize, max: usize, plural: &str) -> Result<()> {
     if len > raw_cap(max) {
-        return Err(EngineError::Invalid(format!(
-            "at most {max} {plural}, got {len} entries"
-        )));
+        return Err(EngineError::invalid(
+            plural,
+            format!("at most {max} {plural}, got {len} entries"),
+        ));
     }
     Ok(())
 }
@@ -38,9 +39,10 @@ where
     let mut out = Vec::new();
     for (n, e) in entries.into_iter().enumerate() {
         if n >= cap {
-            return Err(EngineError::Invalid(format!(
-                "at most {max} {plural}, got more than {cap} entries"
-            )));
+            return Err(EngineError::invalid(
+                plural,
+                format!("at most {max} {plural}, got more than {cap} entries"),
+            ));
         }
         out.push(e);
     }

@@ -110,19 +110,22 @@ fn clean_list(values: &[String], max: usize, what: &str, plural: &str) -> Result
             continue;
         }
         if v.chars().count() > MAX_ENTRY_CHARS {
-            return Err(EngineError::Invalid(format!(
-                "{what} '{}…' is longer than {MAX_ENTRY_CHARS} characters",
-                v.chars().take(20).collect::<String>()
-            )));
+            return Err(EngineError::invalid(
+                plural,
+                format!(
+                    "{what} '{}…' is longer than {MAX_ENTRY_CHARS} characters",
+                    v.chars().take(20).collect::<String>()
+                ),
+            ));
         }
         out.push(v);
     }
     let out = list_limits::dedupe_ignore_ascii_case(out);
     if out.len() > max {
-        return Err(EngineError::Invalid(format!(
-            "at most {max} {what}s, got {}",
-            out.len()
-        )));
+        return Err(EngineError::invalid(
+            plural,
+            format!("at most {max} {plural}, got {}", out.len()),
+        ));
     }
     Ok(out)
 }
@@ -132,9 +135,10 @@ impl Profile {
     pub fn normalized(&self) -> Result<Profile> {
         let about = self.about.trim().to_string();
         if about.chars().count() > MAX_ABOUT_CHARS {
-            return Err(EngineError::Invalid(format!(
-                "'about' is longer than {MAX_ABOUT_CHARS} characters"
-            )));
+            return Err(EngineError::invalid(
+                "about",
+                format!("at most {MAX_ABOUT_CHARS} characters"),
+            ));
         }
         Ok(Profile {
             interests: clean_list(&self.interests, MAX_INTERESTS, "interest", "interests")?,
@@ -148,10 +152,10 @@ impl Profile {
     /// text of 1–[`MAX_HISTORY_TEXT_CHARS`] characters without NUL.
     pub fn check_history(&self) -> Result<()> {
         if self.history.len() > MAX_HISTORY {
-            return Err(EngineError::Invalid(format!(
-                "at most {MAX_HISTORY} history entries, got {}",
-                self.history.len()
-            )));
+            return Err(EngineError::invalid(
+                "history",
+                format!("at most {MAX_HISTORY} entries, got {}", self.history.len()),
+            ));
         }
         for (i, entry) in self.history.iter().enumerate() {
             if let HistoryEntry::Text { text } = entry {
@@ -162,9 +166,10 @@ impl Profile {
                     .chars()
                     .count();
                 if chars == 0 || chars > MAX_HISTORY_TEXT_CHARS || text.contains('\0') {
-                    return Err(EngineError::Invalid(format!(
-                        "history[{i}]: free text must have 1–{MAX_HISTORY_TEXT_CHARS} characters"
-                    )));
+                    return Err(EngineError::invalid(
+                        format!("history[{i}]"),
+                        format!("free text must have 1–{MAX_HISTORY_TEXT_CHARS} characters"),
+                    ));
                 }
             }
         }
@@ -270,8 +275,9 @@ pub fn normalize_handle(handle: &str) -> Result<String> {
     if ok {
         Ok(h)
     } else {
-        Err(EngineError::Invalid(
-            "a handle is 2–40 characters: letters, digits, '_', '.' or '-', starting with a letter or digit".into(),
+        Err(EngineError::invalid(
+            "handle",
+            "a handle is 2–40 characters: letters, digits, '_', '.' or '-', starting with a letter or digit",
         ))
     }
 }
@@ -385,9 +391,10 @@ impl Engine {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(id) = unknown {
-            return Err(EngineError::Invalid(format!(
-                "history item '{id}' is not in the catalog"
-            )));
+            return Err(EngineError::invalid(
+                "history",
+                format!("item '{id}' is not in the catalog"),
+            ));
         }
         sqlx::query(
             "INSERT INTO profile_history (user_id, item_id, free_text, consumed_at)
@@ -439,8 +446,9 @@ impl Engine {
     pub async fn profile_query(&self, profile: &Profile) -> Result<ProfileQuery> {
         let profile = profile.normalized()?;
         if profile.is_empty() {
-            return Err(EngineError::Invalid(
-                "the profile is empty: add an interest, something you liked, a class or a few words about you".into(),
+            return Err(EngineError::invalid(
+                "",
+                "the profile is empty: add an interest, something you liked, a class or a few words about you",
             ));
         }
         let mut elements: Vec<ProfileElement> = Vec::new();

@@ -53,18 +53,19 @@ impl Filters {
             ("tags", &self.tags),
         ] {
             if values.len() > MAX_FILTER_VALUES {
-                return Err(EngineError::Invalid(format!(
-                    "filters.{what} has {} values: at most {MAX_FILTER_VALUES}",
-                    values.len()
-                )));
+                return Err(EngineError::invalid(
+                    format!("filters.{what}"),
+                    format!("has {} values: at most {MAX_FILTER_VALUES}", values.len()),
+                ));
             }
             if values
                 .iter()
                 .any(|v| v.chars().count() > MAX_FILTER_VALUE_CHARS)
             {
-                return Err(EngineError::Invalid(format!(
-                    "filters.{what}: a value is longer than {MAX_FILTER_VALUE_CHARS} characters"
-                )));
+                return Err(EngineError::invalid(
+                    format!("filters.{what}"),
+                    format!("a value is longer than {MAX_FILTER_VALUE_CHARS} characters"),
+                ));
             }
         }
         Ok(())
@@ -125,22 +126,26 @@ impl Default for RecommendOptions {
 impl RecommendOptions {
     pub fn validate(&self) -> Result<()> {
         if !(1..=MAX_K).contains(&self.k) {
-            return Err(EngineError::Invalid(format!(
-                "k must be between 1 and {MAX_K}, got {}",
-                self.k
-            )));
+            return Err(EngineError::invalid(
+                "k",
+                format!("must be between 1 and {MAX_K}, got {}", self.k),
+            ));
         }
         if self.offset.saturating_add(self.k) > MAX_RANK {
-            return Err(EngineError::Invalid(format!(
-                "offset + k must be at most {MAX_RANK}, got {} + {}",
-                self.offset, self.k
-            )));
+            return Err(EngineError::invalid(
+                "offset",
+                format!(
+                    "offset + k must be at most {MAX_RANK}, got {} + {}",
+                    self.offset, self.k
+                ),
+            ));
         }
         self.filters.check_sizes()?;
         if let Some(l) = self.diversity_lambda {
             if !(0.0..=1.0).contains(&l) {
-                return Err(EngineError::Invalid(
-                    "diversity (MMR λ) must be between 0 and 1".into(),
+                return Err(EngineError::invalid(
+                    "diversity",
+                    "the MMR λ must be between 0 and 1",
                 ));
             }
         }

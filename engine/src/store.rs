@@ -100,7 +100,7 @@ impl Store {
 
     pub async fn connect_with(database_url: &str, opts: &StoreOptions) -> Result<Self> {
         let options: PgConnectOptions = database_url.parse().map_err(|e| {
-            EngineError::Invalid(format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))
+            EngineError::invalid("DATABASE_URL", format!("not a valid PostgreSQL URL: {e}"))
         })?;
         let requests = options.clone().options([
             ("statement_timeout", millis(opts.statement_timeout)),
@@ -142,11 +142,14 @@ impl Store {
         MIGRATOR.run(&self.jobs).await.map_err(|e| {
             let text = e.to_string();
             if text.contains("extension \"vector\"") || text.contains("vector.control") {
-                EngineError::Unavailable(
-                    "the PostgreSQL server has no pgvector extension: install it (scripts/setup.sh builds it) and retry".into(),
+                EngineError::unavailable(
+                    "the PostgreSQL server has no pgvector extension: install it (scripts/setup.sh builds it) and retry",
                 )
             } else {
-                EngineError::Unavailable(format!("database migration failed: {text}"))
+                EngineError::Unavailable {
+                    reason: format!("database migration failed: {text}"),
+                    source: Some(Box::new(e)),
+                }
             }
         })
     }

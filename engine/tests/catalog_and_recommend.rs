@@ -205,7 +205,7 @@ async fn recommendations_follow_meaning_filters_exclusions_and_k() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, EngineError::Invalid(_)));
+    assert!(matches!(err, EngineError::Invalid { .. }));
 }
 
 #[tokio::test]
@@ -388,10 +388,10 @@ async fn clicks_must_reference_a_served_item_and_count_once() {
         .record_click(list.impression_id, not_shown, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, EngineError::Invalid(_)), "{err:?}");
+    assert!(matches!(err, EngineError::Invalid { .. }), "{err:?}");
     let err = e
         .record_click(uuid::Uuid::new_v4(), shown, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, EngineError::Invalid(_)), "{err:?}");
+    assert!(matches!(err, EngineError::Invalid { .. }), "{err:?}");
 }

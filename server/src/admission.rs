@@ -79,7 +79,7 @@ impl Admission {
 
 /// Who sent a ranking request, which decides how a refusal is worded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Caller {
+pub(crate) enum Caller {
     /// `/api/v1/...`: errors in the API's JSON shape.
     Api,
     /// A Leptos server function: errors in its own encoding, for the island to show.
@@ -114,7 +114,7 @@ fn signed_in(headers: &HeaderMap) -> bool {
 }
 
 /// The requests that embed text or run a ranking query, and so are limited.
-fn ranking_request(method: &Method, path: &str, headers: &HeaderMap) -> Option<Caller> {
+pub(crate) fn ranking_request(method: &Method, path: &str, headers: &HeaderMap) -> Option<Caller> {
     if method == Method::GET || method == Method::HEAD {
         // Pages call the same server functions in process while they render.
         let item_page = path
@@ -181,25 +181,62 @@ fn busy_page() -> Response {
 }
 
 fn busy(caller: Caller) -> Response {
+    match caller {
+        Caller::Page => {
+            let mut res = busy_page();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            res
+        }
+        _ => refuse(
+            caller,
+            StatusCode::TOO_MANY_REQUESTS,
+            BUSY_MESSAGE,
+            RETRY_AFTER_SECS,
+        ),
+    }
+}
+
+/// A refusal worded for its caller, with `Retry-After`: the API's JSON error
+/// (code `busy`), a server function's own error encoding (the message the
+/// island shows), or a plain page that says when to come back.
+pub(crate) fn refuse(
+    caller: Caller,
+    status: StatusCode,
+    message: &str,
+    retry_after_secs: u64,
+) -> Response {
     let mut res = match caller {
-        Caller::Api => api::error_response(StatusCode::TOO_MANY_REQUESTS, "busy", BUSY_MESSAGE),
+        Caller::Api => api::error_response(status, "busy", message),
         Caller::ServerFunction => {
             // The encoding the server function's client decodes into the error it shows.
-            let error: ServerFnError = ServerFnError::ServerError(BUSY_MESSAGE.into());
-            let body = error.ser();
+            let error: ServerFnError = ServerFnError::ServerError(message.into());
             let content_type = HeaderValue::from_static("text/plain; charset=utf-8");
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::CONTENT_TYPE, content_type)],
-                body,
-            )
-                .into_response()
+            (status, [(header::CONTENT_TYPE, content_type)], error.ser()).into_response()
         }
-        Caller::Page => busy_page(),
+        Caller::Page => {
+            let html = format!(
+                r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Slow down — semrec</title></head>
+<body><main><h1>Slow down</h1><p>{}</p></main></body></html>"#,
+                html_escape(message)
+            );
+            (status, Html(html)).into_response()
+        }
     };
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs.max(1)),
+    );
     res
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

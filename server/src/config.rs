@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the web app and the JSON API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Import catalog items from a JSONL or CSV file ('-' for stdin).
     Import(ImportArgs),
     /// Import interactions (user, item, ts[, rating|weight][, kind]) from a JSONL or CSV
@@ -369,6 +369,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SEMREC_MAX_IMPORTS", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=16))]
     pub max_imports: u32,
+    /// Impressions and clicks a minute per client address from the web app (item
+    /// pages, the signed-in home page, recommendations, opened items); beyond it
+    /// 429 with Retry-After. The JSON API's are limited by SEMREC_API_RATE per key.
+    #[arg(long, env = "SEMREC_EVENT_RATE", default_value_t = crate::edge::event_limits::DEFAULT_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub event_rate: u32,
+    /// Web impressions and clicks a client address may make at once before SEMREC_EVENT_RATE applies.
+    #[arg(long, env = "SEMREC_EVENT_BURST", default_value_t = crate::edge::event_limits::DEFAULT_BURST,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub event_burst: u32,
 }
 
 /// An IP or CIDR network; an empty entry (a trailing comma) is skipped.

@@ -83,7 +83,7 @@ mod tests {
     fn parse(args: &[&str]) -> (Common, ServeArgs) {
         let cli = crate::config::Cli::parse_from(args);
         let serve = match cli.command {
-            Some(crate::config::Command::Serve(s)) => s,
+            Some(crate::config::Command::Serve(s)) => *s,
             _ => unreachable!(),
         };
         (cli.common, serve)

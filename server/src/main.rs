@@ -16,7 +16,7 @@ use leptos::config::LeptosOptions;
 use server::config::{ApiKeyCommand, Cli, Command, Common, ImportArgs, ServeArgs};
 use server::database::{Database, Role};
 use server::edge::serve::ServeOptions;
-use server::edge::{self, AllowedHosts, EdgeConfig, RequestTimeouts, TrustedProxies};
+use server::edge::{self, AllowedHosts, EdgeConfig, EventLimits, RequestTimeouts, TrustedProxies};
 use server::{api, model, web};
 
 fn main() -> ExitCode {
@@ -52,8 +52,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => serve(&cli.common, args).await.map(|()| ExitCode::SUCCESS),
+    match cli.command.unwrap_or(Command::Serve(Box::default())) {
+        Command::Serve(args) => serve(&cli.common, *args).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import(&cli.common, args).await,
         Command::ImportInteractions(args) => import_interactions(&cli.common, args).await,
         Command::Reindex => reindex(&cli.common).await.map(|()| ExitCode::SUCCESS),
@@ -237,6 +237,7 @@ fn edge_config(args: &ServeArgs, listen: std::net::SocketAddr) -> Result<EdgeCon
             default: Duration::from_secs(args.request_timeout),
             import: Duration::from_secs(args.import_timeout),
         },
+        event_limits: EventLimits::new(args.event_rate, args.event_burst),
     })
 }
 

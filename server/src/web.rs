@@ -21,7 +21,7 @@ use crate::admission::{self, Admission};
 use crate::api;
 use crate::edge::db_gate::{self, DatabaseGate};
 use crate::edge::headers::CspNonce;
-use crate::edge::{client_ip, headers, hosts, timeouts, AllowedHosts, EdgeConfig};
+use crate::edge::{client_ip, event_limits, headers, hosts, timeouts, AllowedHosts, EdgeConfig};
 
 /// Request bodies above this are refused with 413 (imports have their own limit).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -100,6 +100,11 @@ pub fn router_with_edge(
         ))
         // Before the CSRF check and the handlers: a refused request costs no database work.
         .layer(middleware::from_fn_with_state(admission, admission::admit))
+        // Per client, before admission: a flood from one address takes no place in flight.
+        .layer(middleware::from_fn_with_state(
+            edge.event_limits.clone(),
+            event_limits::limit,
+        ))
         .layer(middleware::from_fn_with_state(
             edge.timeouts,
             timeouts::limit,

@@ -133,7 +133,10 @@ async fn bad_requests_get_clear_json_errors() {
     .await;
     assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
     assert_eq!(e.code(), "invalid");
-    assert!(e.message().contains("k must be between 1 and 100"), "{e:?}");
+    assert!(
+        e.message().contains("k: must be between 1 and 100"),
+        "{e:?}"
+    );
 
     let e = send(
         r,

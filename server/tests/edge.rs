@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use pg_local::LocalCluster;
 use server::admission::Admission;
 use server::api::ApiConfig;
-use server::edge::{EdgeConfig, TrustedProxies};
+use server::edge::{EdgeConfig, EventLimits, TrustedProxies};
 use test_support::db::connect;
 use test_support::fixtures::fixture_jsonl;
 use test_support::model::embedder;
@@ -33,6 +33,10 @@ struct Edge {
 }
 
 async fn edge_with(trusted_proxies: &str) -> Edge {
+    edge_limiting(trusted_proxies, EventLimits::default()).await
+}
+
+async fn edge_limiting(trusted_proxies: &str, event_limits: EventLimits) -> Edge {
     let _ = embedder();
     let cluster = LocalCluster::temporary().await.expect("cluster");
     let engine = connect(&cluster).await;
@@ -53,6 +57,7 @@ async fn edge_with(trusted_proxies: &str) -> Edge {
         secure_cookies: false,
     };
     let mut edge = EdgeConfig::loopback(3000);
+    edge.event_limits = event_limits;
     edge.trusted_proxies = Arc::new(TrustedProxies::new(
         trusted_proxies
             .split(',')
@@ -332,6 +337,53 @@ async fn ranking_pages_and_open_item_wait_for_a_place_in_flight() {
         t.admission.try_admit().is_some(),
         "the page gave its place back"
     );
+}
+
+#[tokio::test]
+async fn web_clicks_and_impressions_are_capped_per_client_address() {
+    let t = edge_limiting("", EventLimits::new(1, 3)).await;
+    let r = &t.router;
+    let parsed = engine::catalog::parse_import(
+        fixture_jsonl().as_bytes(),
+        engine::catalog::ImportFormat::Jsonl,
+    )
+    .unwrap();
+    t.engine.import_items(parsed, |_| {}).await.unwrap();
+    let page = |peer: &'static str| {
+        req(Method::GET, "/item/planes", peer)
+            .body(Body::empty())
+            .unwrap()
+    };
+    // The burst: each item page records the impression of its similar items.
+    for n in 0..3 {
+        let a = send(r, page("10.1.0.1")).await;
+        assert_eq!(a.status, StatusCode::OK, "page {n}: {a:?}");
+    }
+    let shown = t.engine.store.pool().clone();
+    let impressions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM impressions")
+            .fetch_one(&shown)
+            .await
+            .unwrap()
+    };
+    let before = impressions().await;
+    let refused = send(r, page("10.1.0.1")).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{refused:?}");
+    assert!(retry_after(&refused) >= 1);
+    assert!(refused.body.contains("slow down"), "{refused:?}");
+    // The same address's server functions share the cap; nothing was recorded.
+    let open = send(r, form("/api/open_item", "10.1.0.1", "id=planes")).await;
+    assert_eq!(open.status, StatusCode::TOO_MANY_REQUESTS, "{open:?}");
+    assert!(retry_after(&open) >= 1);
+    assert_eq!(
+        impressions().await,
+        before,
+        "a refused request records nothing"
+    );
+    // Another address has its own allowance; catalog search records nothing and is not capped.
+    assert_eq!(send(r, page("10.1.0.2")).await.status, StatusCode::OK);
+    let search = send(r, form("/api/search_catalog", "10.1.0.1", "query=plane")).await;
+    assert_ne!(search.status, StatusCode::TOO_MANY_REQUESTS, "{search:?}");
 }
 
 async fn admin_sign_in(r: &Router, peer: &str, user: &str, password: &str) -> Answer {

@@ -60,7 +60,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     };
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
-            ApiError::Engine(EngineError::Invalid(format!("invalid request: {e}")))
+            ApiError::Engine(EngineError::invalid("", format!("invalid request: {e}")))
         }
         _ => ApiError::BadRequest(format!("the request body is not valid JSON: {e}")),
     })

@@ -119,48 +119,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one mapping (`app::error::public`), in the API's JSON shape.
 fn engine_error(e: EngineError) -> Response {
-    // An import takes a while: retry in seconds, not at once.
-    if let EngineError::TooManyImports { .. } = e {
-        return with_retry_after(
-            error_response(StatusCode::TOO_MANY_REQUESTS, "busy", &e.to_string()),
-            10,
-        );
-    }
-    match e {
-        EngineError::Invalid(m) => error_response(StatusCode::UNPROCESSABLE_ENTITY, "invalid", &m),
-        EngineError::NotFound(m) => error_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            &format!("{m} not found"),
-        ),
-        EngineError::Conflict(m) => error_response(StatusCode::CONFLICT, "conflict", &m),
-        EngineError::Busy => with_retry_after(
-            error_response(
-                StatusCode::TOO_MANY_REQUESTS,
-                "busy",
-                "The embedding queue is full, retry shortly.",
-            ),
-            1,
-        ),
-        EngineError::Unavailable(m) => {
-            tracing::warn!("database unavailable: {m}");
-            with_retry_after(
-                error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "The database is unavailable, retry shortly.",
-                ),
-                5,
-            )
-        }
-        other => {
-            tracing::error!("internal error: {other}");
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error.",
-            )
-        }
+    let p = app::error::public(&e);
+    let r = error_response(p.status, p.code, &p.message);
+    match p.retry_after {
+        Some(secs) => with_retry_after(r, secs),
+        None => r,
     }
 }

@@ -57,10 +57,10 @@ pub async fn impression(
     ApiJson(req): ApiJson<ImpressionRequest>,
 ) -> Result<(StatusCode, Json<ImpressionCreated>), ApiError> {
     if req.items.is_empty() || req.items.len() > MAX_K {
-        return Err(EngineError::Invalid(format!(
-            "'items' must list 1–{MAX_K} shown items, got {}",
-            req.items.len()
-        ))
+        return Err(EngineError::invalid(
+            "items",
+            format!("must list 1–{MAX_K} shown items, got {}", req.items.len()),
+        )
         .into());
     }
     let engine = &state.engine;
@@ -77,22 +77,24 @@ pub async fn impression(
     for (i, s) in req.items.iter().enumerate() {
         let score = s.score.unwrap_or(0.0);
         if !(-1.0..=1.0).contains(&score) {
-            return Err(
-                EngineError::Invalid(format!("items[{i}].score must be between -1 and 1")).into(),
-            );
+            return Err(EngineError::invalid(
+                format!("items[{i}].score"),
+                "must be between -1 and 1",
+            )
+            .into());
         }
         let Some(&item_id) = known.get(&s.id) else {
-            return Err(EngineError::Invalid(format!(
-                "items[{i}]: item '{}' is not in the catalog",
-                s.id
-            ))
+            return Err(EngineError::invalid(
+                format!("items[{i}]"),
+                format!("item '{}' is not in the catalog", s.id),
+            )
             .into());
         };
         if !seen.insert(item_id) {
-            return Err(EngineError::Invalid(format!(
-                "items[{i}]: item '{}' is listed twice",
-                s.id
-            ))
+            return Err(EngineError::invalid(
+                format!("items[{i}]"),
+                format!("item '{}' is listed twice", s.id),
+            )
             .into());
         }
         shown.push(ShownItem {

@@ -113,7 +113,7 @@ pub async fn post_interactions(
             kind: one.kind,
         }
         .validate()
-        .map_err(EngineError::Invalid)?;
+        .map_err(|reason| EngineError::invalid("", reason))?;
         let item = valid.item.clone();
         let summary = state
             .engine

@@ -116,9 +116,10 @@ pub async fn put_item(
 ) -> Result<impl IntoResponse, ApiError> {
     if let Some(body_id) = &body.id {
         if body_id.trim() != id.trim() {
-            return Err(EngineError::Invalid(format!(
-                "the body's id '{body_id}' differs from the id in the path '{id}'"
-            ))
+            return Err(EngineError::invalid(
+                "id",
+                format!("the body's id '{body_id}' differs from the id in the path '{id}'"),
+            )
             .into());
         }
     }
@@ -132,7 +133,9 @@ pub async fn put_item(
         url: body.url,
         metadata: body.metadata,
     };
-    let item = input.validate().map_err(EngineError::Invalid)?;
+    let item = input
+        .validate()
+        .map_err(|reason| EngineError::invalid("", reason))?;
     let external_id = item.external_id.clone();
     let mut embedded = 0;
     let summary = state

@@ -297,7 +297,7 @@ pub async fn dashboard(
         .from
         .unwrap_or(to - chrono::Duration::days(DEFAULT_DAYS));
     if from >= to {
-        return Err(EngineError::Invalid("'from' must be before 'to'".into()).into());
+        return Err(EngineError::invalid("from", "must be before 'to'").into());
     }
     let d = state.engine.dashboard(from, to).await?;
     let o = d.overview;
@@ -370,9 +370,10 @@ pub async fn drift(
     let reference = params.reference_days.unwrap_or(configured.reference_days);
     for (name, v) in [("recent_days", recent), ("reference_days", reference)] {
         if !(1..=MAX_DRIFT_DAYS).contains(&v) {
-            return Err(EngineError::Invalid(format!(
-                "'{name}' must be between 1 and {MAX_DRIFT_DAYS}, got {v}"
-            ))
+            return Err(EngineError::invalid(
+                name,
+                format!("must be between 1 and {MAX_DRIFT_DAYS}, got {v}"),
+            )
             .into());
         }
     }

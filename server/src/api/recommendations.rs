@@ -155,12 +155,9 @@ impl From<engine::recommend::RecommendationList> for RecommendationList {
     }
 }
 
-/// Adds the `profile.` prefix to a validation message about an inline profile.
+/// A validation error about an inline profile names its field under `profile`.
 fn in_profile(e: EngineError) -> EngineError {
-    match e {
-        EngineError::Invalid(m) => EngineError::Invalid(format!("profile.{m}")),
-        other => other,
-    }
+    e.within("profile")
 }
 
 /// An inline profile, checked and resolved. Count and length limits are checked
@@ -175,10 +172,10 @@ async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile,
     };
     profile.normalized().map_err(in_profile)?;
     if p.history.len() > MAX_HISTORY {
-        return Err(EngineError::Invalid(format!(
-            "profile.history has {} entries: at most {MAX_HISTORY}",
-            p.history.len()
-        ))
+        return Err(EngineError::invalid(
+            "profile.history",
+            format!("has {} entries: at most {MAX_HISTORY}", p.history.len()),
+        )
         .into());
     }
     let refs = p
@@ -188,9 +185,10 @@ async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile,
         .map(|(i, h)| match (h.item, h.text) {
             (Some(id), None) => Ok(HistoryRef::Item(id)),
             (None, Some(text)) => Ok(HistoryRef::Text(text)),
-            _ => Err(EngineError::Invalid(format!(
-                "profile.history[{i}] needs exactly one of 'item' (a catalog id) or 'text'"
-            ))),
+            _ => Err(EngineError::invalid(
+                format!("profile.history[{i}]"),
+                "needs exactly one of 'item' (a catalog id) or 'text'",
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
     profile.history = state
@@ -239,8 +237,9 @@ pub async fn recommend(
             (Some(user.id), engine.load_profile(user.id).await?)
         }
         (None, None) => {
-            return Err(EngineError::Invalid(
-                "send 'user' (a handle with a stored profile), 'profile', or both".into(),
+            return Err(EngineError::invalid(
+                "",
+                "send 'user' (a handle with a stored profile), 'profile', or both",
             )
             .into())
         }

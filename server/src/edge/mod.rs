@@ -4,6 +4,7 @@
 
 pub mod client_ip;
 pub mod db_gate;
+pub mod event_limits;
 pub mod head_errors;
 pub mod headers;
 pub mod hosts;
@@ -13,6 +14,7 @@ pub mod timeouts;
 use std::sync::Arc;
 
 pub use client_ip::TrustedProxies;
+pub use event_limits::EventLimits;
 pub use hosts::AllowedHosts;
 pub use timeouts::RequestTimeouts;
 
@@ -22,6 +24,8 @@ pub struct EdgeConfig {
     pub allowed_hosts: Arc<AllowedHosts>,
     pub trusted_proxies: Arc<TrustedProxies>,
     pub timeouts: RequestTimeouts,
+    /// Impressions and clicks per client address (web pages and server functions).
+    pub event_limits: EventLimits,
 }
 
 impl EdgeConfig {
@@ -34,6 +38,7 @@ impl EdgeConfig {
             ),
             trusted_proxies: Arc::default(),
             timeouts: RequestTimeouts::default(),
+            event_limits: EventLimits::default(),
         }
     }
 }
