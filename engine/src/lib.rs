@@ -9,12 +9,10 @@ pub mod api_keys;
 pub mod bulk_load;
 pub mod catalog;
 pub mod collaborative;
-mod collaborative_channel;
 pub mod drift;
 pub mod embed;
 pub mod error;
 pub mod events;
-pub mod fusion;
 pub mod history;
 pub mod imports;
 pub mod interactions;
@@ -26,13 +24,17 @@ mod postgres_lock;
 mod postgres_postmaster;
 pub mod postgres_supervisor;
 pub mod profile;
-pub mod recommend;
+pub mod ranking;
 pub mod seed;
 pub mod sessions;
 pub mod store;
 pub mod throttle;
 
 pub use error::EngineError;
+/// The recommend pipeline's public types under their earlier paths
+/// (`engine::recommend::RecommendOptions`, `engine::fusion::Features`).
+pub use ranking as recommend;
+pub use ranking::fusion;
 pub use store::Store;
 
 use embed::EmbeddingService;
