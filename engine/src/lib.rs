@@ -10,11 +10,9 @@ pub mod api_keys;
 pub mod bulk_load;
 pub mod catalog;
 pub mod collaborative;
-mod collaborative_channel;
 pub mod drift;
 pub mod error;
 pub mod events;
-pub mod fusion;
 pub mod history;
 pub mod imports;
 pub mod interactions;
@@ -22,7 +20,7 @@ pub mod item_neighbours;
 pub mod list_limits;
 pub mod metrics;
 pub mod profile;
-pub mod recommend;
+pub mod ranking;
 pub mod seed;
 pub mod sessions;
 pub mod store;
@@ -32,6 +30,10 @@ pub mod throttle;
 /// the engine's callers.
 pub use ::embed;
 pub use error::EngineError;
+/// The recommend pipeline's public types under their earlier paths
+/// (`engine::recommend::RecommendOptions`, `engine::fusion::Features`).
+pub use ranking as recommend;
+pub use ranking::fusion;
 pub use store::Store;
 
 use embed::EmbeddingService;

@@ -4,10 +4,9 @@
 
 use std::collections::HashMap;
 
+use super::options::{Exclusions, Filters};
+use super::semantic::{Candidate, CandidateRow, CANDIDATE_COLUMNS, CANDIDATE_FILTER};
 use crate::error::Result;
-use crate::recommend::{
-    Candidate, CandidateRow, Exclusions, Filters, CANDIDATE_COLUMNS, CANDIDATE_FILTER,
-};
 use crate::Engine;
 
 /// `$1` history item ids; `$2`–`$7` the candidate filter; `$8` LIMIT.

@@ -1,0 +1,191 @@
+//! The ranker: gathers the channels' candidates into one pool, gives every
+//! candidate every feature, and orders the pool by the fused score.
+
+use std::collections::{HashMap, HashSet};
+
+use super::fusion::{fuse, scale_per_list, Features, FusionWeights};
+use super::options::{Exclusions, RecommendOptions};
+use super::popularity::prior;
+use super::semantic::Candidate;
+use super::serving::mmr;
+use crate::error::{EngineError, Result};
+use crate::profile::{dot, ProfileQuery};
+use crate::Engine;
+
+/// A candidate with the scores the list is ordered by.
+pub(super) struct Scored {
+    pub(super) candidate: Candidate,
+    /// What `Recommendation::score` shows.
+    pub(super) similarity: f32,
+    /// Similarity plus the popularity prior: the ranking key.
+    pub(super) score: f32,
+    /// Index of the profile element that explains it, when scoring picked one.
+    pub(super) element: Option<usize>,
+    /// What each channel says about it (the score is their fusion).
+    pub(super) features: Features,
+}
+
+/// How candidates are found and scored.
+#[derive(Clone, Copy)]
+pub(super) enum Scoring<'a> {
+    /// Nearest to one vector; `prior` = whether the popularity prior applies.
+    Nearest { query: &'a [f32], prior: bool },
+    /// Union of every profile element's neighbours, best weighted similarity wins.
+    MaxSim(&'a ProfileQuery),
+}
+
+impl Engine {
+    /// Candidates scored and ordered: the first `offset + k` (after MMR when asked),
+    /// or with `whole_pool` every candidate found, best first. `history`: the user's
+    /// consumed item ids, the collaborative channel's input.
+    pub(super) async fn rank(
+        &self,
+        scoring: Scoring<'_>,
+        opts: &RecommendOptions,
+        exclusions: &Exclusions,
+        history: &[i64],
+        whole_pool: bool,
+    ) -> Result<Vec<Scored>> {
+        opts.validate()?;
+        let weight = self.settings.popularity_weight.max(0.0);
+        let want = opts.offset + opts.k;
+        let diversify = matches!(opts.diversity_lambda, Some(l) if l < 1.0);
+        let with_prior = weight > 0.0
+            && match scoring {
+                Scoring::Nearest { prior, .. } => prior,
+                Scoring::MaxSim(_) => true,
+            };
+        let similarity_only = |c: Candidate| {
+            let similarity = (1.0 - c.distance) as f32;
+            Scored {
+                candidate: c,
+                similarity,
+                score: similarity,
+                element: None,
+                features: Features::default(),
+            }
+        };
+        let col_weight = self.settings.collaborative_weight.max(0.0);
+        let channel = !history.is_empty() && (col_weight > 0.0 || whole_pool);
+        if let Scoring::Nearest { query, .. } = scoring {
+            if !with_prior && !diversify && !channel && !whole_pool {
+                // The index order is the answer: let SQL cut the page.
+                let page = self
+                    .nearest(query, opts.k, opts.offset, &opts.filters, exclusions)
+                    .await?;
+                return Ok(page.into_iter().map(similarity_only).collect());
+            }
+        }
+        // Re-ranking can only reorder what the index returns: fetch a pool that
+        // covers the page (and MMR's choice) with room for the prior to act.
+        let pool_size = self
+            .settings
+            .candidate_pool
+            .max(if diversify { want * 4 } else { want });
+        let pool = match scoring {
+            Scoring::Nearest { query, .. } => {
+                self.nearest(query, pool_size, 0, &opts.filters, exclusions)
+                    .await?
+            }
+            Scoring::MaxSim(profile) => {
+                let queries: Vec<&[f32]> =
+                    profile.elements.iter().map(|(_, v)| v.as_slice()).collect();
+                // Every item of the exact max-sim top `want` is among its best
+                // element's `want` nearest, so per-element lists of `want` lose
+                // nothing before the prior; the pool size adds room for the prior.
+                let per_query = (pool_size / queries.len().max(1)).max(want);
+                self.nearest_each_concurrently(&queries, per_query, &opts.filters, exclusions)
+                    .await?
+            }
+        };
+        let mut pool = pool;
+        // The collaborative channel: its candidates join the pool, and every candidate
+        // gets its collaborative score.
+        let mut raw_collab: HashMap<i64, f64> = HashMap::new();
+        if channel {
+            let semantic: Vec<i64> = pool.iter().map(|c| c.item.id).collect();
+            let mut known: HashSet<i64> = semantic.iter().copied().collect();
+            for (c, score) in self
+                .collaborative_candidates(history, pool_size, &opts.filters, exclusions)
+                .await?
+            {
+                raw_collab.insert(c.item.id, score);
+                if known.insert(c.item.id) {
+                    pool.push(c);
+                }
+            }
+            let missing: Vec<i64> = semantic
+                .into_iter()
+                .filter(|id| !raw_collab.contains_key(id))
+                .collect();
+            raw_collab.extend(self.collaborative_scores(history, &missing).await?);
+        }
+        let raw: Vec<f64> = pool
+            .iter()
+            .map(|c| raw_collab.get(&c.item.id).copied().unwrap_or(0.0))
+            .collect();
+        let collab = scale_per_list(&raw);
+        let weights = FusionWeights {
+            popularity: if with_prior { weight } else { 0.0 },
+            collaborative: if channel { col_weight } else { 0.0 },
+        };
+        let max_pop = if with_prior || whole_pool {
+            self.max_popularity().await?
+        } else {
+            0
+        };
+        let mut scored: Vec<Scored> = pool
+            .into_iter()
+            .zip(collab)
+            .map(|(c, collaborative)| {
+                let mut s = match scoring {
+                    Scoring::Nearest { .. } => similarity_only(c),
+                    Scoring::MaxSim(profile) => {
+                        let (score, element) =
+                            profile.max_sim(&c.vector).unwrap_or((f32::MIN, usize::MAX));
+                        let similarity = profile
+                            .elements
+                            .get(element)
+                            .map_or(score, |(_, v)| dot(v, &c.vector));
+                        Scored {
+                            candidate: c,
+                            similarity,
+                            score,
+                            element: Some(element).filter(|&e| e != usize::MAX),
+                            features: Features::default(),
+                        }
+                    }
+                };
+                s.features = Features {
+                    semantic: s.score,
+                    collaborative,
+                    popularity: prior(s.candidate.popularity, max_pop),
+                };
+                s.score = fuse(&s.features, &weights);
+                s
+            })
+            .collect();
+        scored.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.candidate.item.id.cmp(&b.candidate.item.id))
+        });
+        if whole_pool {
+            return Ok(scored);
+        }
+        let mut picked = match opts.diversity_lambda {
+            // A deep diversified page is CPU work (pool × offset+k dot products):
+            // keep it off the async workers.
+            Some(lambda) if diversify => {
+                tokio::task::spawn_blocking(move || mmr(scored, lambda, want))
+                    .await
+                    .map_err(|e| EngineError::Internal(format!("diversity re-ranking: {e}")))?
+            }
+            _ => {
+                scored.truncate(want);
+                scored
+            }
+        };
+        Ok(picked.split_off(opts.offset.min(picked.len())))
+    }
+}
