@@ -27,6 +27,7 @@ mod postgres_postmaster;
 pub mod postgres_supervisor;
 pub mod profile;
 pub mod recommend;
+pub mod rules;
 pub mod seed;
 pub mod sessions;
 pub mod store;
@@ -88,6 +89,9 @@ pub struct EngineSettings {
     /// Index tuples a filtered (iterative) HNSW scan may visit (`hnsw.max_scan_tuples`)
     /// before it gives up; a scan that comes back short is then run exactly.
     pub max_scan_tuples: u32,
+    /// Business rules over the ranked list: negative elements, fair share,
+    /// exploration, the list's confidence warning.
+    pub rules: rules::RulesSettings,
 }
 
 impl Default for EngineSettings {
@@ -106,6 +110,7 @@ impl Default for EngineSettings {
             bulk_load_min: bulk_load::DEFAULT_BULK_LOAD_MIN,
             // pgvector's default.
             max_scan_tuples: 20_000,
+            rules: rules::RulesSettings::default(),
         }
     }
 }

@@ -172,6 +172,10 @@ pub struct RecommendationList {
     pub impression_id: uuid::Uuid,
     pub model_id: String,
     pub items: Vec<Recommendation>,
+    /// Why the list may be poor (a language the model does not cover, a weak best
+    /// match), for profile lists' first page (`crate::rules::confidence`).
+    #[serde(default)]
+    pub warning: Option<crate::rules::confidence::ListWarning>,
 }
 
 /// Where the time of one profile recommendation went.
@@ -229,6 +233,35 @@ struct Scored {
     element: Option<usize>,
     /// What each channel says about it (the score is their fusion).
     features: Features,
+}
+
+// rules hook: what the business rules (`crate::rules`) see of a candidate.
+impl crate::rules::Ranked for Scored {
+    fn item_id(&self) -> i64 {
+        self.candidate.item.id
+    }
+    fn vector(&self) -> &[f32] {
+        &self.candidate.vector
+    }
+    fn score(&self) -> f32 {
+        self.score
+    }
+    fn semantic(&self) -> f32 {
+        self.features.semantic
+    }
+    fn penalise(&mut self, by: f32) {
+        self.score -= by;
+        self.features.semantic -= by;
+    }
+    fn element(&self) -> Option<usize> {
+        self.element
+    }
+    fn shown(&self) -> f32 {
+        self.similarity
+    }
+    fn set_shown(&mut self, shown: f32) {
+        self.similarity = shown;
+    }
 }
 
 /// How candidates are found and scored.
@@ -828,6 +861,15 @@ impl Engine {
                 s
             })
             .collect();
+        // rules hook: negative elements ("not interested in", dismissals) lower the
+        // score of candidates near them.
+        if let Scoring::MaxSim(profile) = scoring {
+            crate::rules::negative::apply(
+                &mut scored,
+                &profile.negatives,
+                &self.settings.rules.negative,
+            );
+        }
         scored.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
@@ -835,6 +877,22 @@ impl Engine {
         });
         if whole_pool {
             return Ok(scored);
+        }
+        // rules hook: fair share and exploration order the first `want` items of a
+        // profile's list (MMR orders a diversified one by itself).
+        if let (Scoring::MaxSim(profile), false) = (scoring, diversify) {
+            let seed_user = match exclusions.user_id {
+                Some(id) => id.to_string(),
+                None => profile
+                    .elements
+                    .iter()
+                    .map(|(e, _)| e.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            };
+            scored = self
+                .arrange_by_rules(scored, want, profile.elements.len(), &seed_user)
+                .await?;
         }
         let mut picked = match opts.diversity_lambda {
             // A deep diversified page is CPU work (pool × offset+k dot products):
@@ -849,6 +907,9 @@ impl Engine {
                 scored
             }
         };
+        // rules hook: the shown score never rises down the list (from rank 1, so
+        // pages agree).
+        crate::rules::shown_score::apply(&mut picked);
         Ok(picked.split_off(opts.offset.min(picked.len())))
     }
 
@@ -942,7 +1003,14 @@ impl Engine {
         user_id: Option<i64>,
         profile: &Profile,
     ) -> Result<(ProfileQuery, Exclusions)> {
-        let query = self.profile_query(profile).await?;
+        let mut query = self.profile_query(profile).await?;
+        // rules hook: the user's dismissed items are negative elements too.
+        if let Some(user_id) = user_id {
+            let limit = self.settings.rules.negative.max_dismissals;
+            query
+                .negatives
+                .extend(self.dismissed_vectors(user_id, limit).await?);
+        }
         let mut item_ids: Vec<i64> = query
             .elements
             .iter()
@@ -983,7 +1051,18 @@ impl Engine {
             .rank(scoring, opts, &exclusions, &exclusions.item_ids, false)
             .await?;
         let ranked = started.elapsed();
-        let list = self
+        // rules hook: a list the model may serve poorly says so (first page only).
+        let warning = (opts.offset == 0)
+            .then(|| {
+                crate::rules::confidence::list_warning(
+                    self,
+                    profile,
+                    &query,
+                    candidates.iter().map(|s| s.candidate.vector.as_slice()),
+                )
+            })
+            .flatten();
+        let mut list = self
             .serve(
                 user_id,
                 recording,
@@ -993,6 +1072,7 @@ impl Engine {
                 Some(&query),
             )
             .await?;
+        list.warning = warning;
         let total = started.elapsed();
         let timings = PathTimings {
             embed: query.embed_time,
@@ -1093,6 +1173,7 @@ impl Engine {
             impression_id,
             model_id: self.model_id().to_string(),
             items,
+            warning: None,
         })
     }
 }
