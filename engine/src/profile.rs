@@ -436,6 +436,7 @@ impl Engine {
         let mut changed: Vec<i64> = before.symmetric_difference(&after).copied().collect();
         changed.sort_unstable();
         crate::recommend::refresh_popularity(&mut tx, &changed).await?;
+        crate::interactions::record_profile_history(&mut tx, user_id).await?;
         tx.commit().await?;
         self.load_profile(user_id).await
     }

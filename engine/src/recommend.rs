@@ -891,7 +891,13 @@ impl Engine {
                     .join("\n"),
             };
             scored = self
-                .arrange_by_rules(scored, want, profile.elements.len(), &seed_user)
+                .arrange_by_rules(
+                    scored,
+                    want,
+                    profile.elements.len(),
+                    &profile.negatives,
+                    &seed_user,
+                )
                 .await?;
         }
         let mut picked = match opts.diversity_lambda {

@@ -212,3 +212,54 @@ async fn rules_switched_off_leave_the_channels_order() {
     no_horror.not_interested = vec!["horror".into()];
     assert!(horror_count(&list(e, None, &no_horror, 10).await) >= 2);
 }
+
+/// What users do in semrec lands in the interactions store: picked history
+/// (consumed), clicks (clicked) and dismissals (dismissed), by handle; the
+/// dashboard's impression and click counts are not touched by any of it.
+#[tokio::test]
+async fn profile_picks_clicks_and_dismissals_are_stored_as_interactions() {
+    let db = common::engine().await;
+    let e = &db.engine;
+    e.import_items(common::fixture_catalog(), |_| {})
+        .await
+        .unwrap();
+    let user = e.user_by_handle("eve", true).await.unwrap();
+    let picked = Profile {
+        interests: vec!["aviation".into()],
+        history: vec![engine::profile::HistoryEntry::Item {
+            id: "planes".into(),
+            title: String::new(),
+        }],
+        ..Default::default()
+    };
+    e.save_profile(user.id, &picked).await.unwrap();
+    // Saving the same profile again records nothing new.
+    e.save_profile(user.id, &picked).await.unwrap();
+    let l = e.recommend_for_user(user.id, &opts(5)).await.unwrap();
+    let clicked = &l.items[0].item.external_id;
+    e.record_click(l.impression_id, clicked, Some(user.id))
+        .await
+        .unwrap();
+    e.dismiss(user.id, "banana").await.unwrap();
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT x.user_ref, i.external_id, x.kind FROM interactions x
+         JOIN items i ON i.id = x.item_id ORDER BY x.id",
+    )
+    .fetch_all(e.store.pool())
+    .await
+    .unwrap();
+    let eve = |item: &str, kind: &str| ("eve".to_string(), item.to_string(), kind.to_string());
+    assert_eq!(
+        rows,
+        vec![
+            eve("planes", "consumed"),
+            eve(clicked, "clicked"),
+            eve("banana", "dismissed")
+        ]
+    );
+    let clicks: i64 = sqlx::query_scalar("SELECT count(*) FROM clicks")
+        .fetch_one(e.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(clicks, 1, "one click, however many interactions");
+}

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{exploration, fair_share, reorder, Ranked};
+use super::{exploration, fair_share, negative, reorder, Ranked};
 use crate::error::Result;
 use crate::Engine;
 
@@ -39,12 +39,14 @@ pub fn arrange_order(
 impl Engine {
     /// Reorders the first `want` items of a best-first list by fair share (across
     /// `n_elements` profile elements) and exploration (seeded by `seed_user` and the
-    /// day); the rest of the list is dropped.
+    /// day); the rest of the list is dropped. Items near a negative element are
+    /// never explored: the user said no to them.
     pub(crate) async fn arrange_by_rules<T: Ranked>(
         &self,
         list: Vec<T>,
         want: usize,
         n_elements: usize,
+        negatives: &[Vec<f32>],
         seed_user: &str,
     ) -> Result<Vec<T>> {
         let rules = &self.settings.rules;
