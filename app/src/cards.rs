@@ -38,7 +38,7 @@ pub fn Card(
         <li class="card" data-item=card.item.id.clone() data-rank=card.rank>
             <div class="card-head">
                 <a class="card-title" href=href>{card.item.title.clone()}</a>
-                <span class="score" title="Cosine similarity between your profile and this item">{score}</span>
+                <span class="score" title="How closely this item matches your profile (cosine similarity, never above the card before it)">{score}</span>
             </div>
             <div class="meta">
                 {(!card.item.source.is_empty()).then(|| view! { <span class="pill">{card.item.source.clone()}</span> })}

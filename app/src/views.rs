@@ -10,6 +10,8 @@ pub struct ProfileView {
     pub history: Vec<HistoryChip>,
     pub classes: Vec<String>,
     pub about: String,
+    /// "Not interested in" lines.
+    pub not_interested: Vec<String>,
 }
 
 /// Something the user consumed: a catalog item (with its id) or free text.
@@ -103,8 +105,9 @@ pub struct ItemCard {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RecommendationCard {
     pub rank: usize,
-    /// Cosine similarity as a whole percentage, 0–100 (an integer: no float
-    /// parsing or formatting for it in the browser).
+    /// The shown match as a whole percentage, 0–100 (an integer: no float parsing
+    /// or formatting for it in the browser): the cosine similarity to the profile,
+    /// capped by the card above, so it never rises down the list.
     pub match_percent: u8,
     pub item: ItemCard,
     /// e.g. "close to your interest 'jazz'".
@@ -117,6 +120,8 @@ pub struct RecommendationsView {
     pub items: Vec<RecommendationCard>,
     /// A full page came back: there may be more.
     pub has_more: bool,
+    /// Why this list may be poor (language not covered, weak best match).
+    pub warning: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

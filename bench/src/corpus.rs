@@ -68,6 +68,7 @@ pub fn query_profiles(items: &[ValidItem], count: usize, seed: u64) -> Vec<Profi
                 ],
                 classes: vec![],
                 about: String::new(),
+                not_interested: vec![],
             }
         })
         .collect()

@@ -122,6 +122,7 @@ impl Engine {
         if inserted == 1 {
             // A click counts towards the item's popularity prior.
             crate::recommend::refresh_popularity(&mut tx, &[item_id]).await?;
+            crate::interactions::record_click(&mut tx, impression_id, item_id).await?;
         }
         tx.commit().await?;
         Ok(if inserted == 1 {

@@ -434,6 +434,51 @@ impl Engine {
     }
 }
 
+/// Records a user's picked history items as `consumed` interactions (their handle as
+/// `user_ref`, the pick's time as `ts`), inside the caller's transaction: what users
+/// do in semrec lands in the same store as what is imported. Items already recorded
+/// as consumed by this user are not added again; items later removed from the
+/// profile keep their interaction (it happened).
+pub(crate) async fn record_profile_history(
+    conn: &mut sqlx::PgConnection,
+    user_id: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO interactions (user_ref, item_id, kind, ts)
+         SELECT u.handle, h.item_id, 'consumed', h.consumed_at
+         FROM profile_history h JOIN users u ON u.id = h.user_id
+         WHERE h.user_id = $1 AND h.item_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM interactions x
+                           WHERE x.user_ref = u.handle AND x.item_id = h.item_id AND x.kind = 'consumed')
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a signed-in user's click as a `clicked` interaction, inside the caller's
+/// transaction (anonymous clicks have no user to record). The click itself stays in
+/// `clicks`, which the dashboard counts; interactions never count there.
+pub(crate) async fn record_click(
+    conn: &mut sqlx::PgConnection,
+    impression_id: uuid::Uuid,
+    item_id: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO interactions (user_ref, item_id, kind, ts)
+         SELECT u.handle, $2, 'clicked', now()
+         FROM impressions im JOIN users u ON u.id = im.user_id WHERE im.id = $1
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(impression_id)
+    .bind(item_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ pub mod list_limits;
 pub mod metrics;
 pub mod profile;
 pub mod ranking;
+pub mod rules;
 pub mod seed;
 pub mod sessions;
 pub mod store;
@@ -92,6 +93,9 @@ pub struct EngineSettings {
     /// Index tuples a filtered (iterative) HNSW scan may visit (`hnsw.max_scan_tuples`)
     /// before it gives up; a scan that comes back short is then run exactly.
     pub max_scan_tuples: u32,
+    /// Business rules over the ranked list: negative elements, fair share,
+    /// exploration, the list's confidence warning.
+    pub rules: rules::RulesSettings,
 }
 
 impl Default for EngineSettings {
@@ -110,6 +114,7 @@ impl Default for EngineSettings {
             bulk_load_min: bulk_load::DEFAULT_BULK_LOAD_MIN,
             // pgvector's default.
             max_scan_tuples: 20_000,
+            rules: rules::RulesSettings::default(),
         }
     }
 }

@@ -9,6 +9,8 @@ use crate::Engine;
 
 pub const MAX_INTERESTS: usize = 50;
 pub const MAX_CLASSES: usize = 50;
+/// Most "not interested in" lines.
+pub const MAX_NOT_INTERESTED: usize = 50;
 pub const MAX_ABOUT_CHARS: usize = 2000;
 pub const MAX_ENTRY_CHARS: usize = 200;
 /// Most history entries a profile may be given at once.
@@ -79,6 +81,10 @@ pub struct Profile {
     pub classes: Vec<String>,
     #[serde(default)]
     pub about: String,
+    /// "Not interested in": free-text lines like interests, used as negative
+    /// elements (`rules::negative`): items near them lose score.
+    #[serde(default)]
+    pub not_interested: Vec<String>,
 }
 
 /// Where a profile element came from; recommendations are explained by it.
@@ -145,6 +151,12 @@ impl Profile {
             classes: clean_list(&self.classes, MAX_CLASSES, "class", "classes")?,
             history: self.history.clone(),
             about,
+            not_interested: clean_list(
+                &self.not_interested,
+                MAX_NOT_INTERESTED,
+                "not-interested line",
+                "not-interested lines",
+            )?,
         })
     }
 
@@ -233,6 +245,9 @@ pub struct ProfileQuery {
     /// Per element (same order): 1 for interests, classes and about, the recency weight
     /// for history entries.
     pub weights: Vec<f32>,
+    /// Negative elements: the "not interested in" lines' embeddings, then the
+    /// user's dismissed items' vectors (added by the recommend path).
+    pub negatives: Vec<Vec<f32>>,
     /// How long embedding the profile's texts took (queueing for the model included).
     pub embed_time: std::time::Duration,
 }
@@ -311,12 +326,15 @@ impl Engine {
     }
 
     pub async fn load_profile(&self, user_id: i64) -> Result<Profile> {
-        let row: Option<(Vec<String>, Vec<String>, String)> =
-            sqlx::query_as("SELECT interests, classes, about FROM profiles WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_optional(self.pool())
-                .await?;
-        let (interests, classes, about) = row.unwrap_or_default();
+        // interests, classes, about, not interested in
+        type Row = (Vec<String>, Vec<String>, String, Vec<String>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT interests, classes, about, not_interested FROM profiles WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?;
+        let (interests, classes, about, not_interested) = row.unwrap_or_default();
         let history_rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT i.external_id, i.title, h.free_text FROM profile_history h
              LEFT JOIN items i ON i.id = h.item_id
@@ -338,6 +356,7 @@ impl Engine {
             history,
             classes,
             about,
+            not_interested,
         })
     }
 
@@ -347,13 +366,16 @@ impl Engine {
         let p = profile.normalized()?;
         let mut tx = crate::store::begin_on(self.pool()).await?;
         sqlx::query(
-            "INSERT INTO profiles (user_id, interests, classes, about, updated_at) VALUES ($1, $2, $3, $4, now())
-             ON CONFLICT (user_id) DO UPDATE SET interests = $2, classes = $3, about = $4, updated_at = now()",
+            "INSERT INTO profiles (user_id, interests, classes, about, not_interested, updated_at)
+             VALUES ($1, $2, $3, $4, $5, now())
+             ON CONFLICT (user_id) DO UPDATE
+             SET interests = $2, classes = $3, about = $4, not_interested = $5, updated_at = now()",
         )
         .bind(user_id)
         .bind(&p.interests)
         .bind(&p.classes)
         .bind(&p.about)
+        .bind(&p.not_interested)
         .execute(&mut *tx)
         .await?;
         // Items leaving the history lose this user in their popularity count.
@@ -421,24 +443,9 @@ impl Engine {
         let mut changed: Vec<i64> = before.symmetric_difference(&after).copied().collect();
         changed.sort_unstable();
         crate::recommend::refresh_popularity(&mut tx, &changed).await?;
+        crate::interactions::record_profile_history(&mut tx, user_id).await?;
         tx.commit().await?;
         self.load_profile(user_id).await
-    }
-
-    pub async fn dismiss(&self, user_id: i64, item_external_id: &str) -> Result<()> {
-        let n = sqlx::query(
-            "INSERT INTO dismissals (user_id, item_id) SELECT $1, id FROM items WHERE external_id = $2
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(item_external_id)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        if n == 0 && self.item_by_external_id(item_external_id).await.is_err() {
-            return Err(EngineError::NotFound(format!("item '{item_external_id}'")));
-        }
-        Ok(())
     }
 
     /// Embeds a profile: its elements in one batch (history items reuse stored
@@ -507,6 +514,9 @@ impl Engine {
         let concat = profile.as_text();
         let embed_concat = self.settings.profile_strategy == ProfileStrategy::Concat;
         let mut batch = texts;
+        // The negative elements are embedded in the same batch, after the rest.
+        let n_negatives = profile.not_interested.len();
+        batch.extend(profile.not_interested.iter().cloned());
         if embed_concat {
             batch.push(concat);
         }
@@ -514,6 +524,7 @@ impl Engine {
         let mut vectors = self.embedder.embed(batch, TextKind::Query).await?;
         let embed_time = started.elapsed();
         let concat_vector = if embed_concat { vectors.pop() } else { None };
+        let negatives = vectors.split_off(vectors.len().saturating_sub(n_negatives));
         let mut pairs: Vec<(ProfileElement, Vec<f32>)> =
             elements.into_iter().zip(vectors).collect();
 
@@ -558,6 +569,7 @@ impl Engine {
             vector,
             elements: pairs,
             weights,
+            negatives,
             embed_time,
         })
     }
@@ -576,10 +588,14 @@ mod tests {
             }],
             classes: vec!["Physics 101".into()],
             about: " I fly gliders. ".into(),
+            not_interested: vec![" horror ".into(), "Horror".into()],
         }
         .normalized()
         .unwrap();
         assert_eq!(p.interests, vec!["jazz", "aircraft"]);
+        assert_eq!(p.not_interested, vec!["horror"]);
+        // What the user is not interested in is not part of the query text.
+        assert!(!p.as_text().contains("horror"));
         assert_eq!(
             p.as_text(),
             "Interested in jazz, aircraft. Liked Top Gun. Follows Physics 101. I fly gliders."
@@ -609,6 +625,7 @@ mod tests {
                 ),
             ],
             weights: vec![1.0, 0.5],
+            negatives: Vec::new(),
             embed_time: std::time::Duration::ZERO,
         };
         assert_eq!(q.explain(&[0.1, 0.9]).unwrap().label, "b");

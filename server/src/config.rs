@@ -122,6 +122,71 @@ pub struct Common {
     pub collaborative: CollaborativeArgs,
     #[command(flatten)]
     pub drift: DriftArgs,
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}
+
+/// Business rules over the ranked list (engine `rules`).
+#[derive(Args, Debug, Clone)]
+pub struct RulesArgs {
+    /// Score a candidate loses per unit of cosine to the nearest negative element
+    /// ("not interested in", dismissed items) above --negative-floor (0 = off, at most 5).
+    #[arg(long, env = "SEMREC_NEGATIVE_WEIGHT", default_value_t = engine::rules::negative::DEFAULT_WEIGHT,
+          value_parser = |s: &str| in_range(s, 0.0, 5.0), global = true)]
+    pub negative_weight: f32,
+    /// Cosine to a negative element below which a candidate loses nothing.
+    #[arg(long, env = "SEMREC_NEGATIVE_FLOOR", default_value_t = engine::rules::negative::DEFAULT_FLOOR,
+          value_parser = |s: &str| in_range(s, 0.0, 1.0), global = true)]
+    pub negative_floor: f32,
+    /// Fair share: no profile element supplies more than ⌈n/e⌉ + 1 of the first n items.
+    #[arg(long, env = "SEMREC_FAIR_SHARE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub fair_share: bool,
+    /// Share of a list's slots given to under-exposed items (0 = off, at most 0.5).
+    #[arg(long, env = "SEMREC_EXPLORATION_SHARE", default_value_t = engine::rules::exploration::DEFAULT_SHARE,
+          value_parser = |s: &str| in_range(s, 0.0, 0.5), global = true)]
+    pub exploration_share: f32,
+    /// Under-exposed: fewer stored interactions than this…
+    #[arg(long, env = "SEMREC_EXPLORATION_MAX_INTERACTIONS", default_value_t = engine::rules::exploration::DEFAULT_MAX_INTERACTIONS,
+          value_parser = clap::value_parser!(i64).range(1..=1_000_000), global = true)]
+    pub exploration_max_interactions: i64,
+    /// …and fewer impressions than this.
+    #[arg(long, env = "SEMREC_EXPLORATION_MAX_IMPRESSIONS", default_value_t = engine::rules::exploration::DEFAULT_MAX_IMPRESSIONS,
+          value_parser = clap::value_parser!(i64).range(1..=1_000_000), global = true)]
+    pub exploration_max_impressions: i64,
+    /// A list whose best cosine to the profile is below this carries a warning (0 = never).
+    #[arg(long, env = "SEMREC_MIN_CONFIDENCE", default_value_t = engine::rules::confidence::DEFAULT_MIN_SIMILARITY,
+          value_parser = |s: &str| in_range(s, 0.0, 1.0), global = true)]
+    pub min_confidence: f32,
+}
+
+impl RulesArgs {
+    pub fn settings(&self) -> engine::rules::RulesSettings {
+        use engine::rules::{confidence, exploration, negative};
+        engine::rules::RulesSettings {
+            negative: negative::NegativeSettings {
+                weight: self.negative_weight,
+                floor: self.negative_floor,
+                ..Default::default()
+            },
+            fair_share: self.fair_share,
+            exploration: exploration::ExplorationSettings {
+                share: self.exploration_share,
+                max_interactions: self.exploration_max_interactions,
+                max_impressions: self.exploration_max_impressions,
+            },
+            confidence: confidence::ConfidenceSettings {
+                min_similarity: self.min_confidence,
+            },
+        }
+    }
+}
+
+/// A finite number in [lo, hi].
+fn in_range(s: &str, lo: f32, hi: f32) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a number in {lo}..={hi}")),
+    }
 }
 
 /// The collaborative model and channel.
@@ -433,6 +498,27 @@ pub struct ImportArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rule_settings_are_validated() {
+        assert_eq!(in_range("0.1", 0.0, 0.5), Ok(0.1));
+        assert!(in_range("0.6", 0.0, 0.5).is_err());
+        assert!(in_range("NaN", 0.0, 0.5).is_err());
+        let cli = Cli::parse_from([
+            "semrec",
+            "--fair-share",
+            "false",
+            "--exploration-share",
+            "0",
+        ]);
+        let rules = cli.common.rules.settings();
+        assert!(!rules.fair_share);
+        assert!(!rules.exploration.is_on());
+        assert_eq!(
+            rules.negative.weight,
+            engine::rules::negative::DEFAULT_WEIGHT
+        );
+    }
 
     #[test]
     fn popularity_weight_is_validated() {

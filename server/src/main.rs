@@ -70,6 +70,7 @@ fn settings(common: &Common) -> EngineSettings {
         collaborative_weight: common.collaborative.collaborative_weight,
         collaborative: common.collaborative.settings(),
         drift: common.drift.settings(),
+        rules: common.rules.settings(),
         ..EngineSettings::default()
     }
 }

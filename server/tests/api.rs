@@ -1015,7 +1015,7 @@ async fn openapi_document_is_valid_and_matches_the_routes() {
             }
         }
     }
-    assert_eq!(documented, 14, "documented operations");
+    assert_eq!(documented, 16, "documented operations");
 }
 
 /// Stops the database under a running router: requests get 503 with a clear

@@ -102,6 +102,7 @@ pub async fn get_profile() -> Result<Option<ProfileView>, ServerFnError> {
             .collect(),
         classes: p.classes,
         about: p.about,
+        not_interested: p.not_interested,
     }))
 }
 
@@ -117,13 +118,15 @@ pub async fn save_profile(
     classes: String,
     classes_entry: Option<String>,
     about: String,
+    not_interested: Option<String>,
+    not_interested_entry: Option<String>,
 ) -> Result<(), ServerFnError> {
     use crate::error::engine_error;
     use crate::session::{require_user, state};
     use crate::views::list_entries;
     use engine::history::HistoryRef;
     use engine::list_limits::collect_capped;
-    use engine::profile::{Profile, MAX_CLASSES, MAX_HISTORY, MAX_INTERESTS};
+    use engine::profile::{Profile, MAX_CLASSES, MAX_HISTORY, MAX_INTERESTS, MAX_NOT_INTERESTED};
     // Count and length limits on the raw form first, before the session is looked
     // up or any entry is: a huge form costs no more than the limits allow.
     let list = |chips: &str, entry: Option<String>, max: usize, what: &str| {
@@ -165,6 +168,12 @@ pub async fn save_profile(
         history: Vec::new(),
         classes: list(&classes, classes_entry, MAX_CLASSES, "classes")?,
         about,
+        not_interested: list(
+            &not_interested.unwrap_or_default(),
+            not_interested_entry,
+            MAX_NOT_INTERESTED,
+            "not-interested lines",
+        )?,
     };
     profile.normalized().map_err(engine_error)?;
     let (user_id, _) = require_user().await?;
@@ -388,6 +397,8 @@ fn ProfileForm(profile: ProfileView, action: ServerAction<SaveProfile>) -> impl 
                 <HistoryPicker initial=profile.history.clone()/>
                 <ChipField label="Classes you follow" name="classes" entry_name="classes_entry"
                     initial=profile.classes.clone() placeholder="film history, physics 101"/>
+                <ChipField label="Not interested in" name="not_interested" entry_name="not_interested_entry"
+                    initial=profile.not_interested.clone() placeholder="horror, reality TV"/>
                 <div class="field">
                     <label for="about">"About you"</label>
                     <textarea id="about" name="about" rows="3" maxlength="2000" placeholder="A few words about what you like">
@@ -533,6 +544,7 @@ fn RecList(
     source: String,
 ) -> impl IntoView {
     let imp = first.impression_id.clone();
+    let warning = first.warning.clone();
     let cards: RwSignal<Vec<(String, RecommendationCard)>> =
         RwSignal::new(first.items.into_iter().map(|c| (imp.clone(), c)).collect());
     let has_more = RwSignal::new(first.has_more);
@@ -609,6 +621,7 @@ fn RecList(
     // Plain closures and `Either` rather than <Show/>: its children and fallback are
     // type-erased views, each with its own copy of the hydration code in the bundle.
     view! {
+        {warning.map(|w| view! { <p class="notice warning" role="status" id="list-warning">{w}</p> })}
         {move || if any_cards.get() {
             Either::Left(view! {
                 <ol class="cards" id="recommendation-list">

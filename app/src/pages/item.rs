@@ -37,6 +37,7 @@ pub fn to_view(
     use engine::profile::ElementKind;
     crate::views::RecommendationsView {
         impression_id: list.impression_id.to_string(),
+        warning: list.warning.map(|w| w.message),
         // A full page may have more after it, unless it ends at the deepest rank served.
         has_more: list.items.len() >= page
             && list

@@ -25,6 +25,35 @@ pub(super) struct Scored {
     pub(super) features: Features,
 }
 
+// rules hook: what the business rules (`crate::rules`) see of a candidate.
+impl crate::rules::Ranked for Scored {
+    fn item_id(&self) -> i64 {
+        self.candidate.item.id
+    }
+    fn vector(&self) -> &[f32] {
+        &self.candidate.vector
+    }
+    fn score(&self) -> f32 {
+        self.score
+    }
+    fn semantic(&self) -> f32 {
+        self.features.semantic
+    }
+    fn penalise(&mut self, by: f32) {
+        self.score -= by;
+        self.features.semantic -= by;
+    }
+    fn element(&self) -> Option<usize> {
+        self.element
+    }
+    fn shown(&self) -> f32 {
+        self.similarity
+    }
+    fn set_shown(&mut self, shown: f32) {
+        self.similarity = shown;
+    }
+}
+
 /// How candidates are found and scored.
 #[derive(Clone, Copy)]
 pub(super) enum Scoring<'a> {
@@ -165,6 +194,15 @@ impl Engine {
                 s
             })
             .collect();
+        // rules hook: negative elements ("not interested in", dismissals) lower the
+        // score of candidates near them.
+        if let Scoring::MaxSim(profile) = scoring {
+            crate::rules::negative::apply(
+                &mut scored,
+                &profile.negatives,
+                &self.settings.rules.negative,
+            );
+        }
         scored.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
@@ -172,6 +210,28 @@ impl Engine {
         });
         if whole_pool {
             return Ok(scored);
+        }
+        // rules hook: fair share and exploration order the first `want` items of a
+        // profile's list (MMR orders a diversified one by itself).
+        if let (Scoring::MaxSim(profile), false) = (scoring, diversify) {
+            let seed_user = match exclusions.user_id {
+                Some(id) => id.to_string(),
+                None => profile
+                    .elements
+                    .iter()
+                    .map(|(e, _)| e.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            };
+            scored = self
+                .arrange_by_rules(
+                    scored,
+                    want,
+                    profile.elements.len(),
+                    &profile.negatives,
+                    &seed_user,
+                )
+                .await?;
         }
         let mut picked = match opts.diversity_lambda {
             // A deep diversified page is CPU work (pool × offset+k dot products):
@@ -186,6 +246,9 @@ impl Engine {
                 scored
             }
         };
+        // rules hook: the shown score never rises down the list (from rank 1, so
+        // pages agree).
+        crate::rules::shown_score::apply(&mut picked);
         Ok(picked.split_off(opts.offset.min(picked.len())))
     }
 }

@@ -103,7 +103,14 @@ impl Engine {
         user_id: Option<i64>,
         profile: &Profile,
     ) -> Result<(ProfileQuery, Exclusions)> {
-        let query = self.profile_query(profile).await?;
+        let mut query = self.profile_query(profile).await?;
+        // rules hook: the user's dismissed items are negative elements too.
+        if let Some(user_id) = user_id {
+            let limit = self.settings.rules.negative.max_dismissals;
+            query
+                .negatives
+                .extend(self.dismissed_vectors(user_id, limit).await?);
+        }
         let mut item_ids: Vec<i64> = query
             .elements
             .iter()
@@ -144,7 +151,18 @@ impl Engine {
             .rank(scoring, opts, &exclusions, &exclusions.item_ids, false)
             .await?;
         let ranked = started.elapsed();
-        let list = self
+        // rules hook: a list the model may serve poorly says so (first page only).
+        let warning = (opts.offset == 0)
+            .then(|| {
+                crate::rules::confidence::list_warning(
+                    self,
+                    profile,
+                    &query,
+                    candidates.iter().map(|s| s.candidate.vector.as_slice()),
+                )
+            })
+            .flatten();
+        let mut list = self
             .serve(
                 user_id,
                 recording,
@@ -154,6 +172,7 @@ impl Engine {
                 Some(&query),
             )
             .await?;
+        list.warning = warning;
         let total = started.elapsed();
         let timings = PathTimings {
             embed: query.embed_time,

@@ -36,6 +36,10 @@ pub struct RecommendationList {
     pub impression_id: uuid::Uuid,
     pub model_id: String,
     pub items: Vec<Recommendation>,
+    /// Why the list may be poor (a language the model does not cover, a weak best
+    /// match), for profile lists' first page (`crate::rules::confidence`).
+    #[serde(default)]
+    pub warning: Option<crate::rules::confidence::ListWarning>,
 }
 
 /// Where the time of one profile recommendation went.
@@ -107,6 +111,7 @@ impl Engine {
             impression_id,
             model_id: self.model_id().to_string(),
             items,
+            warning: None,
         })
     }
 }

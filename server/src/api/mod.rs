@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod dismissals;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -92,6 +93,7 @@ pub fn openapi_router(state: ServerState, config: &ApiConfig) -> OpenApiRouter {
         .routes(routes!(recommendations::similar))
         .routes(routes!(events::impression))
         .routes(routes!(events::click))
+        .routes(routes!(dismissals::dismiss, dismissals::undo))
         .routes(routes!(
             items::get_item,
             items::put_item,

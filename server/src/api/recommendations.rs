@@ -80,6 +80,9 @@ pub struct ProfileInput {
     pub classes: Vec<String>,
     #[serde(default)]
     pub about: String,
+    /// "Not interested in": topics whose items are pushed down (negative elements).
+    #[serde(default)]
+    pub not_interested: Vec<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -115,7 +118,8 @@ pub struct Explanation {
 pub struct Recommended {
     /// 1-based position in the whole list (offset included).
     pub rank: usize,
-    /// Cosine similarity to the query, −1 to 1.
+    /// The match shown to users: the cosine similarity to the profile (−1 to 1),
+    /// capped by the item above, so it never rises down the list.
     pub score: f32,
     pub item: ItemView,
     /// Why it was recommended (lists for a profile only).
@@ -128,6 +132,22 @@ pub struct RecommendationList {
     pub impression_id: uuid::Uuid,
     pub model_id: String,
     pub items: Vec<Recommended>,
+    /// Present when the list may be poor: the profile's language is not covered by
+    /// the model, or nothing matches it closely (first page of profile lists).
+    pub warning: Option<ListWarning>,
+}
+
+/// Why a list may be poor.
+#[derive(Serialize, ToSchema)]
+pub struct ListWarning {
+    /// `unsupported_language` or `low_confidence`.
+    pub code: String,
+    /// The language the profile seems to be in (ISO 639-1), for `unsupported_language`.
+    pub language: Option<String>,
+    /// The list's best cosine similarity to the profile.
+    pub best_similarity: f32,
+    /// For people: the cause, and the multilingual model as the remedy.
+    pub message: String,
 }
 
 impl From<engine::recommend::RecommendationList> for RecommendationList {
@@ -135,6 +155,12 @@ impl From<engine::recommend::RecommendationList> for RecommendationList {
         Self {
             impression_id: l.impression_id,
             model_id: l.model_id,
+            warning: l.warning.map(|w| ListWarning {
+                code: w.code,
+                language: w.language,
+                best_similarity: w.best_similarity,
+                message: w.message,
+            }),
             items: l
                 .items
                 .into_iter()
@@ -169,6 +195,7 @@ async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile,
         history: Vec::new(),
         classes: p.classes,
         about: p.about,
+        not_interested: p.not_interested,
     };
     profile.normalized().map_err(in_profile)?;
     if p.history.len() > MAX_HISTORY {

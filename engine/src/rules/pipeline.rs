@@ -1,0 +1,112 @@
+//! The order of the rules on one ranked list, as the recommend path calls them.
+
+use std::collections::HashSet;
+
+use super::{exploration, fair_share, negative, reorder, Ranked};
+use crate::error::Result;
+use crate::Engine;
+
+/// Today's day number (UTC days since the Unix epoch): exploration's seed changes daily.
+pub fn today() -> i64 {
+    chrono::Utc::now().timestamp().div_euclid(86_400)
+}
+
+/// Fair share then exploration over a best-first list, for its first `want` items.
+/// `eligible[i]`: whether candidate `i` is under-exposed.
+pub fn arrange_order(
+    elements: &[Option<usize>],
+    semantic: &[f32],
+    eligible: &[bool],
+    n_elements: usize,
+    want: usize,
+    fair: bool,
+    slots: &[usize],
+) -> Vec<usize> {
+    let n = elements.len();
+    let mut order = if fair {
+        // The whole list in fair order: exploration may push items down past `want`.
+        fair_share::order(elements, n_elements, (want + slots.len()).min(n))
+    } else {
+        (0..(want + slots.len()).min(n)).collect()
+    };
+    if !slots.is_empty() {
+        order = exploration::place(order, semantic, eligible, slots, want);
+    }
+    order.truncate(want);
+    order
+}
+
+impl Engine {
+    /// Reorders the first `want` items of a best-first list by fair share (across
+    /// `n_elements` profile elements) and exploration (seeded by `seed_user` and the
+    /// day); the rest of the list is dropped. Items near a negative element are
+    /// never explored: the user said no to them.
+    pub(crate) async fn arrange_by_rules<T: Ranked>(
+        &self,
+        list: Vec<T>,
+        want: usize,
+        n_elements: usize,
+        negatives: &[Vec<f32>],
+        seed_user: &str,
+    ) -> Result<Vec<T>> {
+        let rules = &self.settings.rules;
+        let slots = if rules.exploration.is_on() {
+            exploration::slots(
+                exploration::seed(seed_user, today()),
+                want,
+                rules.exploration.share,
+            )
+        } else {
+            Vec::new()
+        };
+        if !rules.fair_share && slots.is_empty() {
+            let mut list = list;
+            list.truncate(want);
+            return Ok(list);
+        }
+        let eligible: HashSet<i64> = if slots.is_empty() {
+            HashSet::new()
+        } else {
+            let ids: Vec<i64> = list.iter().map(Ranked::item_id).collect();
+            self.under_exposed(&ids, &rules.exploration).await?
+        };
+        let elements: Vec<Option<usize>> = list.iter().map(Ranked::element).collect();
+        let semantic: Vec<f32> = list.iter().map(Ranked::semantic).collect();
+        let eligible: Vec<bool> = list
+            .iter()
+            .map(|c| eligible.contains(&c.item_id()))
+            .collect();
+        let order = arrange_order(
+            &elements,
+            &semantic,
+            &eligible,
+            n_elements,
+            want,
+            rules.fair_share,
+            &slots,
+        );
+        Ok(reorder(list, &order))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fair_share_then_an_exploration_slot() {
+        // Two elements; element 0 has the four best; item 5 is the only new one.
+        let elements = [Some(0), Some(0), Some(0), Some(0), Some(1), Some(1)];
+        let semantic = [0.9, 0.85, 0.8, 0.75, 0.6, 0.4];
+        let mut eligible = [false; 6];
+        eligible[5] = true;
+        let fair = arrange_order(&elements, &semantic, &eligible, 2, 4, true, &[]);
+        // Element 0 may have ⌈n/2⌉ + 1 of the first n: 3 of 3, but 3 of 4, so
+        // element 1's best takes the 4th place.
+        assert_eq!(fair, vec![0, 1, 2, 4]);
+        let explored = arrange_order(&elements, &semantic, &eligible, 2, 4, true, &[1]);
+        assert_eq!(explored, vec![0, 5, 1, 2]);
+        let plain = arrange_order(&elements, &semantic, &eligible, 2, 4, false, &[]);
+        assert_eq!(plain, vec![0, 1, 2, 3]);
+    }
+}
