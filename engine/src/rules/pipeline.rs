@@ -74,7 +74,10 @@ impl Engine {
         let semantic: Vec<f32> = list.iter().map(Ranked::semantic).collect();
         let eligible: Vec<bool> = list
             .iter()
-            .map(|c| eligible.contains(&c.item_id()))
+            .map(|c| {
+                eligible.contains(&c.item_id())
+                    && negative::penalty(c.vector(), negatives, &rules.negative) == 0.0
+            })
             .collect();
         let order = arrange_order(
             &elements,
