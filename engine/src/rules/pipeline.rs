@@ -36,6 +36,17 @@ pub fn arrange_order(
     order
 }
 
+/// Whether exploration may pick an item: under-exposed, and not near anything the
+/// user said no to (no negative-element penalty).
+pub fn explorable(
+    under_exposed: bool,
+    vector: &[f32],
+    negatives: &[Vec<f32>],
+    rules: &super::RulesSettings,
+) -> bool {
+    under_exposed && negative::penalty(vector, negatives, &rules.negative) == 0.0
+}
+
 impl Engine {
     /// Reorders the first `want` items of a best-first list by fair share (across
     /// `n_elements` profile elements) and exploration (seeded by `seed_user` and the
@@ -74,7 +85,14 @@ impl Engine {
         let semantic: Vec<f32> = list.iter().map(Ranked::semantic).collect();
         let eligible: Vec<bool> = list
             .iter()
-            .map(|c| eligible.contains(&c.item_id()))
+            .map(|c| {
+                explorable(
+                    eligible.contains(&c.item_id()),
+                    c.vector(),
+                    negatives,
+                    rules,
+                )
+            })
             .collect();
         let order = arrange_order(
             &elements,
@@ -92,6 +110,16 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn items_near_a_negative_element_are_not_explored() {
+        let rules = super::super::RulesSettings::default();
+        let negatives = vec![vec![1.0, 0.0]];
+        assert!(explorable(true, &[0.0, 1.0], &negatives, &rules));
+        assert!(!explorable(true, &[1.0, 0.0], &negatives, &rules));
+        assert!(!explorable(false, &[0.0, 1.0], &negatives, &rules));
+        assert!(explorable(true, &[1.0, 0.0], &[], &rules));
+    }
 
     #[test]
     fn fair_share_then_an_exploration_slot() {
