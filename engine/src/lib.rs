@@ -39,15 +39,17 @@ pub use store::Store;
 
 use embed::EmbeddingService;
 
-/// Default popularity prior weight, chosen on the MovieLens validation split jointly
-/// with the collaborative weight (docs/EVALUATION.md): 0. Without the collaborative
-/// channel 0.7 was best (nDCG@10 0.067 → 0.156); with it, the prior adds nothing
-/// (0.195 at 0, 0.194 at 0.1, 0.182 at 0.7) and costs coverage.
-pub const DEFAULT_POPULARITY_WEIGHT: f32 = 0.0;
-/// Default weight of the collaborative channel in the fusion (the semantic score's
-/// weight is 1), chosen on the MovieLens validation split (docs/EVALUATION.md: nDCG@10
-/// 0.067 semantic only → 0.195 with the channel at 0.5, mean of the two rating modes).
-pub const DEFAULT_COLLABORATIVE_WEIGHT: f32 = 0.5;
+/// Default popularity prior weight: the shipped ranker model's (`ranking::trained`,
+/// chosen on the MovieLens validation split, docs/EVALUATION.md).
+pub const DEFAULT_POPULARITY_WEIGHT: f32 = ranking::trained::WEIGHTS.popularity;
+/// Default weight of the collaborative channel (the semantic score's weight is 1):
+/// the shipped ranker model's.
+pub const DEFAULT_COLLABORATIVE_WEIGHT: f32 = ranking::trained::WEIGHTS.collaborative;
+/// Default weight of the lexical channel: the shipped ranker model's.
+pub const DEFAULT_LEXICAL_WEIGHT: f32 = ranking::trained::WEIGHTS.lexical;
+/// Default weight of the mean semantic similarity over the profile's elements: the
+/// shipped ranker model's.
+pub const DEFAULT_SEMANTIC_MEAN_WEIGHT: f32 = ranking::trained::WEIGHTS.semantic_mean;
 /// Default of [`EngineSettings::scan_concurrency`].
 pub const DEFAULT_SCAN_CONCURRENCY: usize = 2;
 /// Default of [`EngineSettings::ef_search`] (`SEMREC_EF_SEARCH`): also covers the
@@ -77,6 +79,12 @@ pub struct EngineSettings {
     /// weights from the user's history items, scaled so the list's best has 1).
     /// 0 = the channel is off.
     pub collaborative_weight: f32,
+    /// Weight of the lexical channel: score += w · (the profile's full-text
+    /// `ts_rank_cd`, scaled so the list's best has 1). 0 = the channel is off.
+    pub lexical_weight: f32,
+    /// Weight of the mean recency-weighted similarity over the profile's elements
+    /// (max-sim profiles; the best one has weight 1).
+    pub semantic_mean_weight: f32,
     /// How the collaborative model is fitted and stored.
     pub collaborative: item_neighbours::CollaborativeSettings,
     /// Nearest neighbours fetched from the HNSW index before the popularity prior
@@ -107,6 +115,8 @@ impl Default for EngineSettings {
             recency_half_life: profile::RECENCY_HALF_LIFE,
             popularity_weight: DEFAULT_POPULARITY_WEIGHT,
             collaborative_weight: DEFAULT_COLLABORATIVE_WEIGHT,
+            lexical_weight: DEFAULT_LEXICAL_WEIGHT,
+            semantic_mean_weight: DEFAULT_SEMANTIC_MEAN_WEIGHT,
             collaborative: item_neighbours::CollaborativeSettings::default(),
             candidate_pool: DEFAULT_CANDIDATE_POOL,
             drift: drift::DriftSettings::default(),

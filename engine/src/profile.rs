@@ -253,6 +253,20 @@ pub struct ProfileQuery {
 }
 
 impl ProfileQuery {
+    /// Mean recency-weighted cosine of an item over the elements (0 without any).
+    pub fn mean_sim(&self, item_vector: &[f32]) -> f32 {
+        if self.elements.is_empty() {
+            return 0.0;
+        }
+        let sum: f32 = self
+            .elements
+            .iter()
+            .zip(&self.weights)
+            .map(|((_, v), w)| w * dot(v, item_vector))
+            .sum();
+        sum / self.elements.len() as f32
+    }
+
     /// Max-similarity score of an item: its best weighted cosine to any element, and
     /// the index of that element (which is also the explanation).
     pub fn max_sim(&self, item_vector: &[f32]) -> Option<(f32, usize)> {

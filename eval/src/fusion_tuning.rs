@@ -22,6 +22,8 @@ pub fn grid() -> Vec<FusionWeights> {
                 .map(move |&popularity| FusionWeights {
                     popularity,
                     collaborative,
+                    lexical: 0.0,
+                    semantic_mean: 0.0,
                 })
         })
         .collect()
@@ -71,6 +73,8 @@ mod tests {
             semantic,
             collaborative,
             popularity: 0.0,
+            lexical: 0.0,
+            semantic_mean: 0.0,
         };
         // Item 1 is closer in text, item 2 (the target) the collaborative favourite.
         let pools = vec![vec![(1, f(0.6, 0.0)), (2, f(0.5, 1.0))]];
@@ -79,6 +83,8 @@ mod tests {
             FusionWeights {
                 popularity: 0.0,
                 collaborative: 0.5,
+                lexical: 0.0,
+                semantic_mean: 0.0,
             },
         ];
         let r = evaluate(&pools, &[split], Target::Validation, &grid);

@@ -16,6 +16,7 @@ use eval::collaborative::{self as collab, Baseline};
 use eval::dataset::Dataset;
 use eval::fusion_tuning;
 use eval::lda::{Lda, LdaOptions};
+use eval::learned;
 use eval::metrics::{paired_t_test, popularity_percentiles, summarize, UserResult};
 use eval::report::{format_p, MethodResult, Table};
 use eval::semrec::{import_catalogue, Catalogue, ItemText};
@@ -57,7 +58,17 @@ struct Args {
     /// Skip the validation-split tuning (only the product default and baselines on test).
     #[arg(long)]
     no_tuning: bool,
+    /// Write the ranker trained on validation as Rust source here (the engine's
+    /// shipped model is engine/src/ranking/trained.rs; rebuild to ship it).
+    #[arg(long)]
+    write_ranker: Option<PathBuf>,
+    /// Skip the test split (validation tuning and training only).
+    #[arg(long)]
+    no_test: bool,
 }
+
+/// An ablation row's weight for a channel the shipped model weighs 0.
+const ABLATION_WEIGHT: f32 = 0.3;
 
 /// The popularity prior weight of the default before the collaborative channel.
 const PREVIOUS_POPULARITY_WEIGHT: f64 = 0.7;
@@ -131,8 +142,21 @@ async fn main() -> Result<()> {
             println!("{text}");
             doc.push_str(&text);
             if n == 0 {
+                if let (Some(path), Some(t)) = (&args.write_ranker, &c.learned) {
+                    let version = format!(
+                        "{}, {name} validation, seed {}",
+                        t.method.label(),
+                        args.seed
+                    );
+                    std::fs::write(path, learned::source(t, &version))
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("wrote the trained ranker to {}", path.display());
+                }
                 choice = Some(c);
             }
+        }
+        if args.no_test {
+            continue;
         }
         let chosen = if args.no_tuning {
             collab::UNTUNED.to_vec()
@@ -152,6 +176,11 @@ async fn main() -> Result<()> {
         println!("{md}");
         doc.push_str(&md);
         doc.push('\n');
+    }
+    if tables.len() > 1 {
+        let pooled = eval::pooled::markdown(&tables);
+        println!("{pooled}");
+        doc.push_str(&pooled);
     }
     let summary = findings(&tables, choice.as_ref());
     println!("{summary}");
@@ -359,22 +388,25 @@ fn engine_settings(v: &Variant) -> EngineSettings {
         recency_half_life: v.half_life.map(|h| h as f32),
         popularity_weight: v.popularity as f32,
         collaborative_weight: 0.0,
+        lexical_weight: 0.0,
+        semantic_mean_weight: 0.0,
         ..EngineSettings::default()
     }
 }
 
 /// The product's full label: profile construction, popularity and collaborative weights.
 fn product_label(s: &EngineSettings) -> String {
-    let v = product_variant(s);
-    if s.collaborative_weight > 0.0 {
-        format!(
-            "{}, collaborative {}",
-            v.label(),
-            round3(f64::from(s.collaborative_weight))
-        )
-    } else {
-        v.label()
+    let mut label = product_variant(s).label();
+    for (name, w) in [
+        ("lexical", s.lexical_weight),
+        ("collaborative", s.collaborative_weight),
+        ("semantic mean", s.semantic_mean_weight),
+    ] {
+        if w > 0.0 {
+            label.push_str(&format!(", {name} {}", round3(f64::from(w))));
+        }
     }
+    label
 }
 
 /// The engine configurations compared on test: the product default, then the
@@ -397,14 +429,29 @@ fn engine_rows() -> Vec<(String, EngineSettings)> {
         format!("semrec semantic only: {}", product_label(&semantic)),
         semantic.clone(),
     ));
-    if default.collaborative_weight > 0.0 && default.popularity_weight > 0.0 {
-        let collab = EngineSettings {
-            collaborative_weight: default.collaborative_weight,
-            ..semantic.clone()
-        };
+    // The ablation adds one channel at a time at the shipped model's weight (or, where
+    // the model gives it none, at ABLATION_WEIGHT, so the row still says what it adds).
+    let or = |w: f32| if w > 0.0 { w } else { ABLATION_WEIGHT };
+    let lexical = EngineSettings {
+        lexical_weight: or(default.lexical_weight),
+        ..semantic.clone()
+    };
+    let collab = EngineSettings {
+        collaborative_weight: or(default.collaborative_weight),
+        ..lexical.clone()
+    };
+    let popular = EngineSettings {
+        popularity_weight: or(default.popularity_weight),
+        ..collab.clone()
+    };
+    for (what, settings) in [
+        ("+ lexical", lexical),
+        ("+ lexical + collaborative", collab),
+        ("+ lexical + collaborative + popularity", popular),
+    ] {
         rows.push((
-            format!("semrec + collaborative: {}", product_label(&collab)),
-            collab,
+            format!("semrec {what}: {}", product_label(&settings)),
+            settings,
         ));
     }
     // Semantic + popularity prior, no collaborative channel: the default before it.
@@ -429,6 +476,8 @@ fn engine_rows() -> Vec<(String, EngineSettings)> {
         recency_half_life: Some(5.0),
         popularity_weight: 0.0,
         collaborative_weight: 0.0,
+        lexical_weight: 0.0,
+        semantic_mean_weight: 0.0,
         ..EngineSettings::default()
     };
     rows.push((
@@ -615,6 +664,63 @@ struct Choice {
     tfidf_scores: Vec<(TfidfOptions, f64)>,
     /// The fusion weights with the best mean nDCG@10 over the modes.
     fusion: Option<(engine::fusion::FusionWeights, f64)>,
+    /// The ranker trained on validation.
+    learned: Option<learned::Trained>,
+}
+
+/// The learned ranker's section: cross-validation, weights, and validation nDCG@10
+/// per mode (in-sample) next to the shipped model's.
+fn learned_text(t: &learned::Trained, training: &[learned::TrainingSet]) -> String {
+    let w = &t.weights;
+    let mut s = format!(
+        "Learned ranker (a linear model on every mode's validation pools, `eval/src/learned.rs`): {} of {} user rows have their validation item in the candidate pool; {} pairs; a seeded {:.0} % of items masked as cold. {}-fold cross-validation over users, mean held-out nDCG@10 by method: ",
+        t.users_with_target.0,
+        t.users_with_target.1,
+        t.pairs,
+        learned::COLD_SHARE * 100.0,
+        learned::FOLDS
+    );
+    let cv: Vec<String> =
+        t.cv.iter()
+            .map(|(m, v)| format!("{} {v:.4}", m.label()))
+            .collect();
+    s.push_str(&cv.join("; "));
+    s.push_str(&format!(
+        ". Chosen: {}; weights (semantic 1): semantic mean {}, lexical {}, collaborative {}, \
+         popularity {}. Shipped model (`engine/src/ranking/trained.rs`, {}): semantic mean {}, \
+         lexical {}, collaborative {}, popularity {}.\n\n",
+        t.method.label(),
+        w.semantic_mean,
+        w.lexical,
+        w.collaborative,
+        w.popularity,
+        engine::ranking::trained::VERSION,
+        engine::DEFAULT_SEMANTIC_MEAN_WEIGHT,
+        engine::DEFAULT_LEXICAL_WEIGHT,
+        engine::DEFAULT_COLLABORATIVE_WEIGHT,
+        engine::DEFAULT_POPULARITY_WEIGHT,
+    ));
+    s.push_str(
+        "| validation pools | this run's model (in-sample) | shipped model |\n|---|---|---|\n",
+    );
+    let shipped = engine::ranking::trained::WEIGHTS;
+    for (n, (f, splits)) in training.iter().enumerate() {
+        let mean = |w: &engine::fusion::FusionWeights| {
+            learned::pools(f, splits)
+                .iter()
+                .map(|p| learned::result(p.items, p.target, w).ndcg())
+                .sum::<f64>()
+                / splits.len().max(1) as f64
+        };
+        s.push_str(&format!(
+            "| mode {} | {:.4} | {:.4} |\n",
+            n + 1,
+            mean(&t.weights),
+            mean(&shipped)
+        ));
+    }
+    s.push('\n');
+    s
 }
 
 /// nDCG@10 of the fusion grid: collaborative weight (rows) × popularity weight (columns).
@@ -691,6 +797,8 @@ async fn tune(
     let lda = full_grid.then(|| fit_lda(name, data, args.seed));
     let fusion_grid = fusion_tuning::grid();
     let mut fusion_sums = vec![0.0; fusion_grid.len()];
+    // Every mode's candidate pools with the validation targets, for the learned ranker.
+    let mut training: Vec<learned::TrainingSet> = Vec::new();
     for &(mode, min_rating) in modes {
         let splits = split(data, args, min_rating);
         let pct = percentiles(data, &splits, Target::Validation);
@@ -752,14 +860,21 @@ async fn tune(
             ItemText::TitlePlotTags.name()
         ));
         doc.push_str(TUNE_HEAD);
-        let mut rows = engine_rows();
-        if full_grid {
+        // A training-only run (--no-test) needs the pools, not these lists.
+        let mut rows = if args.no_test {
+            Vec::new()
+        } else {
+            engine_rows()
+        };
+        if full_grid && !args.no_test {
             rows.push((
                 "semrec concat (one embedding of the profile text)".into(),
                 EngineSettings {
                     profile_strategy: ProfileStrategy::Concat,
                     popularity_weight: 0.0,
                     collaborative_weight: 0.0,
+                    lexical_weight: 0.0,
+                    semantic_mean_weight: 0.0,
                     ..EngineSettings::default()
                 },
             ));
@@ -786,6 +901,7 @@ async fn tune(
                 *sum += mean_ndcg(r);
             }
             doc.push_str(&fusion_matrix(&fusion_grid, &results));
+            training.push((pools, splits.clone()));
         }
         if full_grid {
             let tf = text_baselines(data, &splits, Target::Validation, &TfidfOptions::ALL, true);
@@ -889,6 +1005,7 @@ async fn tune(
             |a, (i, &v)| if v > a.1 + 1e-12 { (i, v) } else { a },
         );
     let choice = Choice {
+        learned: None,
         fusion: full_grid.then(|| (fusion_grid[fi], fv / k)),
         product: (
             product,
@@ -907,7 +1024,17 @@ async fn tune(
             .map(|(o, s)| (*o, s / k))
             .collect(),
     };
+    let mut choice = choice;
     if full_grid {
+        let pools: Vec<learned::Pool> = training
+            .iter()
+            .flat_map(|(f, s)| learned::pools(f, s))
+            .collect();
+        let t0 = Instant::now();
+        let trained = learned::train(&pools, args.seed);
+        tracing::info!(secs = t0.elapsed().as_secs_f32(), "learned ranker trained");
+        doc.push_str(&learned_text(&trained, &training));
+        choice.learned = Some(trained);
         doc.push_str(&choice_text(&choice, modes.len()));
     }
     Ok((doc, choice))

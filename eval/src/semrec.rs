@@ -159,6 +159,9 @@ pub async fn import_catalogue(
             r.reason
         )));
     }
+    // The lexical channel's document frequencies, before any list (the engine would
+    // recount them in the background, racing the first lists).
+    engine.refresh_lexical_terms().await?;
     tracing::info!(
         db,
         added = summary.added,

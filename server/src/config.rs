@@ -201,6 +201,15 @@ pub struct CollaborativeArgs {
         global = true
     )]
     pub collaborative_weight: f32,
+    /// Weight of the lexical (full-text) channel in the ranking (0 = off, at most 2).
+    #[arg(
+        long,
+        env = "SEMREC_LEXICAL_WEIGHT",
+        default_value_t = engine::DEFAULT_LEXICAL_WEIGHT,
+        value_parser = popularity_weight,
+        global = true
+    )]
+    pub lexical_weight: f32,
     /// auto (EASE up to --ease-max-items items with interactions, item-kNN above), ease or item_knn.
     #[arg(
         long,

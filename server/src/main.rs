@@ -68,6 +68,9 @@ fn settings(common: &Common) -> EngineSettings {
         profile_strategy: common.profile_strategy,
         popularity_weight: common.popularity_weight,
         collaborative_weight: common.collaborative.collaborative_weight,
+        lexical_weight: common.collaborative.lexical_weight,
+        // Part of the shipped ranker model, not a setting of its own.
+        semantic_mean_weight: engine::DEFAULT_SEMANTIC_MEAN_WEIGHT,
         collaborative: common.collaborative.settings(),
         drift: common.drift.settings(),
         rules: common.rules.settings(),

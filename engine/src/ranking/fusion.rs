@@ -3,7 +3,8 @@
 //! Every candidate, whichever channel found it, gets every feature: its semantic
 //! score (max-sim: best recency-weighted cosine to a profile element), its
 //! collaborative score (Σ of the stored neighbour weights from the user's history,
-//! scaled per list so the best candidate has 1) and the popularity prior in [0, 1].
+//! scaled per list so the best candidate has 1), its lexical score (`ts_rank_cd`,
+//! scaled the same way) and the popularity prior in [0, 1].
 //! The ranking score is a weighted sum with the semantic score as the unit.
 
 use serde::{Deserialize, Serialize};
@@ -11,23 +12,43 @@ use serde::{Deserialize, Serialize};
 /// What each channel says about one candidate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Features {
+    /// Max-sim: the best recency-weighted cosine to a profile element; one query
+    /// vector: its cosine.
     pub semantic: f32,
+    /// Max-sim: the mean recency-weighted cosine over the profile's elements (how
+    /// much of the whole profile the item matches); one query vector: its cosine.
+    #[serde(default)]
+    pub semantic_mean: f32,
     /// In [0, 1] within one list (0 when no history item lists it as a neighbour).
     pub collaborative: f32,
     /// The popularity prior in [0, 1] (`recommend::prior`).
     pub popularity: f32,
+    /// The lexical channel's `ts_rank_cd`, scaled per list like the collaborative
+    /// score (0 when the item does not match the profile's terms).
+    #[serde(default)]
+    pub lexical: f32,
 }
 
-/// Weights of the channels other than the semantic one (whose weight is 1).
+/// Weights of the features other than the semantic score (whose weight is 1): the
+/// learned ranker's model (`ranking::trained`), or set by hand.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FusionWeights {
     pub popularity: f32,
     pub collaborative: f32,
+    #[serde(default)]
+    pub lexical: f32,
+    #[serde(default)]
+    pub semantic_mean: f32,
 }
 
-/// The ranking score: semantic + w_pop · popularity + w_col · collaborative.
+/// The ranking score: semantic + w_mean · semantic_mean + w_pop · popularity +
+/// w_col · collaborative + w_lex · lexical.
 pub fn fuse(f: &Features, w: &FusionWeights) -> f32 {
-    f.semantic + w.popularity * f.popularity + w.collaborative * f.collaborative
+    f.semantic
+        + w.semantic_mean * f.semantic_mean
+        + w.popularity * f.popularity
+        + w.collaborative * f.collaborative
+        + w.lexical * f.lexical
 }
 
 /// Raw collaborative scores of one list scaled by the largest, so they lie in [0, 1];
@@ -55,10 +76,14 @@ mod tests {
             semantic: 0.5,
             collaborative: 1.0,
             popularity: 0.25,
+            lexical: 0.0,
+            semantic_mean: 0.0,
         };
         let w = FusionWeights {
             popularity: 0.4,
             collaborative: 0.2,
+            lexical: 0.0,
+            semantic_mean: 0.0,
         };
         assert!((fuse(&f, &w) - (0.5 + 0.1 + 0.2)).abs() < 1e-6);
         assert_eq!(fuse(&f, &FusionWeights::default()), 0.5);
@@ -81,15 +106,21 @@ mod tests {
             semantic: 0.60,
             collaborative: 0.0,
             popularity: 0.5,
+            lexical: 0.0,
+            semantic_mean: 0.0,
         };
         let b = Features {
             semantic: 0.55,
             collaborative: 1.0,
             popularity: 0.5,
+            lexical: 0.0,
+            semantic_mean: 0.0,
         };
         let on = FusionWeights {
             popularity: 0.5,
             collaborative: 0.2,
+            lexical: 0.0,
+            semantic_mean: 0.0,
         };
         let off = FusionWeights {
             collaborative: 0.0,

@@ -3,9 +3,10 @@
 //! - [`options`]: what a request asks for (page, filters, diversity) and leaves out.
 //! - channels, each finding candidates in SQL under the same filters and exclusions:
 //!   [`semantic`] (HNSW scans: one query vector, or one per profile element for
-//!   max-sim), [`collaborative`] (the stored neighbours of the user's history items)
-//!   and [`popularity`] (the prior from distinct users per item).
-//! - [`fusion`]: every candidate's features and the fused ranking score.
+//!   max-sim), [`collaborative`] (the stored neighbours of the user's history items),
+//!   [`lexical`] (full-text search for the profile's terms) and [`popularity`] (the prior from distinct users per item).
+//! - [`fusion`]: every candidate's features and the fused ranking score, a linear
+//!   model whose shipped weights are [`trained`] (written by `semrec-eval`).
 //! - [`ranker`]: the pool of all channels' candidates, scored and ordered.
 //! - [`serving`]: MMR diversity, explanations and the recorded impression.
 //! - [`requests`]: the entry points (a profile's list, "more like this", the scored
@@ -17,12 +18,14 @@
 
 mod collaborative;
 pub mod fusion;
+pub mod lexical;
 pub mod options;
 pub mod popularity;
 mod ranker;
 mod requests;
 mod semantic;
 mod serving;
+pub mod trained;
 
 pub use options::{
     Exclusions, Filters, RecommendOptions, MAX_FILTER_VALUES, MAX_FILTER_VALUE_CHARS, MAX_K,

@@ -65,16 +65,17 @@ pub(super) enum Scoring<'a> {
 
 impl Engine {
     /// Candidates scored and ordered: the first `offset + k` (after MMR when asked),
-    /// or with `whole_pool` every candidate found, best first. `history`: the user's
-    /// consumed item ids, the collaborative channel's input.
+    /// or with `whole_pool` every candidate found, best first. `inputs`: what the
+    /// channels other than the semantic one start from.
     pub(super) async fn rank(
         &self,
         scoring: Scoring<'_>,
         opts: &RecommendOptions,
         exclusions: &Exclusions,
-        history: &[i64],
+        inputs: &ChannelInputs,
         whole_pool: bool,
     ) -> Result<Vec<Scored>> {
+        let history = inputs.history.as_slice();
         opts.validate()?;
         let weight = self.settings.popularity_weight.max(0.0);
         let want = opts.offset + opts.k;
@@ -96,8 +97,17 @@ impl Engine {
         };
         let col_weight = self.settings.collaborative_weight.max(0.0);
         let channel = !history.is_empty() && (col_weight > 0.0 || whole_pool);
+        let lex_weight = self.settings.lexical_weight.max(0.0);
+        let lexical_query = if (lex_weight > 0.0 || whole_pool)
+            && !(inputs.lexical_texts.is_empty() && inputs.lexical_history.is_empty())
+        {
+            self.lexical_query(&inputs.lexical_texts, &inputs.lexical_history)
+                .await?
+        } else {
+            None
+        };
         if let Scoring::Nearest { query, .. } = scoring {
-            if !with_prior && !diversify && !channel && !whole_pool {
+            if !with_prior && !diversify && !channel && lexical_query.is_none() && !whole_pool {
                 // The index order is the answer: let SQL cut the page.
                 let page = self
                     .nearest(query, opts.k, opts.offset, &opts.filters, exclusions)
@@ -128,27 +138,37 @@ impl Engine {
             }
         };
         let mut pool = pool;
-        // The collaborative channel: its candidates join the pool, and every candidate
-        // gets its collaborative score.
+        let mut known: HashSet<i64> = pool.iter().map(|c| c.item.id).collect();
+        // The other channels: their candidates join the pool, then every candidate
+        // gets each channel's score.
         let mut raw_collab: HashMap<i64, f64> = HashMap::new();
         if channel {
-            let semantic: Vec<i64> = pool.iter().map(|c| c.item.id).collect();
-            let mut known: HashSet<i64> = semantic.iter().copied().collect();
-            for (c, score) in self
+            let found = self
                 .collaborative_candidates(history, pool_size, &opts.filters, exclusions)
-                .await?
-            {
-                raw_collab.insert(c.item.id, score);
-                if known.insert(c.item.id) {
-                    pool.push(c);
-                }
-            }
-            let missing: Vec<i64> = semantic
-                .into_iter()
-                .filter(|id| !raw_collab.contains_key(id))
-                .collect();
+                .await?;
+            join_channel(&mut pool, &mut known, found, &mut raw_collab);
+        }
+        let mut raw_lexical: HashMap<i64, f64> = HashMap::new();
+        if let Some(q) = &lexical_query {
+            let found = self
+                .lexical_candidates(q, pool_size, &opts.filters, exclusions)
+                .await?;
+            join_channel(&mut pool, &mut known, found, &mut raw_lexical);
+        }
+        let ids: Vec<i64> = pool.iter().map(|c| c.item.id).collect();
+        if channel {
+            let missing = unscored(&ids, &raw_collab);
             raw_collab.extend(self.collaborative_scores(history, &missing).await?);
         }
+        if let Some(q) = &lexical_query {
+            let missing = unscored(&ids, &raw_lexical);
+            raw_lexical.extend(self.lexical_scores(q, &missing).await?);
+        }
+        let raw: Vec<f64> = pool
+            .iter()
+            .map(|c| raw_lexical.get(&c.item.id).copied().unwrap_or(0.0))
+            .collect();
+        let lexical = scale_per_list(&raw);
         let raw: Vec<f64> = pool
             .iter()
             .map(|c| raw_collab.get(&c.item.id).copied().unwrap_or(0.0))
@@ -157,6 +177,12 @@ impl Engine {
         let weights = FusionWeights {
             popularity: if with_prior { weight } else { 0.0 },
             collaborative: if channel { col_weight } else { 0.0 },
+            lexical: if lexical_query.is_some() {
+                lex_weight
+            } else {
+                0.0
+            },
+            semantic_mean: self.settings.semantic_mean_weight,
         };
         let max_pop = if with_prior || whole_pool {
             self.max_popularity().await?
@@ -165,8 +191,8 @@ impl Engine {
         };
         let mut scored: Vec<Scored> = pool
             .into_iter()
-            .zip(collab)
-            .map(|(c, collaborative)| {
+            .zip(collab.into_iter().zip(lexical))
+            .map(|(c, (collaborative, lexical))| {
                 let mut s = match scoring {
                     Scoring::Nearest { .. } => similarity_only(c),
                     Scoring::MaxSim(profile) => {
@@ -185,10 +211,16 @@ impl Engine {
                         }
                     }
                 };
+                let semantic_mean = match scoring {
+                    Scoring::Nearest { .. } => s.score,
+                    Scoring::MaxSim(profile) => profile.mean_sim(&s.candidate.vector),
+                };
                 s.features = Features {
                     semantic: s.score,
+                    semantic_mean,
                     collaborative,
                     popularity: prior(s.candidate.popularity, max_pop),
+                    lexical,
                 };
                 s.score = fuse(&s.features, &weights);
                 s
@@ -251,4 +283,54 @@ impl Engine {
         crate::rules::shown_score::apply(&mut picked);
         Ok(picked.split_off(opts.offset.min(picked.len())))
     }
+}
+
+/// What the channels other than the semantic one start from.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ChannelInputs {
+    /// Collaborative: the user's consumed item ids.
+    pub history: Vec<i64>,
+    /// Lexical: the profile's texts (interests, classes, about, typed history)…
+    pub lexical_texts: Vec<String>,
+    /// …and the history items in its window.
+    pub lexical_history: Vec<i64>,
+}
+
+impl ChannelInputs {
+    /// A profile's inputs: `consumed` for the collaborative channel, the query's
+    /// elements for the lexical one.
+    pub(super) fn of_profile(query: &ProfileQuery, consumed: &[i64]) -> Self {
+        let (items, texts): (Vec<_>, Vec<_>) = query
+            .elements
+            .iter()
+            .partition(|(e, _)| e.item_id.is_some());
+        Self {
+            history: consumed.to_vec(),
+            lexical_texts: texts.into_iter().map(|(e, _)| e.label.clone()).collect(),
+            lexical_history: items.into_iter().filter_map(|(e, _)| e.item_id).collect(),
+        }
+    }
+}
+
+/// Adds a channel's candidates to the pool (each item once) and their raw scores.
+fn join_channel(
+    pool: &mut Vec<Candidate>,
+    known: &mut HashSet<i64>,
+    found: Vec<(Candidate, f64)>,
+    raw: &mut HashMap<i64, f64>,
+) {
+    for (c, score) in found {
+        raw.insert(c.item.id, score);
+        if known.insert(c.item.id) {
+            pool.push(c);
+        }
+    }
+}
+
+/// The ids of `ids` that a channel has not scored yet.
+fn unscored(ids: &[i64], raw: &HashMap<i64, f64>) -> Vec<i64> {
+    ids.iter()
+        .copied()
+        .filter(|id| !raw.contains_key(id))
+        .collect()
 }

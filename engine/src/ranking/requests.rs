@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::fusion::Features;
 use super::options::{Exclusions, RecommendOptions};
-use super::ranker::Scoring;
+use super::ranker::{ChannelInputs, Scoring};
 use super::serving::{PathTimings, RecommendationList, Recording};
 use crate::error::{EngineError, Result};
 use crate::events::ImpressionContext;
@@ -77,9 +77,9 @@ impl Engine {
         let profile = self.load_profile(user_id).await?;
         let (query, exclusions) = self.profile_inputs(Some(user_id), &profile).await?;
         let scoring = self.profile_scoring(&query);
-        let history = exclusions.item_ids.clone();
+        let inputs = ChannelInputs::of_profile(&query, &exclusions.item_ids);
         Ok(self
-            .rank(scoring, opts, &exclusions, &history, true)
+            .rank(scoring, opts, &exclusions, &inputs, true)
             .await?
             .into_iter()
             .map(|s| (s.candidate.item.external_id, s.features))
@@ -147,8 +147,9 @@ impl Engine {
         let (query, exclusions) = self.profile_inputs(user_id, profile).await?;
         let profiled = started.elapsed();
         let scoring = self.profile_scoring(&query);
+        let inputs = ChannelInputs::of_profile(&query, &exclusions.item_ids);
         let candidates = self
-            .rank(scoring, opts, &exclusions, &exclusions.item_ids, false)
+            .rank(scoring, opts, &exclusions, &inputs, false)
             .await?;
         let ranked = started.elapsed();
         // rules hook: a list the model may serve poorly says so (first page only).
@@ -215,7 +216,9 @@ impl Engine {
             query: &vector,
             prior: false,
         };
-        let candidates = self.rank(scoring, opts, &exclusions, &[], false).await?;
+        let candidates = self
+            .rank(scoring, opts, &exclusions, &ChannelInputs::default(), false)
+            .await?;
         self.serve(
             user_id,
             Recording::Record(ImpressionContext::Similar),
