@@ -51,9 +51,13 @@ async fn interactions_import_is_idempotent_and_reports_unknown_items() {
 
 #[tokio::test]
 async fn the_collaborative_channel_brings_what_similar_users_had() {
+    // The collaborative channel alone beside the semantic score: the other features
+    // (lexical terms, mean similarity) would favour the glider notes by design.
     let db = test_support::db::engine_with(EngineSettings {
         popularity_weight: 0.0,
         collaborative_weight: 1.0,
+        lexical_weight: 0.0,
+        semantic_mean_weight: 0.0,
         ..EngineSettings::default()
     })
     .await;

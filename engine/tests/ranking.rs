@@ -45,6 +45,9 @@ async fn popularity_counts_distinct_users_and_lifts_popular_items() {
     let db = test_support::db::real_engine_with(EngineSettings {
         profile_strategy: ProfileStrategy::Centroid,
         popularity_weight: 0.0,
+        // Similarity and the prior alone: the other features are tested elsewhere.
+        lexical_weight: 0.0,
+        semantic_mean_weight: 0.0,
         ..EngineSettings::default()
     })
     .await;
@@ -186,7 +189,10 @@ async fn max_sim_serves_every_taste_with_its_own_explanation_and_pages_consisten
     let db = test_support::db::engine_with(EngineSettings {
         profile_strategy: ProfileStrategy::MaxSim,
         popularity_weight: 0.0,
-        // Equal weights: the order is then the shown similarity's.
+        // Max-sim alone (no lexical or mean-similarity feature) and equal weights:
+        // the order is then the shown similarity's.
+        lexical_weight: 0.0,
+        semantic_mean_weight: 0.0,
         recency_half_life: None,
         ..EngineSettings::default()
     })
@@ -334,7 +340,9 @@ async fn a_selective_filter_still_returns_every_match_when_the_index_scan_gives_
     })
     .await;
     let e = &db.engine;
-    let pool = e.store.pool();
+    // Test data written on the jobs pool (no statement timeout): 20,000 rows, each
+    // with its generated full-text document, take seconds on a busy machine.
+    let pool = e.store.jobs();
     let query = e
         .embedder
         .embed_one("chess openings".into(), engine::embed::TextKind::Query)
@@ -436,7 +444,9 @@ async fn one_profile_element_whose_filtered_scan_gives_up_is_still_searched_exac
     })
     .await;
     let e = &db.engine;
-    let pool = e.store.pool();
+    // Test data written on the jobs pool (no statement timeout): 20,000 rows, each
+    // with its generated full-text document, take seconds on a busy machine.
+    let pool = e.store.jobs();
     sqlx::query("DROP INDEX items_embedding_hnsw")
         .execute(pool)
         .await
