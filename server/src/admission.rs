@@ -12,7 +12,7 @@
 //! load"): its refusals came after that wait and cost 400 ms each.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use app::chips::SearchCatalog;
 use app::pages::home::GetRecommendations;
@@ -98,6 +98,36 @@ fn ranking_server_fn(path: &str) -> bool {
     .contains(&path)
 }
 
+/// The JSON API's ranking endpoints, by the paths their handlers are routed
+/// (and documented) at: `/recommendations`, `/items/{id}/similar`.
+fn api_ranking(rest: &str) -> bool {
+    use crate::api::recommendations::{__path_recommend, __path_similar};
+    use utoipa::Path;
+    static PATHS: LazyLock<[String; 2]> =
+        LazyLock::new(|| [__path_recommend::path(), __path_similar::path()]);
+    PATHS
+        .iter()
+        .any(|template| matches_template(template, rest))
+}
+
+/// `/items/ab/similar` matches `/items/{id}/similar`: the same literal segments,
+/// and a non-empty segment for each `{parameter}`.
+fn matches_template(template: &str, path: &str) -> bool {
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(ts), Some(ps)) if ts.starts_with('{') && ts.ends_with('}') => {
+                if ps.is_empty() {
+                    return false;
+                }
+            }
+            (Some(ts), Some(ps)) if ts == ps => {}
+            _ => return false,
+        }
+    }
+}
+
 /// Whether the request carries an end user's session cookie (the home page
 /// ranks only for a signed-in user; without one it is a sign-in form).
 fn signed_in(headers: &HeaderMap) -> bool {
@@ -126,11 +156,7 @@ pub(crate) fn ranking_request(method: &Method, path: &str, headers: &HeaderMap) 
         return None;
     }
     if let Some(rest) = path.strip_prefix(api::PREFIX) {
-        let similar = rest
-            .strip_prefix("/items/")
-            .and_then(|r| r.strip_suffix("/similar"))
-            .is_some_and(|id| !id.is_empty() && !id.contains('/'));
-        return (rest == "/recommendations" || similar).then_some(Caller::Api);
+        return api_ranking(rest).then_some(Caller::Api);
     }
     ranking_server_fn(path).then_some(Caller::ServerFunction)
 }

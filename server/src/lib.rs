@@ -15,4 +15,5 @@ pub mod edge;
 pub mod model;
 pub mod server_fn_errors;
 pub mod session_sweeper;
+pub mod state;
 pub mod web;

@@ -282,7 +282,7 @@ async fn serve_with(
     let sweeper = server::session_sweeper::spawn(engine.clone());
     // The demo load fits the model itself; this keeps it fresh afterwards.
     let refreshing = server::collaborative::spawn_refresh(engine.clone(), collaborative_refresh);
-    let state = app::session::ServerState {
+    let state = server::state::AppState {
         engine,
         admin,
         secure_cookies: args.secure_cookies,

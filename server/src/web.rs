@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use app::session::ServerState;
 use app::{shell, App};
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -22,13 +21,14 @@ use crate::api;
 use crate::edge::db_gate::{self, DatabaseGate};
 use crate::edge::headers::CspNonce;
 use crate::edge::{client_ip, event_limits, headers, hosts, timeouts, AllowedHosts, EdgeConfig};
+use crate::state::AppState;
 
 /// Request bodies above this are refused with 413 (imports have their own limit).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// The router with the edge's loopback defaults for port 3000 (tests).
 pub fn router(
-    state: ServerState,
+    state: impl Into<AppState>,
     options: LeptosOptions,
     site_root: &Path,
     api_config: &api::ApiConfig,
@@ -55,7 +55,27 @@ fn provide_csp_nonce() {
 }
 
 pub fn router_with_edge(
-    state: ServerState,
+    state: impl Into<AppState>,
+    options: LeptosOptions,
+    site_root: &Path,
+    api_config: &api::ApiConfig,
+    admission: Admission,
+    edge: &EdgeConfig,
+) -> Router {
+    // Not generic below this line: the page types are built in this crate, where
+    // the recursion limit is raised, not in each caller's.
+    build(
+        state.into(),
+        options,
+        site_root,
+        api_config,
+        admission,
+        edge,
+    )
+}
+
+fn build(
+    state: AppState,
     options: LeptosOptions,
     site_root: &Path,
     api_config: &api::ApiConfig,
@@ -64,7 +84,7 @@ pub fn router_with_edge(
 ) -> Router {
     let routes = generate_route_list(App);
     let gate = DatabaseGate::new(state.engine.store.clone());
-    let context_state = state.clone();
+    let context_state = state.server_functions();
     let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
     let pages = Router::new()
         .leptos_routes_with_context(

@@ -3,12 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use app::session::ServerState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use engine::events::{ClickOutcome, ImpressionContext, ShownItem};
 use engine::recommend::MAX_K;
+use engine::Engine;
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -53,7 +53,7 @@ pub struct ImpressionCreated {
     )
 )]
 pub async fn impression(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     ApiJson(req): ApiJson<ImpressionRequest>,
 ) -> Result<(StatusCode, Json<ImpressionCreated>), ApiError> {
     if req.items.is_empty() || req.items.len() > MAX_K {
@@ -63,7 +63,7 @@ pub async fn impression(
         )
         .into());
     }
-    let engine = &state.engine;
+    let engine = &engine;
     // One query for every listed id, not one per entry.
     let ids: Vec<String> = req.items.iter().map(|s| s.id.clone()).collect();
     let known: HashMap<String, i64> = engine
@@ -152,10 +152,10 @@ pub struct ClickRecorded {
     )
 )]
 pub async fn click(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     ApiJson(req): ApiJson<ClickRequest>,
 ) -> Result<(StatusCode, Json<ClickRecorded>), ApiError> {
-    let engine = &state.engine;
+    let engine = &engine;
     let user_id = match &req.user {
         Some(handle) => Some(engine.user_by_handle(handle, false).await?.id),
         None => None,

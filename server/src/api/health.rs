@@ -1,9 +1,9 @@
 //! Liveness and readiness, for load balancers and orchestrators (no key needed).
 
-use app::session::ServerState;
 use axum::extract::State;
 use axum::Json;
 use engine::seed::{SeedState, DEMO_CATALOG};
+use engine::Engine;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -40,17 +40,17 @@ pub async fn live() -> Json<Live> {
         (status = 503, description = "Database unavailable (`unavailable`), or the demo catalog still loading (`starting`)", body = ErrorBody),
     )
 )]
-pub async fn ready(State(state): State<ServerState>) -> Result<Json<Ready>, ApiError> {
-    state.engine.store.ping().await?;
-    if state.engine.seed_state(DEMO_CATALOG).await? == SeedState::Started {
+pub async fn ready(State(engine): State<Engine>) -> Result<Json<Ready>, ApiError> {
+    engine.store.ping().await?;
+    if engine.seed_state(DEMO_CATALOG).await? == SeedState::Started {
         return Err(ApiError::Starting(format!(
             "the demo catalog is still loading ({} items so far); if this lasts, the server log says why",
-            state.engine.catalog_size().await?
+            engine.catalog_size().await?
         )));
     }
     Ok(Json(Ready {
         status: "ready".into(),
-        model: state.engine.model_id().to_string(),
-        catalog_size: state.engine.catalog_size().await?,
+        model: engine.model_id().to_string(),
+        catalog_size: engine.catalog_size().await?,
     }))
 }

@@ -2,13 +2,13 @@
 //! from. One at a time (a JSON object) or in bulk (JSON Lines or CSV). They are not
 //! impressions or clicks: they never count in the dashboard's interaction rates.
 
-use app::session::ServerState;
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use engine::catalog::ImportFormat;
 use engine::interactions::{parse_interactions, InteractionInput, ParsedInteractions, Timestamp};
+use engine::Engine;
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -79,7 +79,7 @@ pub struct InteractionResult {
     )
 )]
 pub async fn post_interactions(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     Query(params): Query<InteractionParams>,
     req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -115,8 +115,7 @@ pub async fn post_interactions(
         .validate()
         .map_err(|reason| EngineError::invalid("", reason))?;
         let item = valid.item.clone();
-        let summary = state
-            .engine
+        let summary = engine
             .import_interactions(
                 ParsedInteractions {
                     interactions: vec![(1, valid)],
@@ -137,7 +136,7 @@ pub async fn post_interactions(
     };
     let parsed = parse_interactions(std::io::Cursor::new(body), format)
         .map_err(|e| ApiError::BadRequest(format!("cannot read the interactions: {e}")))?;
-    let summary = state.engine.import_interactions(parsed, |_| {}).await?;
+    let summary = engine.import_interactions(parsed, |_| {}).await?;
     Ok((StatusCode::OK, Json(result(summary))))
 }
 

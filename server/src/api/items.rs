@@ -1,11 +1,11 @@
 //! Catalog items: read, upsert, delete one; bulk import (JSONL or CSV).
 
-use app::session::ServerState;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use engine::catalog::{ImportFormat, ItemInput, ParsedImport};
+use engine::Engine;
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -88,10 +88,10 @@ pub struct UpsertResult {
     )
 )]
 pub async fn get_item(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     Path(id): Path<String>,
 ) -> Result<Json<ItemView>, ApiError> {
-    Ok(Json(state.engine.item_by_external_id(&id).await?.into()))
+    Ok(Json(engine.item_by_external_id(&id).await?.into()))
 }
 
 /// Creates or replaces an item. It is embedded again only when its text
@@ -110,7 +110,7 @@ pub async fn get_item(
     )
 )]
 pub async fn put_item(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ItemBody>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -138,8 +138,7 @@ pub async fn put_item(
         .map_err(|reason| EngineError::invalid("", reason))?;
     let external_id = item.external_id.clone();
     let mut embedded = 0;
-    let summary = state
-        .engine
+    let summary = engine
         .import_items(
             ParsedImport {
                 items: vec![(1, item)],
@@ -177,10 +176,10 @@ pub async fn put_item(
     )
 )]
 pub async fn delete_item(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.engine.delete_item(&id).await?;
+    engine.delete_item(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -225,7 +224,7 @@ pub struct ImportResult {
     )
 )]
 pub async fn import(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     Query(params): Query<ImportParams>,
     req: Request,
 ) -> Result<Json<ImportResult>, ApiError> {
@@ -247,9 +246,9 @@ pub async fn import(
         None => ImportFormat::Jsonl,
     };
     // Before the body is read: a refused import never holds its document.
-    let permit = state.engine.imports.try_enter()?;
+    let permit = engine.imports.try_enter()?;
     let body = read_body(req).await?;
-    let summary = state.engine.import_document(permit, body, format).await?;
+    let summary = engine.import_document(permit, body, format).await?;
     Ok(Json(ImportResult {
         added: summary.added,
         updated: summary.updated,

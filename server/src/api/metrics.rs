@@ -2,11 +2,11 @@
 //! source, language and rank, coverage, top items, and drift (interaction
 //! rate and embeddings) with the alerts it raises.
 
-use app::session::ServerState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
+use engine::Engine;
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -288,7 +288,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     )
 )]
 pub async fn dashboard(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     params: Result<Query<DashboardParams>, QueryRejection>,
 ) -> Result<Json<Dashboard>, ApiError> {
     let params = query(params)?;
@@ -299,7 +299,7 @@ pub async fn dashboard(
     if from >= to {
         return Err(EngineError::invalid("from", "must be before 'to'").into());
     }
-    let d = state.engine.dashboard(from, to).await?;
+    let d = engine.dashboard(from, to).await?;
     let o = d.overview;
     Ok(Json(Dashboard {
         from,
@@ -361,11 +361,11 @@ pub struct DriftParams {
     )
 )]
 pub async fn drift(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     params: Result<Query<DriftParams>, QueryRejection>,
 ) -> Result<Json<Drift>, ApiError> {
     let params = query(params)?;
-    let configured = &state.engine.settings.drift;
+    let configured = &engine.settings.drift;
     let recent = params.recent_days.unwrap_or(configured.recent_days);
     let reference = params.reference_days.unwrap_or(configured.reference_days);
     for (name, v) in [("recent_days", recent), ("reference_days", reference)] {
@@ -377,10 +377,7 @@ pub async fn drift(
             .into());
         }
     }
-    let d = state
-        .engine
-        .drift_state(Utc::now(), recent, reference)
-        .await?;
+    let d = engine.drift_state(Utc::now(), recent, reference).await?;
     Ok(Json(Drift {
         as_of: d.now,
         interaction_rate: d.rate.into(),

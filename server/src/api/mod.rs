@@ -19,7 +19,6 @@ pub mod recommendations;
 
 use std::sync::Arc;
 
-use app::session::ServerState;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -31,6 +30,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{error_response, ApiError};
+
+use crate::state::AppState;
 
 use auth::Guard;
 use body::{BodyLimit, MAX_IMPORT_BYTES, MAX_JSON_BYTES};
@@ -57,7 +58,7 @@ impl Default for ApiConfig {
 }
 
 /// The API with its routes at their full paths (`/api/v1/...`), ready to merge.
-pub fn router(state: ServerState, config: &ApiConfig) -> Router {
+pub fn router(state: AppState, config: &ApiConfig) -> Router {
     let (router, doc) = openapi_router(state, config).split_for_parts();
     let json = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
         tracing::error!("cannot serialize the OpenAPI document: {e}");
@@ -72,7 +73,7 @@ pub fn router(state: ServerState, config: &ApiConfig) -> Router {
 
 /// The routes and, collected from the same registrations, their OpenAPI document:
 /// a route cannot exist undocumented.
-pub fn openapi_router(state: ServerState, config: &ApiConfig) -> OpenApiRouter {
+pub fn openapi_router(state: AppState, config: &ApiConfig) -> OpenApiRouter {
     let limiter = RateLimiter::new(config.rate_per_second, config.burst);
     let guard = |scope| {
         middleware::from_fn_with_state(

@@ -1,7 +1,6 @@
 //! Recommendations for a user (stored or inline profile) and "more like this".
 //! Every list served is recorded as an impression whose id clicks refer to.
 
-use app::session::ServerState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::Json;
@@ -9,6 +8,7 @@ use engine::events::ImpressionContext;
 use engine::history::HistoryRef;
 use engine::profile::{Profile, MAX_HISTORY};
 use engine::recommend::{Filters, PathTimings, RecommendOptions};
+use engine::Engine;
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -189,7 +189,7 @@ fn in_profile(e: EngineError) -> EngineError {
 /// An inline profile, checked and resolved. Count and length limits are checked
 /// on the raw lists before any per-entry work; the history is resolved by the
 /// engine's one shared path (one query, titles typed as text become items).
-async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile, ApiError> {
+async fn inline_profile(engine: &Engine, p: ProfileInput) -> Result<Profile, ApiError> {
     let mut profile = Profile {
         interests: p.interests,
         history: Vec::new(),
@@ -218,11 +218,7 @@ async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile,
             )),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    profile.history = state
-        .engine
-        .resolve_history(refs)
-        .await
-        .map_err(in_profile)?;
+    profile.history = engine.resolve_history(refs).await.map_err(in_profile)?;
     profile.check_history().map_err(in_profile)?;
     Ok(profile)
 }
@@ -243,16 +239,16 @@ async fn inline_profile(state: &ServerState, p: ProfileInput) -> Result<Profile,
     )
 )]
 pub async fn recommend(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     ApiJson(req): ApiJson<RecommendationRequest>,
 ) -> Result<([(HeaderName, String); 1], Json<RecommendationList>), ApiError> {
     let opts = options(req.k, req.offset, req.filters, req.diversity);
     opts.validate()?;
-    let engine = &state.engine;
+    let engine = &engine;
     let (user_id, profile) = match (req.user, req.profile) {
         (user, Some(profile)) => {
             // The profile is checked before a new user is created for it.
-            let profile = inline_profile(&state, profile).await?;
+            let profile = inline_profile(engine, profile).await?;
             let user_id = match user {
                 Some(handle) => Some(engine.user_by_handle(&handle, true).await?.id),
                 None => None,
@@ -329,16 +325,16 @@ pub struct SimilarRequest {
     )
 )]
 pub async fn similar(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<SimilarRequest>,
 ) -> Result<(StatusCode, Json<RecommendationList>), ApiError> {
     let opts = options(req.k, req.offset, req.filters, req.diversity);
     opts.validate()?;
     let user_id = match req.user {
-        Some(handle) => Some(state.engine.user_by_handle(&handle, true).await?.id),
+        Some(handle) => Some(engine.user_by_handle(&handle, true).await?.id),
         None => None,
     };
-    let list = state.engine.similar_items(user_id, &id, &opts).await?;
+    let list = engine.similar_items(user_id, &id, &opts).await?;
     Ok((StatusCode::OK, Json(list.into())))
 }

@@ -3,6 +3,7 @@
 //! (the API's bulk import, the dashboard's upload) embed every new line and get
 //! `SEMREC_IMPORT_TIMEOUT` instead.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use app::pages::import::ImportCatalog;
@@ -29,9 +30,14 @@ impl Default for RequestTimeouts {
     }
 }
 
+/// The API's bulk import and the dashboard's upload, by their routes' own paths.
 fn is_import(method: &Method, path: &str) -> bool {
+    use crate::api::items::__path_import;
+    use utoipa::Path;
+    static API_IMPORT: LazyLock<String> = LazyLock::new(__path_import::path);
     method == Method::POST
-        && (path == format!("{}/items", api::PREFIX) || path == <ImportCatalog as ServerFn>::PATH)
+        && (path.strip_prefix(api::PREFIX) == Some(API_IMPORT.as_str())
+            || path == <ImportCatalog as ServerFn>::PATH)
 }
 
 /// The middleware.
