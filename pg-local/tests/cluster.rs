@@ -221,7 +221,7 @@ async fn missing_binaries_are_reported() {
     opts.bin_dir = PathBuf::from("/nonexistent/postgresql/bin");
     let err = LocalCluster::start(opts).await.unwrap_err();
     assert!(
-        matches!(&err, ClusterError::PostgresNotInstalled { bin_dir } if bin_dir.ends_with("bin")),
+        matches!(&err, ClusterError::PostgresNotInstalled { bin_dir, .. } if bin_dir.ends_with("bin")),
         "{err}"
     );
     let msg = err.to_string();
