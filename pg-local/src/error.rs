@@ -12,7 +12,12 @@ pub enum ClusterError {
         "PostgreSQL server programs (initdb, pg_ctl, postgres) not found in {} — install postgresql-15 (scripts/setup.sh does) or set SEMREC_PG_BIN to the directory that holds them",
         bin_dir.display()
     )]
-    PostgresNotInstalled { bin_dir: PathBuf },
+    PostgresNotInstalled {
+        bin_dir: PathBuf,
+        /// Why running `postgres -V` failed, when it could not be run at all.
+        #[source]
+        source: Option<std::io::Error>,
+    },
 
     #[error("the pgvector extension (vector) is not installed in this PostgreSQL — run scripts/setup.sh to build and install it")]
     PgvectorMissing,

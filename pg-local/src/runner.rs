@@ -34,7 +34,10 @@ impl Runner {
                 .unwrap_or(true)
         });
         if missing {
-            return Err(ClusterError::PostgresNotInstalled { bin_dir });
+            return Err(ClusterError::PostgresNotInstalled {
+                bin_dir,
+                source: None,
+            });
         }
         let service = if is_root() {
             let (uid, gid) = lookup_user(SERVICE_USER).ok_or(ClusterError::NoServiceUser)?;
@@ -110,6 +113,7 @@ impl Runner {
             Some(v) if !v.is_empty() => Ok(v),
             _ => Err(ClusterError::PostgresNotInstalled {
                 bin_dir: self.bin_dir.clone(),
+                source: None,
             }),
         }
     }
@@ -122,12 +126,14 @@ impl Runner {
             .stdin(Stdio::null())
             .output()
             .await
-            .map_err(|_| ClusterError::PostgresNotInstalled {
+            .map_err(|e| ClusterError::PostgresNotInstalled {
                 bin_dir: self.bin_dir.clone(),
+                source: Some(e),
             })?;
         if !out.status.success() {
             return Err(ClusterError::PostgresNotInstalled {
                 bin_dir: self.bin_dir.clone(),
+                source: None,
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -239,5 +245,26 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
         }
         debug_assert_eq!(CStr::from_ptr(pwd.pw_name).to_bytes(), name.as_bytes());
         Some((pwd.pw_uid, pwd.pw_gid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_postgres_that_cannot_be_run_keeps_the_reason() {
+        let runner = Runner {
+            bin_dir: PathBuf::from("/nonexistent/postgresql/bin"),
+            service: None,
+        };
+        let err = runner.server_version_line().await.unwrap_err();
+        let source =
+            std::error::Error::source(&err).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            source.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound),
+            "{err}"
+        );
     }
 }
