@@ -2,10 +2,10 @@
 //! dismissed item leaves the user's lists and pushes items like it down
 //! (a negative element); undoing restores both.
 
-use app::session::ServerState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use engine::Engine;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -34,10 +34,9 @@ pub struct DismissalUndone {
     )
 )]
 pub async fn dismiss(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     Path((user, item)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let engine = &state.engine;
     // The item first: an unknown item creates no user.
     engine.item_by_external_id(&item).await?;
     let user = engine.user_by_handle(&user, true).await?;
@@ -62,10 +61,9 @@ pub async fn dismiss(
     )
 )]
 pub async fn undo(
-    State(state): State<ServerState>,
+    State(engine): State<Engine>,
     Path((user, item)): Path<(String, String)>,
 ) -> Result<Json<DismissalUndone>, ApiError> {
-    let engine = &state.engine;
     let user = engine.user_by_handle(&user, false).await?;
     let undone = engine.undo_dismiss(user.id, &item).await?;
     Ok(Json(DismissalUndone { undone }))
