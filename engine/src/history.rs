@@ -159,7 +159,7 @@ mod tests {
     fn raw_limits_come_first() {
         let many = vec![HistoryRef::Text("x".into()); MAX_HISTORY + 1];
         let e = checked(many).unwrap_err().to_string();
-        assert!(e.contains("at most 1000 history entries"), "{e}");
+        assert!(e.contains("history: at most 1000 entries"), "{e}");
         let long = HistoryRef::Text("y".repeat(10 * MAX_HISTORY_TEXT_CHARS));
         assert!(checked(vec![long]).is_err());
         assert!(checked(vec![HistoryRef::Text(" \t ".into())]).is_err());

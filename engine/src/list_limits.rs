@@ -71,7 +71,7 @@ mod tests {
     fn caps_fail_early_and_dedupe_keeps_the_first() {
         assert!(check_raw_len(200, 50, "interests").is_ok());
         let e = check_raw_len(201, 50, "interests").unwrap_err().to_string();
-        assert_eq!(e, "at most 50 interests, got 201 entries");
+        assert_eq!(e, "interests: at most 50 interests, got 201 entries");
         // An endless input is refused after the cap, not read to its end.
         let e = collect_capped(std::iter::repeat("x"), 50, "interests").unwrap_err();
         assert!(e.to_string().contains("more than 200"), "{e}");
