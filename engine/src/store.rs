@@ -78,10 +78,15 @@ fn pool_options(max: u32) -> PgPoolOptions {
         .before_acquire(|conn, _meta| {
             Box::pin(async move {
                 // In a transaction block, now() is when it began; outside one, a
-                // statement is its own transaction and the two are equal.
-                let outside: bool = sqlx::query_scalar("SELECT now() = statement_timestamp()")
-                    .fetch_one(&mut *conn)
-                    .await?;
+                // statement is its own transaction and the two are equal. The simple
+                // query protocol is needed (a bare `&str` without arguments uses it):
+                // with the extended one, the implicit transaction starts at Parse and
+                // the statement time is taken again at Execute, so the two differ on
+                // every connection.
+                let row =
+                    sqlx::Executor::fetch_one(&mut *conn, "SELECT now() = statement_timestamp()")
+                        .await?;
+                let outside: bool = sqlx::Row::try_get(&row, 0)?;
                 if !outside {
                     tracing::warn!(
                         "closing a pooled connection that was left inside a transaction"

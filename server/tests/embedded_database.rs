@@ -43,7 +43,7 @@ fn a_killed_postmaster_is_restarted_and_the_server_is_ready_within_30_s() {
     assert_ne!(new, old);
     assert!(alive(new));
     assert!(
-        server.logged("PostgreSQL is back"),
+        server.wait_logged("PostgreSQL is back", Duration::from_secs(10)),
         "the restart was not logged"
     );
     // A second crash is handled the same way.

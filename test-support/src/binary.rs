@@ -165,6 +165,22 @@ impl Server {
         self.log.try_iter().any(|l| l.contains(needle))
     }
 
+    /// Whether a log line containing `needle` arrives within `within` (lines read
+    /// before it are consumed). The server may answer before it logs what it did,
+    /// and its log reaches the test through a reader thread.
+    pub fn wait_logged(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.logged(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// GET `path`, which must answer 2xx with JSON.
     pub fn get_json(&self, path: &str) -> Value {
         let out = Command::new("curl")
