@@ -226,7 +226,7 @@ test("sign-in errors come back to the form, unknown items get a way back", async
   });
   await page.getByLabel("Your handle").fill("!!");
   await page.getByRole("button", { name: "Continue" }).click();
-  await expect(page.getByRole("alert")).toContainText(/^A handle is/);
+  await expect(page.getByRole("alert")).toContainText(/^Handle: 2–40 characters/);
 
   const res = await page.goto(`/item/no-such-item-${run}`);
   expect(res?.status()).toBe(404);

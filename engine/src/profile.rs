@@ -306,7 +306,7 @@ pub fn normalize_handle(handle: &str) -> Result<String> {
     } else {
         Err(EngineError::invalid(
             "handle",
-            "a handle is 2–40 characters: letters, digits, '_', '.' or '-', starting with a letter or digit",
+            "2–40 characters: letters, digits, '_', '.' or '-', starting with a letter or digit",
         ))
     }
 }

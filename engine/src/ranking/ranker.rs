@@ -227,13 +227,16 @@ impl Engine {
             })
             .collect();
         // rules hook: negative elements ("not interested in", dismissals) lower the
-        // score of candidates near them.
+        // score of candidates near them. The penalty is in units of similarity, and
+        // the fused score counts similarity 1 + semantic_mean_weight times (best and
+        // mean): scaled so, it weighs against the fused score as it was set to.
         if let Scoring::MaxSim(profile) = scoring {
-            crate::rules::negative::apply(
-                &mut scored,
-                &profile.negatives,
-                &self.settings.rules.negative,
-            );
+            let base = &self.settings.rules.negative;
+            let negative = crate::rules::negative::NegativeSettings {
+                weight: base.weight * (1.0 + weights.semantic_mean.max(0.0)),
+                ..base.clone()
+            };
+            crate::rules::negative::apply(&mut scored, &profile.negatives, &negative);
         }
         scored.sort_by(|a, b| {
             b.score
