@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::collaborative::{ease, knn, CollaborativeError, Interactions, Neighbours};
+use crate::collaborative::{ease, knn, lambda, CollaborativeError, Interactions, Neighbours};
 use crate::error::{EngineError, Result};
 use crate::Engine;
 
-/// Default ridge λ of EASE (chosen on the MovieLens validation split, docs/EVALUATION.md).
-pub const DEFAULT_EASE_LAMBDA: f64 = 250.0;
+/// EASE's ridge λ when it cannot be chosen on the data (too few users to hold items
+/// out): the middle of [`lambda::GRID`]'s walk.
+pub const FALLBACK_EASE_LAMBDA: f64 = 100.0;
 /// Default neighbourhood of item-kNN (catalogues above the EASE item limit).
 pub const DEFAULT_KNN_K: usize = 100;
 /// Default shrinkage of item-kNN's cosine.
@@ -58,7 +59,9 @@ impl std::str::FromStr for Algorithm {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CollaborativeSettings {
     pub algorithm: Algorithm,
-    pub ease_lambda: f64,
+    /// EASE's ridge λ; `None`: chosen on each refit by holding out every user's latest
+    /// interaction ([`lambda::choose`]).
+    pub ease_lambda: Option<f64>,
     /// Largest catalogue (items with interactions) EASE is fitted on: its matrices are
     /// dense, 8 · n² bytes each, two at the peak.
     pub ease_max_items: usize,
@@ -72,7 +75,7 @@ impl Default for CollaborativeSettings {
     fn default() -> Self {
         Self {
             algorithm: Algorithm::Auto,
-            ease_lambda: DEFAULT_EASE_LAMBDA,
+            ease_lambda: None,
             ease_max_items: ease::DEFAULT_MAX_ITEMS,
             knn_k: DEFAULT_KNN_K,
             knn_shrinkage: DEFAULT_KNN_SHRINKAGE,
@@ -106,15 +109,21 @@ impl From<CollaborativeError> for EngineError {
 
 /// The (user, item) pairs a model learns from: every stored interaction but
 /// dismissals, the items picked in saved profiles and the clicks of known users.
-/// A user's handle is their `user_ref`, so imported and recorded behaviour join.
+/// A user's handle is their `user_ref`, so imported and recorded behaviour join. Each
+/// pair carries its latest time (microseconds since the epoch), which the choice of
+/// λ holds out by.
 const TRAINING_PAIRS: &str = "
-    SELECT user_ref, item_id FROM interactions WHERE kind <> 'dismissed'
-    UNION
-    SELECT u.handle, h.item_id FROM profile_history h JOIN users u ON u.id = h.user_id
-    WHERE h.item_id IS NOT NULL
-    UNION
-    SELECT u.handle, c.item_id FROM clicks c
-    JOIN impressions im ON im.id = c.impression_id JOIN users u ON u.id = im.user_id";
+    SELECT user_ref, item_id,
+           (extract(epoch FROM max(ts)) * 1000000)::int8 AS at
+    FROM (SELECT user_ref, item_id, ts FROM interactions WHERE kind <> 'dismissed'
+          UNION ALL
+          SELECT u.handle, h.item_id, h.consumed_at FROM profile_history h
+          JOIN users u ON u.id = h.user_id WHERE h.item_id IS NOT NULL
+          UNION ALL
+          SELECT u.handle, c.item_id, c.created_at FROM clicks c
+          JOIN impressions im ON im.id = c.impression_id JOIN users u ON u.id = im.user_id
+         ) pairs
+    GROUP BY user_ref, item_id";
 
 impl Engine {
     /// Fits the collaborative model on what is stored now and replaces the stored
@@ -128,27 +137,27 @@ impl Engine {
             sqlx::query_scalar("SELECT COALESCE(max(id), 0)::int8 FROM interactions")
                 .fetch_one(self.pool())
                 .await?;
-        let rows: Vec<(String, i64)> = sqlx::query_as(TRAINING_PAIRS)
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(TRAINING_PAIRS)
             .fetch_all(self.pool())
             .await?;
         let mut users: HashMap<String, u32> = HashMap::new();
         let mut item_index: HashMap<i64, u32> = HashMap::new();
         let mut item_ids: Vec<i64> = Vec::new();
-        let mut triples = Vec::with_capacity(rows.len());
-        for (user, item) in rows {
+        let mut pairs = Vec::with_capacity(rows.len());
+        for (user, item, at) in rows {
             let n = users.len() as u32;
             let u = *users.entry(user).or_insert(n);
             let i = *item_index.entry(item).or_insert_with(|| {
                 item_ids.push(item);
                 item_ids.len() as u32 - 1
             });
-            triples.push((u, i, 1.0f32));
+            pairs.push((u, i, at));
         }
-        if triples.is_empty() {
+        if pairs.is_empty() {
             tracing::info!("collaborative model: no interactions yet, nothing to fit");
             return Ok(None);
         }
-        let (n_users, n_items, pairs) = (users.len(), item_ids.len(), triples.len());
+        let (n_users, n_items, n_pairs) = (users.len(), item_ids.len(), pairs.len());
         drop(users);
         let use_ease = match s.algorithm {
             Algorithm::Ease => true,
@@ -160,35 +169,50 @@ impl Engine {
             algorithm,
             users = n_users,
             items = n_items,
-            pairs,
+            pairs = n_pairs,
             "collaborative model: fitting"
         );
         let fit_settings = s.clone();
-        let neighbours: Neighbours = tokio::task::spawn_blocking(move || {
-            let x = Interactions::new(n_users, n_items, triples)?;
-            if use_ease {
-                let model = ease::fit(&x, fit_settings.ease_lambda, fit_settings.ease_max_items)?;
-                Ok::<_, CollaborativeError>(model.top_neighbours(fit_settings.neighbours))
-            } else {
-                let mut n = knn::fit(&x, fit_settings.knn_k, fit_settings.knn_shrinkage);
-                if fit_settings.neighbours < fit_settings.knn_k {
-                    n = Neighbours::new(
-                        (0..n.n_items())
-                            .map(|i| {
-                                n.of(i)
-                                    .iter()
-                                    .take(fit_settings.neighbours)
-                                    .copied()
-                                    .collect()
-                            })
-                            .collect(),
-                    );
+        let (neighbours, lambda): (Neighbours, Option<f64>) =
+            tokio::task::spawn_blocking(move || {
+                let x = Interactions::new(
+                    n_users,
+                    n_items,
+                    pairs.iter().map(|&(u, i, _)| (u, i, 1.0f32)),
+                )?;
+                if use_ease {
+                    let lambda = match fit_settings.ease_lambda {
+                        Some(l) => l,
+                        None => {
+                            chosen_lambda(n_users, n_items, &pairs, fit_settings.ease_max_items)?
+                        }
+                    };
+                    drop(pairs);
+                    let model = ease::fit(&x, lambda, fit_settings.ease_max_items)?;
+                    Ok::<_, CollaborativeError>((
+                        model.top_neighbours(fit_settings.neighbours),
+                        Some(lambda),
+                    ))
+                } else {
+                    let mut n = knn::fit(&x, fit_settings.knn_k, fit_settings.knn_shrinkage);
+                    if fit_settings.neighbours < fit_settings.knn_k {
+                        n = Neighbours::new(
+                            (0..n.n_items())
+                                .map(|i| {
+                                    n.of(i)
+                                        .iter()
+                                        .take(fit_settings.neighbours)
+                                        .copied()
+                                        .collect()
+                                })
+                                .collect(),
+                        );
+                    }
+                    Ok((n, None))
                 }
-                Ok(n)
-            }
-        })
-        .await
-        .map_err(|e| EngineError::Internal(format!("collaborative fit: {e}")))??;
+            })
+            .await
+            .map_err(|e| EngineError::Internal(format!("collaborative fit: {e}")))??;
         let fitted = started.elapsed();
         tracing::info!(
             algorithm,
@@ -196,8 +220,8 @@ impl Engine {
             neighbours = neighbours.len(),
             "collaborative model: fitted, storing the neighbours"
         );
-        let params = if use_ease {
-            serde_json::json!({"lambda": s.ease_lambda, "neighbours": s.neighbours})
+        let params = if let Some(lambda) = lambda {
+            serde_json::json!({"lambda": lambda, "chosen": s.ease_lambda.is_none(), "neighbours": s.neighbours})
         } else {
             serde_json::json!({"k": s.knn_k, "shrinkage": s.knn_shrinkage, "neighbours": s.neighbours})
         };
@@ -215,7 +239,7 @@ impl Engine {
         .bind(&params)
         .bind(n_users as i32)
         .bind(n_items as i32)
-        .bind(pairs as i64)
+        .bind(n_pairs as i64)
         .bind(neighbours.len() as i64)
         .bind(last_id)
         .fetch_one(&mut *tx)
@@ -285,4 +309,29 @@ impl Engine {
             None => last > 0,
         })
     }
+}
+
+/// λ chosen on the pairs by holding out each user's latest item; the search's trials
+/// go to the log.
+fn chosen_lambda(
+    n_users: usize,
+    n_items: usize,
+    pairs: &[(u32, u32, i64)],
+    max_items: usize,
+) -> std::result::Result<f64, CollaborativeError> {
+    let started = Instant::now();
+    let choice = lambda::choose(n_users, n_items, pairs, max_items, FALLBACK_EASE_LAMBDA)?;
+    let trials: Vec<String> = choice
+        .trials
+        .iter()
+        .map(|t| format!("{}: {:.4}", t.lambda, t.ndcg))
+        .collect();
+    tracing::info!(
+        lambda = choice.lambda,
+        held_out_users = choice.users,
+        secs = started.elapsed().as_secs_f32(),
+        trials = %trials.join(", "),
+        "collaborative model: EASE's λ chosen by held-out nDCG@10"
+    );
+    Ok(choice.lambda)
 }

@@ -218,10 +218,11 @@ pub struct CollaborativeArgs {
         global = true
     )]
     pub collaborative_algorithm: engine::item_neighbours::Algorithm,
-    /// EASE's ridge λ.
-    #[arg(long, env = "SEMREC_EASE_LAMBDA", default_value_t = engine::item_neighbours::DEFAULT_EASE_LAMBDA,
-          value_parser = positive_f64, global = true)]
-    pub ease_lambda: f64,
+    /// EASE's ridge λ: `auto` (chosen on each refit by holding out every user's latest
+    /// interaction) or a number above 0.
+    #[arg(long, env = "SEMREC_EASE_LAMBDA", default_value = "auto",
+          value_parser = auto_or_positive_f64, global = true)]
+    pub ease_lambda: AutoOr,
     /// Largest catalogue (items with interactions) fitted with EASE: its dense matrices
     /// take 16 · n² bytes at the peak (1.6 GB at 10,000).
     #[arg(long, env = "SEMREC_EASE_MAX_ITEMS", default_value_t = engine::collaborative::ease::DEFAULT_MAX_ITEMS as u32,
@@ -253,7 +254,7 @@ impl CollaborativeArgs {
     pub fn settings(&self) -> engine::item_neighbours::CollaborativeSettings {
         engine::item_neighbours::CollaborativeSettings {
             algorithm: self.collaborative_algorithm,
-            ease_lambda: self.ease_lambda,
+            ease_lambda: self.ease_lambda.0,
             ease_max_items: self.ease_max_items as usize,
             knn_k: self.knn_k as usize,
             knn_shrinkage: self.knn_shrinkage,
@@ -267,6 +268,19 @@ fn positive_f64(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!("'{s}' is not a number above 0")),
     }
+}
+
+/// `auto` (`None`) or a fixed value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AutoOr(pub Option<f64>);
+
+fn auto_or_positive_f64(s: &str) -> Result<AutoOr, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(AutoOr(None));
+    }
+    positive_f64(s)
+        .map(|v| AutoOr(Some(v)))
+        .map_err(|e| format!("{e}, nor 'auto'"))
 }
 
 fn non_negative_f64(s: &str) -> Result<f64, String> {

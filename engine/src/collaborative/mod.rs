@@ -9,6 +9,7 @@
 
 pub mod ease;
 pub mod knn;
+pub mod lambda;
 mod matrix;
 mod neighbours;
 
