@@ -74,7 +74,7 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-fn unit(seed: u64, i: u64) -> f64 {
+pub(crate) fn unit(seed: u64, i: u64) -> f64 {
     (mix(seed ^ mix(i)) >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -3,6 +3,7 @@
 //! and topic-model baselines, and semrec's own recommend path over a real PostgreSQL.
 
 pub mod baselines;
+pub mod cold_start;
 pub mod collaborative;
 pub mod dataset;
 pub mod fusion_tuning;

@@ -12,6 +12,7 @@ use engine::embed::{EmbeddingService, SentenceEmbedder};
 use engine::profile::ProfileStrategy;
 use engine::EngineSettings;
 use eval::baselines::{popularity, random_ranking, rank_by_scores, TextIndex, TfidfOptions};
+use eval::cold_start;
 use eval::collaborative::{self as collab, Baseline};
 use eval::dataset::Dataset;
 use eval::fusion_tuning;
@@ -126,6 +127,7 @@ async fn main() -> Result<()> {
         ("ratings ≥ 4", Some(args.min_rating)),
     ];
     let mut tables = Vec::new();
+    let mut cold_tables = Vec::new();
     let mut choice = None;
     for (n, (name, _, data)) in datasets.iter().enumerate() {
         let product =
@@ -171,7 +173,10 @@ async fn main() -> Result<()> {
             chosen
         };
         let tfidf = choice.as_ref().map_or(TfidfOptions::ALL[0], |c| c.tfidf);
-        tables.extend(final_tables(name, data, &product, &args, &modes, tfidf, &chosen).await?);
+        let (main, cold) =
+            final_tables(name, data, &product, &args, &modes, tfidf, &chosen).await?;
+        tables.extend(main);
+        cold_tables.extend(cold);
     }
 
     doc.push_str("\n## Test split (each user's last interaction)\n\n");
@@ -185,6 +190,28 @@ async fn main() -> Result<()> {
         let pooled = eval::pooled::markdown(&tables);
         println!("{pooled}");
         doc.push_str(&pooled);
+    }
+    if !cold_tables.is_empty() {
+        doc.push_str(&format!(
+            "\n## Cold start\n\nA seeded {:.0} % of the items lose every training interaction \
+             (their text stays); the users whose test item is one of them, with their histories \
+             without the cold items. Every model is refitted on that store.\n\n",
+            cold_start::COLD_SHARE * 100.0
+        ));
+        for t in &cold_tables {
+            let md = t.markdown();
+            println!("{md}");
+            doc.push_str(&md);
+            doc.push('\n');
+        }
+        if cold_tables.len() > 1 {
+            let pooled = eval::pooled::markdown(&cold_tables).replace(
+                "## Paired test pooled over the",
+                "### Cold start: paired test pooled over the",
+            );
+            println!("{pooled}");
+            doc.push_str(&pooled);
+        }
     }
     let summary = findings(&tables, choice.as_ref());
     println!("{summary}");
@@ -455,10 +482,12 @@ async fn final_tables(
     modes: &[(&str, Option<f64>)],
     tfidf: TfidfOptions,
     chosen: &[Baseline],
-) -> Result<Vec<Table>> {
+) -> Result<(Vec<Table>, Vec<Table>)> {
     let texts = item_texts(data);
     let index = TextIndex::with_stop_words(&texts, false);
     let mut out = Vec::new();
+    let mut cold_tables = Vec::new();
+    let cold = cold_start::cold_items(data.items.len(), args.seed);
     let lda = fit_lda(name, data, args.seed);
     for &(mode, min_rating) in modes {
         let splits = split(data, args, min_rating);
@@ -506,8 +535,62 @@ async fn final_tables(
             methods,
             reference: 0,
         });
+        let (cold_splits, targets) = cold_start::without_cold(&splits, &cold);
+        let t0 = Instant::now();
+        let ids = cat.save_profiles(data, &cold_splits, Target::Test).await?;
+        let pick = |r: Vec<UserResult>| -> Vec<UserResult> {
+            targets.iter().map(|&i| r[i].clone()).collect()
+        };
+        let target_ids: Vec<i64> = targets.iter().map(|&i| ids[i]).collect();
+        let target_splits: Vec<UserSplit> =
+            targets.iter().map(|&i| cold_splits[i].clone()).collect();
+        let mut methods = Vec::new();
+        for (label, settings) in engine_rows() {
+            methods.push(MethodResult {
+                name: label,
+                results: cat
+                    .recommend(&settings, &target_ids, &target_splits, Target::Test)
+                    .await?,
+            });
+        }
+        for m in baselines(data, &cold_splits, Target::Test, args.seed, tfidf, &lda) {
+            methods.push(MethodResult {
+                name: m.name,
+                results: pick(m.results),
+            });
+        }
+        let ctx = collab::Context {
+            splits: &cold_splits,
+            target: Target::Test,
+            n_items: data.items.len(),
+            text: &index,
+        };
+        for (b, results) in chosen.iter().zip(collab::evaluate(&ctx, chosen)?) {
+            methods.push(MethodResult {
+                name: b.label(),
+                results: pick(results),
+            });
+        }
+        tracing::info!(
+            set = name,
+            mode,
+            users = targets.len(),
+            secs = t0.elapsed().as_secs_f32(),
+            "cold-start table"
+        );
+        cold_tables.push(Table {
+            title: format!(
+                "{name} catalogue, {mode}, cold items ({} of {} items without training interactions)",
+                cold.iter().filter(|&&c| c).count(),
+                data.items.len()
+            ),
+            catalogue_size: data.items.len(),
+            popularity_percentiles: percentiles(data, &cold_splits, Target::Test),
+            methods,
+            reference: 0,
+        });
     }
-    Ok(out)
+    Ok((out, cold_tables))
 }
 
 fn row(label: &str, r: &[UserResult], percentiles: &[f64]) -> String {

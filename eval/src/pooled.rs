@@ -2,7 +2,7 @@
 //! rating mode) is one pair (the default's nDCG@10, the method's), so the goals of
 //! issue #16 ("ahead … significantly on the paired test pooled over the four") are
 //! judged on one test. A method is matched across tables by its family: its label
-//! before any ':' or '(' and without trailing numbers (EASE's λ and the prior's
+//! before any ':' or a parenthesis of tuned values, and without trailing numbers (EASE's λ and the prior's
 //! weight are tuned per catalogue).
 
 use crate::metrics::{paired_t_test, UserResult};
@@ -12,7 +12,12 @@ use crate::report::{format_p, Table};
 /// "BM25 + popularity prior 1.5" → "BM25 + popularity prior".
 pub fn family(name: &str) -> String {
     let head = name.split(':').next().unwrap_or(name);
-    let head = head.split(" (").next().unwrap_or(head);
+    // A parenthesis of tuned values ("λ = 50") is dropped; one that names a variant
+    // ("sublinear tf, stop words removed") is part of the family.
+    let head = match head.split_once(" (") {
+        Some((h, rest)) if rest.contains('=') => h,
+        _ => head,
+    };
     let mut words: Vec<&str> = head.split_whitespace().collect();
     while words.last().is_some_and(|w| w.parse::<f64>().is_ok()) {
         words.pop();
@@ -86,5 +91,10 @@ mod tests {
             "semrec semantic only"
         );
         assert_eq!(family("popularity"), "popularity");
+        // Two TF-IDF variants are two families, not one counted twice.
+        assert_ne!(
+            family("TF-IDF (raw tf, all words)"),
+            family("TF-IDF (sublinear tf, stop words removed)")
+        );
     }
 }
