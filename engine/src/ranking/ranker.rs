@@ -223,6 +223,13 @@ impl Engine {
                     lexical,
                 };
                 s.score = fuse(&s.features, &weights);
+                // Carried more by the collaborative channel (the whole history's
+                // neighbours) than by its best element's similarity: no one element
+                // supplied it, so fair share does not count it against one. Its
+                // explanation still names the closest element.
+                if weights.collaborative * s.features.collaborative > s.features.semantic {
+                    s.element = None;
+                }
                 s
             })
             .collect();

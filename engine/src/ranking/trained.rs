@@ -14,6 +14,6 @@ pub const VERSION: &str = "coordinate ascent on nDCG@10, plots validation, seed 
 pub const WEIGHTS: FusionWeights = FusionWeights {
     popularity: 0.05,
     collaborative: 0.7,
-    lexical: 0.3,
-    semantic_mean: 1.6,
+    lexical: 0.1,
+    semantic_mean: 0.5,
 };
