@@ -556,6 +556,21 @@ mod tests {
     }
 
     #[test]
+    fn ease_lambda_is_auto_or_a_positive_number() {
+        let auto = Cli::parse_from(["semrec", "reindex"]);
+        assert_eq!(auto.common.collaborative.settings().ease_lambda, None);
+        let fixed = Cli::parse_from(["semrec", "--ease-lambda", "50", "reindex"]);
+        assert_eq!(
+            fixed.common.collaborative.settings().ease_lambda,
+            Some(50.0)
+        );
+        assert_eq!(auto_or_positive_f64("AUTO"), Ok(AutoOr(None)));
+        for bad in ["0", "-5", "NaN", "inf", "lots"] {
+            assert!(auto_or_positive_f64(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn edge_lists_are_comma_separated() {
         let cli = Cli::parse_from([
             "semrec",
