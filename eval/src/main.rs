@@ -26,9 +26,11 @@ use eval::tuning::{self, PoolModel, Variant, POPULARITY_WEIGHTS};
 use pg_local::LocalCluster;
 
 mod configurations;
+mod test_run;
 mod validation;
 
 use configurations::*;
+use test_run::TestRun;
 use validation::*;
 
 #[derive(Parser, Debug)]
@@ -489,45 +491,27 @@ async fn final_tables(
     let mut cold_tables = Vec::new();
     let cold = cold_start::cold_items(data.items.len(), args.seed);
     let lda = fit_lda(name, data, args.seed);
+    let run = TestRun {
+        data,
+        cat,
+        args,
+        tfidf,
+        lda: &lda,
+        chosen,
+        index: &index,
+    };
     for &(mode, min_rating) in modes {
         let splits = split(data, args, min_rating);
         let t0 = Instant::now();
         let ids = cat.save_profiles(data, &splits, Target::Test).await?;
-        let mut methods = Vec::new();
-        for (label, settings) in engine_rows() {
-            methods.push(MethodResult {
-                name: label,
-                results: cat
-                    .recommend(&settings, &ids, &splits, Target::Test)
-                    .await?,
-            });
-        }
+        let everyone: Vec<usize> = (0..splits.len()).collect();
+        let methods = run.methods(&splits, &ids, &everyone).await?;
         tracing::info!(
             set = name,
             mode,
             secs = t0.elapsed().as_secs_f32(),
             "semrec test lists"
         );
-        methods.extend(baselines(
-            data,
-            &splits,
-            Target::Test,
-            args.seed,
-            tfidf,
-            &lda,
-        ));
-        let ctx = collab::Context {
-            splits: &splits,
-            target: Target::Test,
-            n_items: data.items.len(),
-            text: &index,
-        };
-        for (b, results) in chosen.iter().zip(collab::evaluate(&ctx, chosen)?) {
-            methods.push(MethodResult {
-                name: b.label(),
-                results,
-            });
-        }
         out.push(Table {
             title: format!("{name} catalogue, {mode}"),
             catalogue_size: data.items.len(),
@@ -538,39 +522,7 @@ async fn final_tables(
         let (cold_splits, targets) = cold_start::without_cold(&splits, &cold);
         let t0 = Instant::now();
         let ids = cat.save_profiles(data, &cold_splits, Target::Test).await?;
-        let pick = |r: Vec<UserResult>| -> Vec<UserResult> {
-            targets.iter().map(|&i| r[i].clone()).collect()
-        };
-        let target_ids: Vec<i64> = targets.iter().map(|&i| ids[i]).collect();
-        let target_splits: Vec<UserSplit> =
-            targets.iter().map(|&i| cold_splits[i].clone()).collect();
-        let mut methods = Vec::new();
-        for (label, settings) in engine_rows() {
-            methods.push(MethodResult {
-                name: label,
-                results: cat
-                    .recommend(&settings, &target_ids, &target_splits, Target::Test)
-                    .await?,
-            });
-        }
-        for m in baselines(data, &cold_splits, Target::Test, args.seed, tfidf, &lda) {
-            methods.push(MethodResult {
-                name: m.name,
-                results: pick(m.results),
-            });
-        }
-        let ctx = collab::Context {
-            splits: &cold_splits,
-            target: Target::Test,
-            n_items: data.items.len(),
-            text: &index,
-        };
-        for (b, results) in chosen.iter().zip(collab::evaluate(&ctx, chosen)?) {
-            methods.push(MethodResult {
-                name: b.label(),
-                results: pick(results),
-            });
-        }
+        let methods = run.methods(&cold_splits, &ids, &targets).await?;
         tracing::info!(
             set = name,
             mode,
