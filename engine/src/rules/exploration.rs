@@ -79,12 +79,15 @@ pub fn slots(seed: u64, want: usize, share: f32) -> Vec<usize> {
 /// list of `semantic` scores): each slot gets the eligible candidate with the best
 /// semantic score not already placed above it (moved up if it was further down), and
 /// the items from there on move down one. Returns the first `want`.
+/// `fits(order, slot, candidate)`: whether another rule (fair share) lets the
+/// candidate in at that slot; a slot no eligible candidate fits stays as it was.
 pub fn place(
     mut order: Vec<usize>,
     semantic: &[f32],
     eligible: &[bool],
     slots: &[usize],
     want: usize,
+    fits: impl Fn(&[usize], usize, usize) -> bool,
 ) -> Vec<usize> {
     let mut pool: Vec<usize> = (0..semantic.len()).filter(|&i| eligible[i]).collect();
     pool.sort_by(|&a, &b| semantic[b].total_cmp(&semantic[a]).then(a.cmp(&b)));
@@ -93,8 +96,11 @@ pub fn place(
             break;
         }
         let above = &order[..slot];
-        let Some(&pick) = pool.iter().find(|i| !above.contains(i)) else {
-            break;
+        let Some(&pick) = pool
+            .iter()
+            .find(|&&i| !above.contains(&i) && fits(&order, slot, i))
+        else {
+            continue;
         };
         if let Some(at) = order.iter().position(|&i| i == pick) {
             order.remove(at);
@@ -135,18 +141,30 @@ mod tests {
 
     #[test]
     fn a_slot_gets_the_best_under_exposed_item_by_semantic_score() {
+        let any = |_: &[usize], _: usize, _: usize| true;
         // Ranked order 0..6; items 4 and 5 are under-exposed, 5 the closer in meaning.
         let semantic = [0.9, 0.8, 0.7, 0.6, 0.3, 0.5];
         let eligible = [false, false, false, false, true, true];
-        let order = place((0..6).collect(), &semantic, &eligible, &[1], 4);
+        let order = place((0..6).collect(), &semantic, &eligible, &[1], 4, any);
         assert_eq!(order, vec![0, 5, 1, 2]);
         // An under-exposed item already above the slot is not placed twice.
-        let order = place(vec![5, 0, 1, 2, 3, 4], &semantic, &eligible, &[2], 4);
+        let order = place(vec![5, 0, 1, 2, 3, 4], &semantic, &eligible, &[2], 4, any);
         assert_eq!(order, vec![5, 0, 4, 1]);
         // Nothing under-exposed: the order stays.
         let none = [false; 6];
         assert_eq!(
-            place((0..6).collect(), &semantic, &none, &[1], 4),
+            place((0..6).collect(), &semantic, &none, &[1], 4, any),
+            vec![0, 1, 2, 3]
+        );
+        // The best one does not fit (another rule says no): the next best does.
+        let not_5 = |_: &[usize], _: usize, i: usize| i != 5;
+        assert_eq!(
+            place((0..6).collect(), &semantic, &eligible, &[1], 4, not_5),
+            vec![0, 4, 1, 2]
+        );
+        let nothing = |_: &[usize], _: usize, _: usize| false;
+        assert_eq!(
+            place((0..6).collect(), &semantic, &eligible, &[1], 4, nothing),
             vec![0, 1, 2, 3]
         );
     }

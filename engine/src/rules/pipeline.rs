@@ -30,7 +30,28 @@ pub fn arrange_order(
         (0..(want + slots.len()).min(n)).collect()
     };
     if !slots.is_empty() {
-        order = exploration::place(order, semantic, eligible, slots, want);
+        // With fair share on, an explored item must not take its element past its
+        // share of any prefix: inserting it at `slot` moves everything below down one.
+        let fits = |order: &[usize], slot: usize, candidate: usize| {
+            let Some(element) = elements[candidate].filter(|_| fair) else {
+                return true;
+            };
+            let mut count = 0;
+            for (n, &i) in order.iter().take(want).enumerate() {
+                if n == slot && count + 1 > fair_share::cap(n + 1, n_elements) {
+                    return false;
+                }
+                if i != candidate && elements[i] == Some(element) {
+                    count += 1;
+                }
+                if n >= slot && count + 1 > fair_share::cap(n + 2, n_elements) {
+                    return false;
+                }
+            }
+            // A slot at the end of the list: the prefix it closes.
+            slot < order.len().min(want) || count < fair_share::cap(slot + 1, n_elements)
+        };
+        order = exploration::place(order, semantic, eligible, slots, want, fits);
     }
     order.truncate(want);
     order
@@ -134,6 +155,14 @@ mod tests {
         assert_eq!(fair, vec![0, 1, 2, 4]);
         let explored = arrange_order(&elements, &semantic, &eligible, 2, 4, true, &[1]);
         assert_eq!(explored, vec![0, 5, 1, 2]);
+        // The best under-exposed item (3) belongs to element 0, which would then have
+        // 4 of the first 4 (its share is 3): the slot takes item 5 of element 1.
+        let mut eligible2 = [false; 6];
+        eligible2[3] = true;
+        eligible2[5] = true;
+        let semantic2 = [0.9, 0.85, 0.8, 0.75, 0.6, 0.4];
+        let fair2 = arrange_order(&elements, &semantic2, &eligible2, 2, 4, true, &[3]);
+        assert_eq!(fair2, vec![0, 1, 2, 5]);
         let plain = arrange_order(&elements, &semantic, &eligible, 2, 4, false, &[]);
         assert_eq!(plain, vec![0, 1, 2, 3]);
     }
