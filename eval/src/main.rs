@@ -564,10 +564,16 @@ fn mean_ndcg(r: &[UserResult]) -> f64 {
 fn findings(tables: &[Table], choice: Option<&Choice>) -> String {
     let mut s = String::from("\n## Findings (generated from the tables above)\n\n");
     if let Some(c) = choice {
+        // The in-process grid has no point for the fused default (NaN): its
+        // validation figure is the engine's row in the validation tables.
+        let validation = if c.product.1.is_finite() {
+            format!(" (validation nDCG@10 {:.4})", c.product.1)
+        } else {
+            String::new()
+        };
         s.push_str(&format!(
-            "Product default under test: {} (validation nDCG@10 {:.4}).\n\n",
+            "Product default under test: {}{validation}.\n\n",
             product_label(&EngineSettings::default()),
-            c.product.1
         ));
     }
     for t in tables {
