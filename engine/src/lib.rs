@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod history;
 pub mod imports;
+pub mod impression_queue;
 pub mod interactions;
 pub mod item_neighbours;
 pub mod list_limits;
@@ -137,6 +138,8 @@ pub struct Engine {
     pub settings: EngineSettings,
     /// How many imports the server runs at once.
     pub imports: imports::ImportGate,
+    /// Impressions waiting for the background writer (none until it is started).
+    pub impressions: impression_queue::ImpressionQueue,
 }
 
 impl Engine {
@@ -146,6 +149,7 @@ impl Engine {
             embedder,
             settings,
             imports: imports::ImportGate::default(),
+            impressions: impression_queue::ImpressionQueue::default(),
         }
     }
 

@@ -127,6 +127,8 @@ const SHOWN: &str = "SELECT ii.item_id, ii.rank, im.user_id, im.created_at,
 impl Engine {
     /// Everything the admin dashboard shows for the window [from, to).
     pub async fn dashboard(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Dashboard> {
+        // Counts are exact: lists served so far count, queued or not.
+        self.flush_impressions().await?;
         let pool = self.pool();
         let (impressions,): (i64,) = sqlx::query_as(
             "SELECT count(*) FROM impressions WHERE created_at >= $1 AND created_at < $2",
@@ -267,6 +269,7 @@ impl Engine {
         recent_days: i64,
         reference_days: i64,
     ) -> Result<RateDrift> {
+        self.flush_impressions().await?;
         let split = now - chrono::Duration::days(recent_days);
         let start = split - chrono::Duration::days(reference_days);
         let window = |from: DateTime<Utc>, to: DateTime<Utc>, key: &'static str| async move {

@@ -853,6 +853,8 @@ async fn drift_state_and_alerts_are_readable_with_an_admin_key() {
             if clicked {
                 e.record_click(imp, &external, None).await.unwrap();
             }
+            // Stored now, so its time can be moved back.
+            e.flush_impressions().await.unwrap();
             sqlx::query("UPDATE impressions SET created_at = $2 WHERE id = $1")
                 .bind(imp)
                 .bind(now - Duration::days(days_ago))
