@@ -11,6 +11,7 @@ pub mod bulk_load;
 pub mod catalog;
 pub mod collaborative;
 pub mod drift;
+pub mod embedding_cache;
 pub mod error;
 pub mod events;
 pub mod history;
@@ -140,6 +141,8 @@ pub struct Engine {
     pub imports: imports::ImportGate,
     /// Impressions waiting for the background writer (none until it is started).
     pub impressions: impression_queue::ImpressionQueue,
+    /// Query embeddings already computed (profile elements, search phrases).
+    pub embed_cache: embedding_cache::EmbeddingCache,
 }
 
 impl Engine {
@@ -150,6 +153,7 @@ impl Engine {
             settings,
             imports: imports::ImportGate::default(),
             impressions: impression_queue::ImpressionQueue::default(),
+            embed_cache: embedding_cache::EmbeddingCache::default(),
         }
     }
 

@@ -25,6 +25,10 @@ pub struct Overview {
     pub coverage: f64,
     pub catalog_size: i64,
     pub model_id: String,
+    /// Share of query-embedding lookups the cache answered since the process
+    /// started (not windowed); `None` before the first lookup.
+    #[serde(default)]
+    pub embedding_cache_hit_rate: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -165,6 +169,7 @@ impl Engine {
             },
             catalog_size,
             model_id: self.model_id().to_string(),
+            embedding_cache_hit_rate: self.embed_cache.stats().hit_rate(),
         };
 
         let daily: Vec<(NaiveDate, i64, i64)> = sqlx::query_as(&format!(

@@ -62,6 +62,11 @@ pub struct Common {
     /// Embedding requests that may wait; beyond this callers get "busy" (HTTP 429).
     #[arg(long, env = "SEMREC_EMBED_QUEUE", default_value_t = 64, global = true)]
     pub embed_queue: usize,
+    /// Memory (MiB) of the in-process cache of query embeddings (profile texts,
+    /// search phrases), least recently used out first; 0 = off.
+    #[arg(long, env = "SEMREC_EMBED_CACHE_MB", default_value_t = engine::embedding_cache::DEFAULT_BUDGET_MB as u32,
+          value_parser = clap::value_parser!(u32).range(0..=65_536), global = true)]
+    pub embed_cache_mb: u32,
     /// Most texts embedded in one forward pass.
     #[arg(long, env = "SEMREC_EMBED_BATCH", default_value_t = 32, global = true)]
     pub embed_batch: usize,

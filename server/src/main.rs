@@ -95,10 +95,10 @@ async fn open_engine(
             return Err(e);
         }
     };
-    Ok((
-        Engine::new(db.store.clone(), embedder, settings(common)),
-        db,
-    ))
+    let mut engine = Engine::new(db.store.clone(), embedder, settings(common));
+    engine.embed_cache =
+        engine::embedding_cache::EmbeddingCache::with_budget_mb(common.embed_cache_mb as usize);
+    Ok((engine, db))
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
