@@ -149,6 +149,7 @@ pub struct DashboardView {
     pub coverage: f64,
     pub catalog_size: i64,
     pub model_id: String,
+    pub embedding_cache_hit_rate: Option<f64>,
     pub daily: Vec<RateRow>,
     pub by_source: Vec<RateRow>,
     pub by_language: Vec<RateRow>,

@@ -193,6 +193,7 @@ impl Engine {
         s: &DriftSettings,
     ) -> Result<EmbeddingDrift> {
         s.validate()?;
+        self.flush_impressions().await?;
         let split = now - Duration::days(s.recent_days);
         let start = split - Duration::days(s.reference_days);
         let model = self.model_id();

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
+use crate::impression_queue::QueuedImpression;
 use crate::Engine;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,7 +16,7 @@ pub enum ImpressionContext {
 }
 
 impl ImpressionContext {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Profile => "profile",
             Self::Similar => "similar",
@@ -40,8 +41,10 @@ pub enum ClickOutcome {
 }
 
 impl Engine {
-    /// Stores one impression with every shown item, in one transaction.
-    /// `query` is the vector the list was ranked for, when semrec ranked it.
+    /// Records one impression with every shown item: queued for the background
+    /// writer when it runs and has room (`crate::impression_queue`), else written
+    /// now in one transaction. `query` is the vector the list was ranked for, when
+    /// semrec ranked it.
     pub async fn record_impression(
         &self,
         user_id: Option<i64>,
@@ -50,33 +53,17 @@ impl Engine {
         shown: &[ShownItem],
     ) -> Result<uuid::Uuid> {
         let id = uuid::Uuid::new_v4();
-        let mut tx = crate::store::begin_on(self.pool()).await?;
-        sqlx::query(
-            "INSERT INTO impressions (id, user_id, context, model_id, query_embedding) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(user_id)
-        .bind(context.as_str())
-        .bind(self.model_id())
-        .bind(query.map(|q| pgvector::Vector::from(q.to_vec())))
-        .execute(&mut *tx)
-        .await?;
-        if !shown.is_empty() {
-            let items: Vec<i64> = shown.iter().map(|s| s.item_id).collect();
-            let ranks: Vec<i32> = shown.iter().map(|s| s.rank as i32).collect();
-            let scores: Vec<f32> = shown.iter().map(|s| s.score.clamp(-1.0, 1.0)).collect();
-            sqlx::query(
-                "INSERT INTO impression_items (impression_id, item_id, rank, score)
-                 SELECT $1, * FROM unnest($2::bigint[], $3::int[], $4::real[])",
-            )
-            .bind(id)
-            .bind(&items)
-            .bind(&ranks)
-            .bind(&scores)
-            .execute(&mut *tx)
-            .await?;
+        let imp = QueuedImpression {
+            id,
+            user_id,
+            context,
+            query: query.map(|q| pgvector::Vector::from(q.to_vec())),
+            shown: shown.to_vec(),
+            at: chrono::Utc::now(),
+        };
+        if let Err(imp) = self.impressions.offer(imp) {
+            self.write_impression_now(imp).await?;
         }
-        tx.commit().await?;
         Ok(id)
     }
 
@@ -88,6 +75,10 @@ impl Engine {
         item_external_id: &str,
         user_id: Option<i64>,
     ) -> Result<ClickOutcome> {
+        // A click right after its list may find the impression still queued.
+        if self.impressions.is_pending(impression_id) {
+            self.flush_impressions().await?;
+        }
         let shown: Option<(i64, Option<i64>)> = sqlx::query_as(
             "SELECT ii.item_id, im.user_id FROM impression_items ii
              JOIN impressions im ON im.id = ii.impression_id

@@ -11,10 +11,12 @@ pub mod bulk_load;
 pub mod catalog;
 pub mod collaborative;
 pub mod drift;
+pub mod embedding_cache;
 pub mod error;
 pub mod events;
 pub mod history;
 pub mod imports;
+pub mod impression_queue;
 pub mod interactions;
 pub mod item_neighbours;
 pub mod list_limits;
@@ -137,6 +139,10 @@ pub struct Engine {
     pub settings: EngineSettings,
     /// How many imports the server runs at once.
     pub imports: imports::ImportGate,
+    /// Impressions waiting for the background writer (none until it is started).
+    pub impressions: impression_queue::ImpressionQueue,
+    /// Query embeddings already computed (profile elements, search phrases).
+    pub embed_cache: embedding_cache::EmbeddingCache,
 }
 
 impl Engine {
@@ -146,6 +152,8 @@ impl Engine {
             embedder,
             settings,
             imports: imports::ImportGate::default(),
+            impressions: impression_queue::ImpressionQueue::default(),
+            embed_cache: embedding_cache::EmbeddingCache::default(),
         }
     }
 

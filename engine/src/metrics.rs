@@ -25,6 +25,10 @@ pub struct Overview {
     pub coverage: f64,
     pub catalog_size: i64,
     pub model_id: String,
+    /// Share of query-embedding lookups the cache answered since the process
+    /// started (not windowed); `None` before the first lookup.
+    #[serde(default)]
+    pub embedding_cache_hit_rate: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -127,6 +131,8 @@ const SHOWN: &str = "SELECT ii.item_id, ii.rank, im.user_id, im.created_at,
 impl Engine {
     /// Everything the admin dashboard shows for the window [from, to).
     pub async fn dashboard(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Dashboard> {
+        // Counts are exact: lists served so far count, queued or not.
+        self.flush_impressions().await?;
         let pool = self.pool();
         let (impressions,): (i64,) = sqlx::query_as(
             "SELECT count(*) FROM impressions WHERE created_at >= $1 AND created_at < $2",
@@ -163,6 +169,7 @@ impl Engine {
             },
             catalog_size,
             model_id: self.model_id().to_string(),
+            embedding_cache_hit_rate: self.embed_cache.stats().hit_rate(),
         };
 
         let daily: Vec<(NaiveDate, i64, i64)> = sqlx::query_as(&format!(
@@ -267,6 +274,7 @@ impl Engine {
         recent_days: i64,
         reference_days: i64,
     ) -> Result<RateDrift> {
+        self.flush_impressions().await?;
         let split = now - chrono::Duration::days(recent_days);
         let start = split - chrono::Duration::days(reference_days);
         let window = |from: DateTime<Utc>, to: DateTime<Utc>, key: &'static str| async move {

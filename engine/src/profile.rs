@@ -535,7 +535,7 @@ impl Engine {
             batch.push(concat);
         }
         let started = std::time::Instant::now();
-        let mut vectors = self.embedder.embed(batch, TextKind::Query).await?;
+        let mut vectors = self.embed_cached(batch, TextKind::Query).await?;
         let embed_time = started.elapsed();
         let concat_vector = if embed_concat { vectors.pop() } else { None };
         let negatives = vectors.split_off(vectors.len().saturating_sub(n_negatives));

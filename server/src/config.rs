@@ -62,6 +62,11 @@ pub struct Common {
     /// Embedding requests that may wait; beyond this callers get "busy" (HTTP 429).
     #[arg(long, env = "SEMREC_EMBED_QUEUE", default_value_t = 64, global = true)]
     pub embed_queue: usize,
+    /// Memory (MiB) of the in-process cache of query embeddings (profile texts,
+    /// search phrases), least recently used out first; 0 = off.
+    #[arg(long, env = "SEMREC_EMBED_CACHE_MB", default_value_t = engine::embedding_cache::DEFAULT_BUDGET_MB as u32,
+          value_parser = clap::value_parser!(u32).range(0..=65_536), global = true)]
+    pub embed_cache_mb: u32,
     /// Most texts embedded in one forward pass.
     #[arg(long, env = "SEMREC_EMBED_BATCH", default_value_t = 32, global = true)]
     pub embed_batch: usize,
@@ -467,6 +472,26 @@ pub struct ServeArgs {
     #[arg(long, env = "SEMREC_EVENT_BURST", default_value_t = crate::edge::event_limits::DEFAULT_BURST,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub event_burst: u32,
+    /// Served lists' impressions waiting to be written in the background, in batches;
+    /// when full they are written inline with the request, never dropped. 0 = always inline.
+    #[arg(long, env = "SEMREC_IMPRESSION_QUEUE", default_value_t = engine::impression_queue::DEFAULT_CAPACITY as u32,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub impression_queue: u32,
+    /// Milliseconds between background writes of queued impressions: what a kill -9
+    /// may lose (graceful shutdown writes them all).
+    #[arg(long, env = "SEMREC_IMPRESSION_FLUSH_MS", default_value_t = engine::impression_queue::DEFAULT_FLUSH_INTERVAL.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub impression_flush_ms: u64,
+}
+
+impl ServeArgs {
+    /// The impression queue's bound and flush interval.
+    pub fn impression_queue(&self) -> engine::impression_queue::QueueSettings {
+        engine::impression_queue::QueueSettings {
+            capacity: self.impression_queue as usize,
+            flush_interval: std::time::Duration::from_millis(self.impression_flush_ms),
+        }
+    }
 }
 
 /// An IP or CIDR network; an empty entry (a trailing comma) is skipped.

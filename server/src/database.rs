@@ -78,11 +78,31 @@ impl Database {
     }
 
     pub async fn close(self) {
+        self.close_within(None).await;
+    }
+
+    /// Closes the pools, waiting at most `within` for connections still in use,
+    /// then stops the local cluster: a task still holding a connection must not
+    /// keep PostgreSQL running after the server exits.
+    pub async fn close_within(self, within: Option<std::time::Duration>) {
         // The watch first, or it would start the cluster again.
         if let Some(supervisor) = self.supervisor {
             supervisor.stop().await;
         }
-        self.store.close().await;
+        match within {
+            None => self.store.close().await,
+            Some(within) => {
+                if tokio::time::timeout(within, self.store.close())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(
+                        "the database pool did not close within {} s; stopping PostgreSQL anyway",
+                        within.as_secs()
+                    );
+                }
+            }
+        }
         if let Some(cluster) = self.cluster {
             // Left running while another semrec process (a server, a command)
             // still uses it; the last one out stops it.

@@ -95,10 +95,10 @@ async fn open_engine(
             return Err(e);
         }
     };
-    Ok((
-        Engine::new(db.store.clone(), embedder, settings(common)),
-        db,
-    ))
+    let mut engine = Engine::new(db.store.clone(), embedder, settings(common));
+    engine.embed_cache =
+        engine::embedding_cache::EmbeddingCache::with_budget_mb(common.embed_cache_mb as usize);
+    Ok((engine, db))
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
@@ -122,24 +122,32 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     let (mut engine, db) = open_engine(common, Role::Server, &pools).await?;
     engine.imports = engine::imports::ImportGate::new(args.max_imports as usize);
     let refresh = std::time::Duration::from_secs(common.collaborative.collaborative_refresh_secs);
+    engine.start_impression_queue(args.impression_queue());
+    let draining = engine.clone();
     let result = serve_with(engine, admin, &args, listener, edge, refresh).await;
-    // Bounded: a background task still holding a connection must not keep the
-    // process (and PostgreSQL, stopped when `db` is dropped) alive.
-    if tokio::time::timeout(DB_CLOSE_WITHIN, db.close())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "the database pool did not close within {} s; stopping PostgreSQL anyway",
+    // Requests are done: the queued impressions go in before the pool closes.
+    match tokio::time::timeout(DB_CLOSE_WITHIN, draining.drain_impressions()).await {
+        Ok(Ok(n)) => tracing::info!(written = n, "queued impressions written"),
+        Ok(Err(e)) => tracing::error!(
+            lost = draining.impressions.len(),
+            "writing the queued impressions at shutdown failed: {e}"
+        ),
+        Err(_) => tracing::error!(
+            lost = draining.impressions.len(),
+            "writing the queued impressions at shutdown took over {} s",
             DB_CLOSE_WITHIN.as_secs()
-        );
+        ),
     }
+    // Bounded: a background task still holding a connection must not keep the
+    // process (and PostgreSQL) alive.
+    db.close_within(Some(DB_CLOSE_WITHIN)).await;
     result
 }
 
 /// Requests in flight at shutdown may run this long; then their connections close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// After the grace: time for the pool to close before PostgreSQL is stopped regardless.
+/// After the grace: time for the queued impressions to be written, then for the pool
+/// to close before PostgreSQL is stopped regardless.
 const DB_CLOSE_WITHIN: Duration = Duration::from_secs(2);
 
 /// Decides, before serving, whether the demo catalog is to be loaded: into an

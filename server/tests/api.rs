@@ -694,6 +694,9 @@ async fn recommend_click_and_metrics() {
         "{o}"
     );
     assert!((o["interaction_rate"].as_f64().unwrap() - 2.0 / 11.0).abs() < 1e-9);
+    // Profiles were embedded: the query-embedding cache has answered lookups.
+    let hit_rate = o["embedding_cache_hit_rate"].as_f64();
+    assert!(hit_rate.is_some_and(|r| (0.0..=1.0).contains(&r)), "{o}");
     let rank1 = m.json["by_rank"]
         .as_array()
         .unwrap()
@@ -853,6 +856,8 @@ async fn drift_state_and_alerts_are_readable_with_an_admin_key() {
             if clicked {
                 e.record_click(imp, &external, None).await.unwrap();
             }
+            // Stored now, so its time can be moved back.
+            e.flush_impressions().await.unwrap();
             sqlx::query("UPDATE impressions SET created_at = $2 WHERE id = $1")
                 .bind(imp)
                 .bind(now - Duration::days(days_ago))

@@ -156,29 +156,9 @@ fn restart_keeps_catalog_profiles_and_clicks() {
     assert!(catalog_size >= 10, "demo catalog not imported: {ready}");
 
     let jar = scratch.join("cookies.txt");
-    server.call(&jar, "sign_in", &[("handle", "restart-tester")]);
-    server.call(
-        &jar,
-        "save_profile",
-        &[
-            ("interests", "aircraft, jazz"),
-            ("history", ""),
-            ("classes", ""),
-            ("about", "I like planes"),
-        ],
-    );
-    let recs = server.call(
-        &jar,
-        "get_recommendations",
-        &[("offset", "0"), ("language", ""), ("source", "")],
-    );
-    let impression = recs["impression_id"].as_str().unwrap().to_string();
-    let first = recs["items"][0]["item"]["id"].as_str().unwrap().to_string();
-    server.call(
-        &jar,
-        "open_item",
-        &[("id", first.as_str()), ("impression", impression.as_str())],
-    );
+    server.sign_in_with_interests(&jar, "restart-tester", "aircraft, jazz", "I like planes");
+    let recs = server.recommend(&jar);
+    server.open_first(&jar, &recs);
     let admin_jar = scratch.join("admin-cookies.txt");
     server.call(
         &admin_jar,

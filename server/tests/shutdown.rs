@@ -2,6 +2,7 @@
 //! request head is closed after SEMREC_HEADER_TIMEOUT, and SIGTERM ends the
 //! process and its PostgreSQL within 15 s even while such a socket is open.
 //! A public listen address without SEMREC_ALLOWED_HOSTS is refused at start.
+//! SIGTERM writes the queued impressions before PostgreSQL stops.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -155,4 +156,48 @@ fn a_public_listen_address_without_allowed_hosts_is_one_clear_line() {
     assert_eq!(code("rec.example.test"), "200");
     assert_eq!(code(&format!("127.0.0.1:{port}")), "421");
     server.stop();
+}
+
+#[test]
+fn sigterm_writes_the_queued_impressions_before_postgres_stops() {
+    let scratch = Scratch::new("drain");
+    let mut cmd = semrec(&scratch);
+    cmd.env(
+        "SEMREC_DEMO_CATALOG",
+        test_support::paths::fixture_catalog_path(),
+    )
+    // Longer than the test: only a click or the shutdown writes the queue.
+    .env("SEMREC_IMPRESSION_FLUSH_MS", "60000");
+    let server = Server::start(cmd);
+    let jar = scratch.join("cookies.txt");
+    server.sign_in_with_interests(&jar, "drain-tester", "aircraft, jazz", "");
+    // A click right after its list, while the impression is queued, is accepted.
+    let list = server.recommend(&jar);
+    server.open_first(&jar, &list);
+    // Two more lists stay queued until the shutdown.
+    server.recommend(&jar);
+    server.recommend(&jar);
+    server.stop();
+
+    let (impressions, clicks) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let cluster =
+            pg_local::LocalCluster::start(pg_local::ClusterOptions::new(scratch.pgdata()))
+                .await
+                .unwrap();
+        let mut conn = sqlx::PgConnection::connect(cluster.database_url())
+            .await
+            .unwrap();
+        let counts: (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM impressions WHERE context = 'profile'),
+                    (SELECT count(*) FROM clicks)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        cluster.stop().await.unwrap();
+        counts
+    });
+    assert_eq!((impressions, clicks), (3, 1));
 }

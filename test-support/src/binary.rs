@@ -219,6 +219,41 @@ impl Server {
         serde_json::from_str(&body).unwrap_or(Value::Null)
     }
 
+    /// Signs in as `handle` (cookies in `jar`) and saves a profile of these interests.
+    pub fn sign_in_with_interests(&self, jar: &Path, handle: &str, interests: &str, about: &str) {
+        self.call(jar, "sign_in", &[("handle", handle)]);
+        self.call(
+            jar,
+            "save_profile",
+            &[
+                ("interests", interests),
+                ("history", ""),
+                ("classes", ""),
+                ("about", about),
+            ],
+        );
+    }
+
+    /// The signed-in user's first page of recommendations (records an impression).
+    pub fn recommend(&self, jar: &Path) -> Value {
+        self.call(
+            jar,
+            "get_recommendations",
+            &[("offset", "0"), ("language", ""), ("source", "")],
+        )
+    }
+
+    /// Opens (clicks) the first item of `list`, a [`Self::recommend`] answer.
+    pub fn open_first(&self, jar: &Path, list: &Value) {
+        let impression = list["impression_id"].as_str().unwrap();
+        let first = list["items"][0]["item"]["id"].as_str().unwrap();
+        self.call(
+            jar,
+            "open_item",
+            &[("id", first), ("impression", impression)],
+        );
+    }
+
     /// The HTTP status a server function answers (no assertion on it).
     pub fn status_of(&self, jar: &Path, endpoint: &str) -> String {
         let out = Command::new("curl")

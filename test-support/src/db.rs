@@ -61,7 +61,8 @@ pub async fn real_engine() -> TestDb {
     real_engine_with(EngineSettings::default()).await
 }
 
-async fn engine_on(settings: EngineSettings, embedder: EmbeddingService) -> TestDb {
+/// An engine with these settings and this embedder over its own temporary cluster.
+pub async fn engine_on(settings: EngineSettings, embedder: EmbeddingService) -> TestDb {
     let cluster = cluster().await;
     TestDb {
         engine: connect_on(&cluster, settings, embedder).await,

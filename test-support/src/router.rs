@@ -55,6 +55,8 @@ pub async fn api_with(config: ApiConfig) -> TestApi {
 pub async fn api_admitting(config: ApiConfig, admission: Admission) -> TestApi {
     let cluster = crate::db::cluster().await;
     let engine = crate::db::connect(&cluster).await;
+    // As the server runs: impressions are queued and written in the background.
+    engine.start_impression_queue(engine::impression_queue::QueueSettings::default());
     let write_key = engine
         .store
         .create_api_key("front end", Scope::Write)

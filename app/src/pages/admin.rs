@@ -170,6 +170,7 @@ pub async fn get_dashboard() -> Result<DashboardView, ServerFnError> {
         coverage: d.overview.coverage,
         catalog_size: d.overview.catalog_size,
         model_id: d.overview.model_id,
+        embedding_cache_hit_rate: d.overview.embedding_cache_hit_rate,
         daily,
         by_source: rows(d.by_source),
         by_language: rows(d.by_language),
@@ -315,6 +316,7 @@ fn Dashboard(d: DashboardView, sign_out: ServerAction<AdminSignOut>) -> impl Int
                 <Stat label="Catalog coverage" value=pct(d.coverage) id="coverage"/>
                 <Stat label="Catalog size" value=d.catalog_size.to_string() id="catalog-size"/>
                 <Stat label="Embedding model" value=d.model_id.clone() id="model"/>
+                <Stat label="Embedding cache hit rate" value=d.embedding_cache_hit_rate.map_or("–".to_string(), pct) id="embed-cache"/>
             </div>
 
             {view! {

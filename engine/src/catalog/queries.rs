@@ -92,9 +92,10 @@ impl Engine {
             return Ok(Vec::new());
         }
         let vector = self
-            .embedder
-            .embed_one(q.to_string(), TextKind::Query)
-            .await?;
+            .embed_cached(vec![q.to_string()], TextKind::Query)
+            .await?
+            .pop()
+            .unwrap_or_default();
         #[derive(sqlx::FromRow)]
         struct Scored {
             #[sqlx(flatten)]

@@ -33,6 +33,9 @@ pub struct Overview {
     pub coverage: f64,
     pub catalog_size: i64,
     pub model_id: String,
+    /// Share of query-embedding lookups (profile texts, search phrases) the
+    /// in-process cache answered since the server started; null before the first.
+    pub embedding_cache_hit_rate: Option<f64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -314,6 +317,7 @@ pub async fn dashboard(
             coverage: o.coverage,
             catalog_size: o.catalog_size,
             model_id: o.model_id,
+            embedding_cache_hit_rate: o.embedding_cache_hit_rate,
         },
         daily: d
             .daily
