@@ -353,9 +353,11 @@ pub fn Workspace(
 ) -> impl IntoView {
     let save = ServerAction::<SaveProfile>::new();
     view! {
+        // The list first (on a phone it fills the first screen), the profile one
+        // "Edit profile" link away; side by side on wider screens.
         <div class="layout">
-            <ProfileForm profile action=save/>
             <Recommendations saved=save first=recs facets language source/>
+            <ProfileForm profile action=save/>
         </div>
     }
 }
@@ -385,7 +387,7 @@ fn ProfileForm(profile: ProfileView, action: ServerAction<SaveProfile>) -> impl 
         }
     };
     view! {
-        <section class="panel profile" aria-labelledby="profile-title">
+        <section class="panel profile" id="profile" aria-labelledby="profile-title">
             <div class="profile-head">
                 <h2 id="profile-title">"Your profile"</h2>
                 <span class="handle">"@" {profile.handle.clone()}</span>
@@ -515,6 +517,8 @@ fn Recommendations(
             aria-busy=move || loading.get().to_string()>
             <div class="recs-head">
                 <h2 id="recs-title">"Recommended for you"</h2>
+                // A plain anchor: works before (and without) the WASM.
+                <a class="edit-profile" href="#profile">"Edit profile"</a>
                 <Filters facets language=language.clone() source=source.clone()/>
             </div>
             {catalog_loading.then(|| view! {
