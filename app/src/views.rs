@@ -98,7 +98,8 @@ pub struct ItemCard {
     pub snippet: String,
     pub source: String,
     pub language: String,
-    pub tags: Vec<String>,
+    /// Curated labels (`metadata.genres`); free-form tags are never shown.
+    pub genres: Vec<String>,
     pub url: Option<String>,
 }
 

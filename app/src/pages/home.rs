@@ -233,7 +233,9 @@ pub async fn get_recommendations(
         .recommend_for_user(user_id, &opts)
         .await
         .map_err(engine_error)?;
-    Ok(Some(crate::pages::item::to_view(list, PAGE)))
+    crate::pages::item::to_view(engine, list, PAGE)
+        .await
+        .map(Some)
 }
 
 /// "Not interested": the item is left out of this user's later lists.
@@ -512,6 +514,8 @@ fn Recommendations(
     // No language facet means no item at all (unless the demo catalog is on its way).
     let catalog_loading = facets.loading;
     let catalog_empty = facets.languages.is_empty() && !catalog_loading;
+    // The catalog's most common language: cards name theirs only when it is another.
+    let usual_language = facets.languages.first().map(|(l, _)| l.clone());
     view! {
         <section class="recommendations" class:stale=move || loading.get() aria-labelledby="recs-title"
             aria-busy=move || loading.get().to_string()>
@@ -534,7 +538,8 @@ fn Recommendations(
                     </div>
                 }),
                 Some(Ok(Some(list))) => EitherOf4::D(view! {
-                    <RecList first=list filtered catalog_empty language=language.clone() source=source.clone()/>
+                    <RecList first=list filtered catalog_empty usual_language=usual_language.clone()
+                        language=language.clone() source=source.clone()/>
                 }),
             }}
         </section>
@@ -547,9 +552,11 @@ fn RecList(
     first: RecommendationsView,
     filtered: bool,
     catalog_empty: bool,
+    usual_language: Option<String>,
     language: String,
     source: String,
 ) -> impl IntoView {
+    let usual_language = StoredValue::new(usual_language);
     let imp = first.impression_id.clone();
     let warning = first.warning.clone();
     let cards: RwSignal<Vec<(String, RecommendationCard)>> =
@@ -633,7 +640,7 @@ fn RecList(
             Either::Left(view! {
                 <ol class="cards" id="recommendation-list">
                     <For each=move || cards.get() key=|(_, c)| c.item.id.clone() let:entry>
-                        <Card card=entry.1 impression=entry.0 on_dismiss=on_dismiss/>
+                        <Card card=entry.1 impression=entry.0 on_dismiss=on_dismiss usual_language=usual_language.get_value()/>
                     </For>
                 </ol>
             })
