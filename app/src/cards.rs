@@ -2,6 +2,7 @@
 //! text nodes and attribute values (escaped by Leptos), never as HTML.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use crate::views::{RecommendationCard, RecommendationsView};
 
@@ -42,7 +43,7 @@ pub fn Card(
     let id = card.item.id.clone();
     let score = format!("{}% match", card.match_percent);
     view! {
-        <li class="card" data-item=card.item.id.clone() data-rank=card.rank>
+        <li class="card" id=format!("rank-{}", card.rank) data-item=card.item.id.clone() data-rank=card.rank>
             <div class="card-head">
                 <a class="card-title" href=href>{card.item.title.clone()}</a>
                 <span class="score" title="How closely this item matches your profile (cosine similarity, never above the card before it)">{score}</span>
@@ -57,9 +58,20 @@ pub fn Card(
                 <a class="more" href=more_href>"More like this"</a>
                 {on_dismiss.map(|cb| {
                     let label = format!("Not interested in {title}");
+                    // A real form: without the WASM it posts, and the server redirects back.
+                    let on_submit = {
+                        let id = id.clone();
+                        move |ev: leptos::ev::SubmitEvent| {
+                            ev.prevent_default();
+                            cb.run(id.clone());
+                        }
+                    };
                     view! {
-                        <button type="button" class="secondary dismiss" aria-label=label
-                            on:click=move |_| cb.run(id.clone())>"Not interested"</button>
+                        <form method="post" action=crate::pages::home::DismissItem::url() class="inline"
+                            on:submit=on_submit>
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit" class="secondary dismiss" aria-label=label>"Not interested"</button>
+                        </form>
                     }
                 })}
             </div>

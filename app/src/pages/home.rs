@@ -15,8 +15,9 @@ use crate::error::user_message;
 use crate::views::{Facets, ProfileView, RecommendationCard, RecommendationsView};
 
 /// Cards per page of recommendations.
-#[cfg(feature = "ssr")]
 const PAGE: usize = 10;
+/// Pages a page load may ask for (`?pages=`, "Show more" without JavaScript).
+const MAX_PAGES: usize = 5;
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(handle: String) -> Result<(), ServerFnError> {
@@ -276,10 +277,14 @@ pub async fn get_facets() -> Result<Facets, ServerFnError> {
 pub fn HomePage() -> impl IntoView {
     // Reads a failed sign-in's message from the URL the form post was redirected to.
     let sign_in = ServerAction::<SignIn>::new();
-    let (language, source) = use_query_map().with_untracked(|q| {
+    let (language, source, pages) = use_query_map().with_untracked(|q| {
         (
             q.get("language").unwrap_or_default(),
             q.get("source").unwrap_or_default(),
+            q.get("pages")
+                .and_then(|p| p.parse::<usize>().ok())
+                .unwrap_or(1)
+                .clamp(1, MAX_PAGES),
         )
     });
     view! {
@@ -295,7 +300,22 @@ pub fn HomePage() -> impl IntoView {
                             let recs = get_recommendations(0, language.clone(), source.clone())
                                 .await
                                 .map_err(|e| user_message(&e));
-                            view! { <Workspace profile recs facets language source/> }.into_any()
+                            // "Show more" without JavaScript asks for the next pages in the URL.
+                            let mut more = Vec::new();
+                            let mut has_more = matches!(&recs, Ok(Some(r)) if r.has_more);
+                            for page in 1..pages {
+                                if !has_more {
+                                    break;
+                                }
+                                match get_recommendations(page * PAGE, language.clone(), source.clone()).await {
+                                    Ok(Some(next)) => {
+                                        has_more = next.has_more;
+                                        more.push(next);
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            view! { <Workspace profile recs more facets language source/> }.into_any()
                         }
                     }
                 })
@@ -349,6 +369,8 @@ fn SignInForm(action: ServerAction<SignIn>) -> impl IntoView {
 pub fn Workspace(
     profile: ProfileView,
     recs: Result<Option<RecommendationsView>, String>,
+    /// Pages after the first, asked for in the URL.
+    more: Vec<RecommendationsView>,
     facets: Facets,
     language: String,
     source: String,
@@ -358,7 +380,7 @@ pub fn Workspace(
         // The list first (on a phone it fills the first screen), the profile one
         // "Edit profile" link away; side by side on wider screens.
         <div class="layout">
-            <Recommendations saved=save first=recs facets language source/>
+            <Recommendations saved=save first=recs more facets language source/>
             <ProfileForm profile action=save/>
         </div>
     }
@@ -466,11 +488,14 @@ type RecsState = Option<Result<Option<RecommendationsView>, String>>;
 fn Recommendations(
     saved: ServerAction<SaveProfile>,
     first: Result<Option<RecommendationsView>, String>,
+    more: Vec<RecommendationsView>,
     facets: Facets,
     language: String,
     source: String,
 ) -> impl IntoView {
     let recs: RwSignal<RecsState> = RwSignal::new(Some(first));
+    // The URL's extra pages belong to the first list only, not to one after a save.
+    let more = StoredValue::new(more);
     let loading = RwSignal::new(false);
     // Only the newest request may fill the list (saves can overlap).
     let generation = StoredValue::new(0u64);
@@ -538,7 +563,8 @@ fn Recommendations(
                     </div>
                 }),
                 Some(Ok(Some(list))) => EitherOf4::D(view! {
-                    <RecList first=list filtered catalog_empty usual_language=usual_language.clone()
+                    <RecList first=list more=more.try_update_value(std::mem::take).unwrap_or_default()
+                        filtered catalog_empty usual_language=usual_language.clone()
                         language=language.clone() source=source.clone()/>
                 }),
             }}
@@ -550,6 +576,7 @@ fn Recommendations(
 #[component]
 fn RecList(
     first: RecommendationsView,
+    more: Vec<RecommendationsView>,
     filtered: bool,
     catalog_empty: bool,
     usual_language: Option<String>,
@@ -559,9 +586,20 @@ fn RecList(
     let usual_language = StoredValue::new(usual_language);
     let imp = first.impression_id.clone();
     let warning = first.warning.clone();
-    let cards: RwSignal<Vec<(String, RecommendationCard)>> =
-        RwSignal::new(first.items.into_iter().map(|c| (imp.clone(), c)).collect());
-    let has_more = RwSignal::new(first.has_more);
+    let has_more = RwSignal::new(more.last().map_or(first.has_more, |p| p.has_more));
+    let pages = RwSignal::new(1 + more.len());
+    let mut initial: Vec<(String, RecommendationCard)> =
+        first.items.into_iter().map(|c| (imp.clone(), c)).collect();
+    for page in more {
+        for c in page.items {
+            if !initial.iter().any(|(_, x)| x.item.id == c.item.id) {
+                initial.push((page.impression_id.clone(), c));
+            }
+        }
+    }
+    let cards = RwSignal::new(initial);
+    // What the "Show more" form asks for without JavaScript: these filters, one more page.
+    let (language_field, source_field) = (language.clone(), source.clone());
     let more = Action::new(move |offset: &usize| {
         get_recommendations(*offset, language.clone(), source.clone())
     });
@@ -576,6 +614,7 @@ fn RecList(
                 }
             });
             has_more.set(page.has_more);
+            pages.update(|p| *p += 1);
         }
     });
     let dismiss_failed = RwSignal::new(None::<String>);
@@ -649,11 +688,22 @@ fn RecList(
         }}
         {move || dismiss_failed.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || more_error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        // A GET form: without the WASM it loads this page with one more page of
+        // cards, scrolled to the first new one.
         {move || has_more.get().then(|| view! {
-            <button type="button" class="secondary load-more" disabled=move || more.pending().get()
-                on:click=move |_| { more.dispatch(cards.with(Vec::len)); }>
-                {move || if more.pending().get() { "Loading more…" } else { "Show more" }}
-            </button>
+            <form method="get" action=move || format!("/#rank-{}", cards.with(Vec::len) + 1)
+                class="load-more"
+                on:submit=move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    more.dispatch(cards.with(Vec::len));
+                }>
+                {(!language_field.is_empty()).then(|| view! { <input type="hidden" name="language" value=language_field.clone()/> })}
+                {(!source_field.is_empty()).then(|| view! { <input type="hidden" name="source" value=source_field.clone()/> })}
+                <input type="hidden" name="pages" value=move || (pages.get() + 1).min(MAX_PAGES)/>
+                <button type="submit" class="secondary" disabled=move || more.pending().get()>
+                    {move || if more.pending().get() { "Loading more…" } else { "Show more" }}
+                </button>
+            </form>
         })}
     }
 }

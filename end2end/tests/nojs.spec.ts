@@ -1,0 +1,33 @@
+import { expect, test } from "@playwright/test";
+
+test("without JavaScript: save, “Show more” and “Not interested” are forms that work", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/");
+  await page.getByLabel("Your handle").fill(`nojs-${Date.now()}`);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page.getByRole("heading", { name: "Your profile" })).toBeVisible();
+  // The chip box's text is saved as typed.
+  await page.getByLabel("Interests", { exact: true }).fill("jazz, space exploration");
+  await page.getByRole("button", { name: "Save and recommend" }).click();
+  const cards = page.locator("#recommendation-list > li.card");
+  await expect(cards).toHaveCount(10);
+
+  // "Show more": a GET form; the next page joins the first, scrolled to its first card.
+  await page.getByRole("button", { name: "Show more" }).click();
+  await expect(page).toHaveURL(/[?&]pages=2(&|#|$)/);
+  await expect(page).toHaveURL(/#rank-11$/);
+  await expect(cards).toHaveCount(20);
+  const ids = await cards.evaluateAll((els) => els.map((e) => e.getAttribute("data-item")));
+  expect(new Set(ids).size).toBe(20);
+  await expect(page.locator("#rank-11")).toBeInViewport();
+
+  // "Not interested": a POST form; the server redirects back to the same list, without the item.
+  const dismissed = ids[1]!;
+  const title = (await cards.nth(1).locator(".card-title").textContent())!.trim();
+  await page.getByRole("button", { name: `Not interested in ${title}` }).click();
+  await expect(page).toHaveURL(/[?&]pages=2/);
+  await expect(page.locator(`#recommendation-list > li[data-item="${dismissed}"]`)).toHaveCount(0);
+  await expect(cards).toHaveCount(20);
+  await context.close();
+});
