@@ -133,12 +133,16 @@ pub async fn save_profile(
     use engine::profile::{Profile, MAX_CLASSES, MAX_HISTORY, MAX_INTERESTS, MAX_NOT_INTERESTED};
     // Count and length limits on the raw form first, before the session is looked
     // up or any entry is: a huge form costs no more than the limits allow.
+    // Chips come one per line (a chip may hold a comma); the text box is split as typed.
     let list = |chips: &str, entry: Option<String>, max: usize, what: &str| {
         let entry = entry.unwrap_or_default();
         collect_capped(
-            list_entries(chips)
-                .chain(list_entries(&entry))
-                .map(str::to_string),
+            chips
+                .lines()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .chain(list_entries(&entry)),
             max,
             what,
         )
@@ -399,8 +403,24 @@ fn ProfileForm(profile: ProfileView, action: ServerAction<SaveProfile>) -> impl 
     let pending = action.pending();
     // What <ActionForm/> does, without wrapping the whole form in its type-erased
     // `Children` (each such view costs the bundle its own copy of the hydration code).
+    // Unsaved edits: leaving or reloading the page asks first (the browser's own dialog).
+    let dirty = StoredValue::new(false);
+    let _ = window_event_listener_untyped("beforeunload", move |ev| {
+        if dirty.try_get_value().unwrap_or(false) {
+            ev.prevent_default();
+        }
+    });
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if event_target::<leptos::web_sys::Element>(&ev)
+            .class_name()
+            .contains("chip-remove")
+        {
+            dirty.set_value(true);
+        }
+    };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        dirty.set_value(false);
         match SaveProfile::from_event(&ev) {
             Ok(input) => {
                 action.dispatch(input);
@@ -420,7 +440,9 @@ fn ProfileForm(profile: ProfileView, action: ServerAction<SaveProfile>) -> impl 
                     <button type="submit" class="link">"Sign out"</button>
                 </form>
             </div>
-            <form method="post" action=SaveProfile::url() class="stack" on:submit=on_submit>
+            <form method="post" action=SaveProfile::url() class="stack" on:submit=on_submit
+                on:input=move |_| dirty.set_value(true) on:click=on_click
+                on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Backspace" { dirty.set_value(true) }>
                 <ChipField label="Interests" name="interests" entry_name="interests_entry"
                     initial=profile.interests.clone() placeholder="aircraft, jazz, space exploration"/>
                 <HistoryPicker initial=profile.history.clone()/>
