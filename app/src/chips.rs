@@ -77,8 +77,8 @@ pub fn ChipField(
     let commit = move || {
         let text = typed();
         chips.update(|c| {
-            for part in text.split(',') {
-                add_unique(c, part);
+            for part in crate::views::list_entries(&text) {
+                add_unique(c, &part);
             }
         });
         if let Some(input) = entry.get_untracked() {
@@ -86,6 +86,8 @@ pub fn ChipField(
         }
     };
     let on_key = move |ev: KeyboardEvent| match ev.key().as_str() {
+        // Inside double quotes a comma is part of the entry ("Paris, Texas").
+        "," if crate::views::open_quote(&typed()) => {}
         "Enter" | "," => {
             if !typed().trim().is_empty() {
                 ev.prevent_default();
@@ -123,7 +125,7 @@ pub fn ChipField(
                     on:keydown=on_key/>
             </div>
             <input type="hidden" name=name value=move || chips.get().join("\n")/>
-            <small class="hint" id=hint_id>"Press Enter or comma to add; Backspace in an empty box removes the last."</small>
+            <small class="hint" id=hint_id>"Press Enter or comma to add (a comma in double quotes stays: \"Paris, Texas\"); Backspace in an empty box removes the last."</small>
         </div>
     }
 }

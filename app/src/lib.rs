@@ -18,7 +18,7 @@ pub mod session;
 pub mod views;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
@@ -33,6 +33,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 // An inline icon: no /favicon.ico request answered with a 404 on every page.
                 <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232f5bd3'/%3E%3C/svg%3E"/>
+                // The bundle's name carries its content hash (scripts/build.sh): the
+                // stylesheet shares it with the scripts.
+                <link rel="stylesheet" id="leptos" href=format!("/pkg/{}.css", options.output_name)/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
@@ -57,7 +60,6 @@ pub fn App() -> impl IntoView {
         );
     }
     view! {
-        <Stylesheet id="leptos" href="/pkg/semrec.css"/>
         <Title text="semrec — recommendations by meaning"/>
         <Router>
             <header class="topbar">

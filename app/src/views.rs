@@ -98,7 +98,8 @@ pub struct ItemCard {
     pub snippet: String,
     pub source: String,
     pub language: String,
-    pub tags: Vec<String>,
+    /// Curated labels (`metadata.genres`); free-form tags are never shown.
+    pub genres: Vec<String>,
     pub url: Option<String>,
 }
 
@@ -168,17 +169,30 @@ pub struct DashboardView {
     pub top1_slope: Option<f64>,
 }
 
-/// Splits a comma-separated field into trimmed, non-empty entries.
+/// Splits what was typed into a chip box into entries: at line breaks and at
+/// commas outside double quotes, so `"Paris, Texas", jazz` is two entries
+/// (`Paris, Texas` and `jazz`). Entries are trimmed, their quotes removed, blanks
+/// left out.
 pub fn split_list(text: &str) -> Vec<String> {
-    list_entries(text).map(str::to_string).collect()
+    list_entries(text).collect()
 }
 
-/// The entries of a comma- or line-separated list, trimmed, blanks left out, as
-/// they are read: a caller can stop after as many as it accepts.
-pub fn list_entries(text: &str) -> impl Iterator<Item = &str> {
-    text.split([',', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+/// [`split_list`] as it reads: a caller can stop after as many as it accepts.
+pub fn list_entries(text: &str) -> impl Iterator<Item = String> + '_ {
+    let mut quoted = false;
+    text.split(move |c: char| {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        c == '\n' || (c == ',' && !quoted)
+    })
+    .map(|s| s.replace('"', "").trim().to_string())
+    .filter(|s| !s.is_empty())
+}
+
+/// Whether the text has a double quote still open: a comma typed now is part of the entry.
+pub fn open_quote(text: &str) -> bool {
+    text.chars().filter(|&c| c == '"').count() % 2 == 1
 }
 
 #[cfg(test)]
@@ -189,5 +203,17 @@ mod tests {
             super::split_list(" jazz, ,aircraft\nmaths "),
             vec!["jazz", "aircraft", "maths"]
         );
+    }
+
+    #[test]
+    fn commas_inside_double_quotes_do_not_split() {
+        assert_eq!(
+            super::split_list("\"Paris, Texas\", jazz,\"a, b, c\"\nd"),
+            vec!["Paris, Texas", "jazz", "a, b, c", "d"]
+        );
+        // An unclosed quote keeps the rest as one entry (a line break still ends it).
+        assert_eq!(super::split_list(r#"x, "y, z"#), vec!["x", "y, z"]);
+        assert!(super::open_quote(r#""Paris"#));
+        assert!(!super::open_quote(r#""Paris, Texas""#));
     }
 }

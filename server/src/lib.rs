@@ -16,4 +16,5 @@ pub mod model;
 pub mod server_fn_errors;
 pub mod session_sweeper;
 pub mod state;
+pub mod static_files;
 pub mod web;

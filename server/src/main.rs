@@ -296,19 +296,20 @@ async fn serve_with(
         secure_cookies: args.secure_cookies,
     };
     let addr = listener.local_addr()?;
+    let bundle = server::static_files::bundle_name(&args.site_root);
+    if bundle.is_none() {
+        tracing::warn!(
+            "{} has no built front end (bundle.txt): pages render but won't hydrate; build with scripts/build.sh",
+            args.site_root.display()
+        );
+    }
     let options = LeptosOptions::builder()
-        .output_name("semrec")
+        .output_name(bundle.unwrap_or_else(|| server::static_files::UNHASHED_BUNDLE.into()))
         .site_root(args.site_root.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .env(leptos::config::Env::PROD)
         .build();
-    if !args.site_root.join("pkg/semrec.wasm").exists() {
-        tracing::warn!(
-            "{} has no built front end (pkg/semrec.wasm): pages render but won't hydrate; build with scripts/build.sh",
-            args.site_root.display()
-        );
-    }
     let api_config = api::ApiConfig {
         rate_per_second: args.api_rate,
         burst: args.api_burst,

@@ -13,7 +13,6 @@ use http::{header, Method, StatusCode};
 use leptos::config::LeptosOptions;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::admission::{self, Admission};
@@ -99,7 +98,7 @@ fn build(
                 move || shell(options.clone())
             },
         )
-        .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())
+        .nest_service("/pkg", crate::static_files::pkg_router(&pkg_dir))
         .fallback(leptos_axum::file_and_error_handler_with_context(
             provide_csp_nonce,
             shell,
@@ -139,6 +138,7 @@ fn build(
             hosts::check_host,
         ))
         .layer(middleware::from_fn(headers::security_headers))
+        .layer(middleware::from_fn(crate::static_files::html_not_stored))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -15,8 +15,9 @@ use crate::error::user_message;
 use crate::views::{Facets, ProfileView, RecommendationCard, RecommendationsView};
 
 /// Cards per page of recommendations.
-#[cfg(feature = "ssr")]
 const PAGE: usize = 10;
+/// Pages a page load may ask for (`?pages=`, "Show more" without JavaScript).
+const MAX_PAGES: usize = 5;
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(handle: String) -> Result<(), ServerFnError> {
@@ -132,12 +133,16 @@ pub async fn save_profile(
     use engine::profile::{Profile, MAX_CLASSES, MAX_HISTORY, MAX_INTERESTS, MAX_NOT_INTERESTED};
     // Count and length limits on the raw form first, before the session is looked
     // up or any entry is: a huge form costs no more than the limits allow.
+    // Chips come one per line (a chip may hold a comma); the text box is split as typed.
     let list = |chips: &str, entry: Option<String>, max: usize, what: &str| {
         let entry = entry.unwrap_or_default();
         collect_capped(
-            list_entries(chips)
-                .chain(list_entries(&entry))
-                .map(str::to_string),
+            chips
+                .lines()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .chain(list_entries(&entry)),
             max,
             what,
         )
@@ -233,7 +238,9 @@ pub async fn get_recommendations(
         .recommend_for_user(user_id, &opts)
         .await
         .map_err(engine_error)?;
-    Ok(Some(crate::pages::item::to_view(list, PAGE)))
+    crate::pages::item::to_view(engine, list, PAGE)
+        .await
+        .map(Some)
 }
 
 /// "Not interested": the item is left out of this user's later lists.
@@ -274,10 +281,14 @@ pub async fn get_facets() -> Result<Facets, ServerFnError> {
 pub fn HomePage() -> impl IntoView {
     // Reads a failed sign-in's message from the URL the form post was redirected to.
     let sign_in = ServerAction::<SignIn>::new();
-    let (language, source) = use_query_map().with_untracked(|q| {
+    let (language, source, pages) = use_query_map().with_untracked(|q| {
         (
             q.get("language").unwrap_or_default(),
             q.get("source").unwrap_or_default(),
+            q.get("pages")
+                .and_then(|p| p.parse::<usize>().ok())
+                .unwrap_or(1)
+                .clamp(1, MAX_PAGES),
         )
     });
     view! {
@@ -293,7 +304,22 @@ pub fn HomePage() -> impl IntoView {
                             let recs = get_recommendations(0, language.clone(), source.clone())
                                 .await
                                 .map_err(|e| user_message(&e));
-                            view! { <Workspace profile recs facets language source/> }.into_any()
+                            // "Show more" without JavaScript asks for the next pages in the URL.
+                            let mut more = Vec::new();
+                            let mut has_more = matches!(&recs, Ok(Some(r)) if r.has_more);
+                            for page in 1..pages {
+                                if !has_more {
+                                    break;
+                                }
+                                match get_recommendations(page * PAGE, language.clone(), source.clone()).await {
+                                    Ok(Some(next)) => {
+                                        has_more = next.has_more;
+                                        more.push(next);
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            view! { <Workspace profile recs more facets language source/> }.into_any()
                         }
                     }
                 })
@@ -347,15 +373,19 @@ fn SignInForm(action: ServerAction<SignIn>) -> impl IntoView {
 pub fn Workspace(
     profile: ProfileView,
     recs: Result<Option<RecommendationsView>, String>,
+    /// Pages after the first, asked for in the URL.
+    more: Vec<RecommendationsView>,
     facets: Facets,
     language: String,
     source: String,
 ) -> impl IntoView {
     let save = ServerAction::<SaveProfile>::new();
     view! {
+        // The list first (on a phone it fills the first screen), the profile one
+        // "Edit profile" link away; side by side on wider screens.
         <div class="layout">
+            <Recommendations saved=save first=recs more facets language source/>
             <ProfileForm profile action=save/>
-            <Recommendations saved=save first=recs facets language source/>
         </div>
     }
 }
@@ -373,8 +403,24 @@ fn ProfileForm(profile: ProfileView, action: ServerAction<SaveProfile>) -> impl 
     let pending = action.pending();
     // What <ActionForm/> does, without wrapping the whole form in its type-erased
     // `Children` (each such view costs the bundle its own copy of the hydration code).
+    // Unsaved edits: leaving or reloading the page asks first (the browser's own dialog).
+    let dirty = StoredValue::new(false);
+    let _ = window_event_listener_untyped("beforeunload", move |ev| {
+        if dirty.try_get_value().unwrap_or(false) {
+            ev.prevent_default();
+        }
+    });
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if event_target::<leptos::web_sys::Element>(&ev)
+            .class_name()
+            .contains("chip-remove")
+        {
+            dirty.set_value(true);
+        }
+    };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        dirty.set_value(false);
         match SaveProfile::from_event(&ev) {
             Ok(input) => {
                 action.dispatch(input);
@@ -385,7 +431,7 @@ fn ProfileForm(profile: ProfileView, action: ServerAction<SaveProfile>) -> impl 
         }
     };
     view! {
-        <section class="panel profile" aria-labelledby="profile-title">
+        <section class="panel profile" id="profile" aria-labelledby="profile-title">
             <div class="profile-head">
                 <h2 id="profile-title">"Your profile"</h2>
                 <span class="handle">"@" {profile.handle.clone()}</span>
@@ -394,7 +440,9 @@ fn ProfileForm(profile: ProfileView, action: ServerAction<SaveProfile>) -> impl 
                     <button type="submit" class="link">"Sign out"</button>
                 </form>
             </div>
-            <form method="post" action=SaveProfile::url() class="stack" on:submit=on_submit>
+            <form method="post" action=SaveProfile::url() class="stack" on:submit=on_submit
+                on:input=move |_| dirty.set_value(true) on:click=on_click
+                on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Backspace" { dirty.set_value(true) }>
                 <ChipField label="Interests" name="interests" entry_name="interests_entry"
                     initial=profile.interests.clone() placeholder="aircraft, jazz, space exploration"/>
                 <HistoryPicker initial=profile.history.clone()/>
@@ -462,11 +510,14 @@ type RecsState = Option<Result<Option<RecommendationsView>, String>>;
 fn Recommendations(
     saved: ServerAction<SaveProfile>,
     first: Result<Option<RecommendationsView>, String>,
+    more: Vec<RecommendationsView>,
     facets: Facets,
     language: String,
     source: String,
 ) -> impl IntoView {
     let recs: RwSignal<RecsState> = RwSignal::new(Some(first));
+    // The URL's extra pages belong to the first list only, not to one after a save.
+    let more = StoredValue::new(more);
     let loading = RwSignal::new(false);
     // Only the newest request may fill the list (saves can overlap).
     let generation = StoredValue::new(0u64);
@@ -510,11 +561,15 @@ fn Recommendations(
     // No language facet means no item at all (unless the demo catalog is on its way).
     let catalog_loading = facets.loading;
     let catalog_empty = facets.languages.is_empty() && !catalog_loading;
+    // The catalog's most common language: cards name theirs only when it is another.
+    let usual_language = facets.languages.first().map(|(l, _)| l.clone());
     view! {
         <section class="recommendations" class:stale=move || loading.get() aria-labelledby="recs-title"
             aria-busy=move || loading.get().to_string()>
             <div class="recs-head">
                 <h2 id="recs-title">"Recommended for you"</h2>
+                // A plain anchor: works before (and without) the WASM.
+                <a class="edit-profile" href="#profile">"Edit profile"</a>
                 <Filters facets language=language.clone() source=source.clone()/>
             </div>
             {catalog_loading.then(|| view! {
@@ -530,7 +585,9 @@ fn Recommendations(
                     </div>
                 }),
                 Some(Ok(Some(list))) => EitherOf4::D(view! {
-                    <RecList first=list filtered catalog_empty language=language.clone() source=source.clone()/>
+                    <RecList first=list more=more.try_update_value(std::mem::take).unwrap_or_default()
+                        filtered catalog_empty usual_language=usual_language.clone()
+                        language=language.clone() source=source.clone()/>
                 }),
             }}
         </section>
@@ -541,16 +598,30 @@ fn Recommendations(
 #[component]
 fn RecList(
     first: RecommendationsView,
+    more: Vec<RecommendationsView>,
     filtered: bool,
     catalog_empty: bool,
+    usual_language: Option<String>,
     language: String,
     source: String,
 ) -> impl IntoView {
+    let usual_language = StoredValue::new(usual_language);
     let imp = first.impression_id.clone();
     let warning = first.warning.clone();
-    let cards: RwSignal<Vec<(String, RecommendationCard)>> =
-        RwSignal::new(first.items.into_iter().map(|c| (imp.clone(), c)).collect());
-    let has_more = RwSignal::new(first.has_more);
+    let has_more = RwSignal::new(more.last().map_or(first.has_more, |p| p.has_more));
+    let pages = RwSignal::new(1 + more.len());
+    let mut initial: Vec<(String, RecommendationCard)> =
+        first.items.into_iter().map(|c| (imp.clone(), c)).collect();
+    for page in more {
+        for c in page.items {
+            if !initial.iter().any(|(_, x)| x.item.id == c.item.id) {
+                initial.push((page.impression_id.clone(), c));
+            }
+        }
+    }
+    let cards = RwSignal::new(initial);
+    // What the "Show more" form asks for without JavaScript: these filters, one more page.
+    let (language_field, source_field) = (language.clone(), source.clone());
     let more = Action::new(move |offset: &usize| {
         get_recommendations(*offset, language.clone(), source.clone())
     });
@@ -565,6 +636,7 @@ fn RecList(
                 }
             });
             has_more.set(page.has_more);
+            pages.update(|p| *p += 1);
         }
     });
     let dismiss_failed = RwSignal::new(None::<String>);
@@ -629,7 +701,7 @@ fn RecList(
             Either::Left(view! {
                 <ol class="cards" id="recommendation-list">
                     <For each=move || cards.get() key=|(_, c)| c.item.id.clone() let:entry>
-                        <Card card=entry.1 impression=entry.0 on_dismiss=on_dismiss/>
+                        <Card card=entry.1 impression=entry.0 on_dismiss=on_dismiss usual_language=usual_language.get_value()/>
                     </For>
                 </ol>
             })
@@ -638,11 +710,22 @@ fn RecList(
         }}
         {move || dismiss_failed.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || more_error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        // A GET form: without the WASM it loads this page with one more page of
+        // cards, scrolled to the first new one.
         {move || has_more.get().then(|| view! {
-            <button type="button" class="secondary load-more" disabled=move || more.pending().get()
-                on:click=move |_| { more.dispatch(cards.with(Vec::len)); }>
-                {move || if more.pending().get() { "Loading more…" } else { "Show more" }}
-            </button>
+            <form method="get" action=move || format!("/#rank-{}", cards.with(Vec::len) + 1)
+                class="load-more"
+                on:submit=move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    more.dispatch(cards.with(Vec::len));
+                }>
+                {(!language_field.is_empty()).then(|| view! { <input type="hidden" name="language" value=language_field.clone()/> })}
+                {(!source_field.is_empty()).then(|| view! { <input type="hidden" name="source" value=source_field.clone()/> })}
+                <input type="hidden" name="pages" value=move || (pages.get() + 1).min(MAX_PAGES)/>
+                <button type="submit" class="secondary" disabled=move || more.pending().get()>
+                    {move || if more.pending().get() { "Loading more…" } else { "Show more" }}
+                </button>
+            </form>
         })}
     }
 }

@@ -9,12 +9,12 @@ use crate::error::user_message;
 use crate::views::ItemDetail;
 
 #[cfg(feature = "ssr")]
-pub fn card(item: &engine::catalog::Item) -> crate::views::ItemCard {
+pub fn card(item: &engine::catalog::Item, genres: Vec<String>) -> crate::views::ItemCard {
     let snippet = if item.description.chars().count() > 280 {
         let cut: String = item.description.chars().take(280).collect();
         format!("{}…", cut.trim_end())
     } else if item.description.is_empty() {
-        item.tags.join(", ")
+        genres.join(", ")
     } else {
         item.description.clone()
     };
@@ -24,18 +24,29 @@ pub fn card(item: &engine::catalog::Item) -> crate::views::ItemCard {
         snippet,
         source: item.source.clone(),
         language: item.language.clone(),
-        tags: item.tags.clone(),
+        genres,
         url: item.url.clone(),
     }
 }
 
+/// A served list as the cards show it, with the items' genres (one query).
 #[cfg(feature = "ssr")]
-pub fn to_view(
+pub async fn to_view(
+    engine: &engine::Engine,
     list: engine::recommend::RecommendationList,
     page: usize,
-) -> crate::views::RecommendationsView {
+) -> Result<crate::views::RecommendationsView, ServerFnError> {
     use engine::profile::ElementKind;
-    crate::views::RecommendationsView {
+    let ids: Vec<String> = list
+        .items
+        .iter()
+        .map(|r| r.item.external_id.clone())
+        .collect();
+    let mut genres = engine
+        .genres_of(&ids)
+        .await
+        .map_err(crate::error::engine_error)?;
+    Ok(crate::views::RecommendationsView {
         impression_id: list.impression_id.to_string(),
         warning: list.warning.map(|w| w.message),
         // A full page may have more after it, unless it ends at the deepest rank served.
@@ -56,10 +67,13 @@ pub fn to_view(
                     ElementKind::Class => format!("Related to your class “{}”", e.label),
                     ElementKind::About => "Matches what you wrote about yourself".to_string(),
                 }),
-                item: card(&r.item),
+                item: card(
+                    &r.item,
+                    genres.remove(&r.item.external_id).unwrap_or_default(),
+                ),
             })
             .collect(),
-    }
+    })
 }
 
 #[server(endpoint = "open_item")]
@@ -96,10 +110,16 @@ pub async fn open_item(
         .similar_items(user, &id, &opts)
         .await
         .map_err(engine_error)?;
+    let genres = engine
+        .genres_of(std::slice::from_ref(&item.external_id))
+        .await
+        .map_err(engine_error)?
+        .remove(&item.external_id)
+        .unwrap_or_default();
     Ok(ItemDetail {
-        item: card(&item),
+        item: card(&item, genres),
         description: item.description.clone(),
-        similar: to_view(similar, opts.k),
+        similar: to_view(engine, similar, opts.k).await?,
     })
 }
 
@@ -129,16 +149,15 @@ pub fn ItemPage() -> impl IntoView {
                         <article class="panel item">
                             <h1>{d.item.title.clone()}</h1>
                             <div class="meta">
-                                <span>{d.item.source.clone()}</span>
-                                <span>{d.item.language.clone()}</span>
+                                <ul class="tags" aria-label="Genres">{d.item.genres.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view()}</ul>
+                                <span title="Language">{d.item.language.clone()}</span>
                                 {d.item.url.clone().map(|u| view! { <a href=u rel="noopener noreferrer" target="_blank">"Source page"</a> })}
                             </div>
                             <p class="description">{if d.description.is_empty() { "No description.".to_string() } else { d.description.clone() }}</p>
-                            <ul class="tags">{d.item.tags.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view()}</ul>
                         </article>
                         <section class="recommendations" id="similar" aria-labelledby="similar-title">
                             <h2 id="similar-title">"More like this"</h2>
-                            <RecommendationList list=d.similar.clone()/>
+                            <RecommendationList list=d.similar.clone() usual_language=d.item.language.clone()/>
                         </section>
                     }.into_any(),
                 }

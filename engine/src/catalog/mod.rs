@@ -6,10 +6,12 @@
 //!   and per-line rejections;
 //! - [`import`]: writing parsed items, re-embedding only what changed;
 //! - `reindex`: re-embedding what another model embedded;
-//! - [`queries`]: reading and deleting items.
+//! - [`queries`]: reading and deleting items;
+//! - [`labels`]: the genres cards show.
 
 pub mod import;
 pub mod item;
+pub mod labels;
 pub mod parse;
 mod parse_csv;
 mod parse_jsonl;

@@ -111,7 +111,15 @@ mod tests {
         assert_eq!(good, vec![(1, "a"), (8, "e")]);
         let lines: Vec<usize> = parsed.rejected.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 3, 5, 6, 7]);
-        assert!(parsed.rejected[0].reason.starts_with("invalid JSON"));
+        assert!(parsed.rejected[0]
+            .reason
+            .starts_with("invalid JSON at column "));
+        // The line is the rejection's (2), never serde_json's "line 1" of a lone value.
+        assert!(
+            !parsed.rejected[0].reason.contains("line"),
+            "{}",
+            parsed.rejected[0].reason
+        );
         assert!(
             parsed.rejected[1].reason.contains("title"),
             "{}",

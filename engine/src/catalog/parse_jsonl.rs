@@ -45,8 +45,7 @@ pub(super) fn parse_jsonl(mut reader: impl BufRead) -> std::io::Result<ParsedImp
         let value: serde_json::Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
-                out.rejected
-                    .push(reject(format!("invalid JSON: {e}"), None));
+                out.rejected.push(reject(invalid_json(&e), None));
                 continue;
             }
         };
@@ -64,6 +63,14 @@ pub(super) fn parse_jsonl(mut reader: impl BufRead) -> std::io::Result<ParsedImp
         }
     }
     Ok(out)
+}
+
+/// serde_json's syntax error without its "at line 1 column N": the line is the
+/// file's (the rejection's own), only the column is the error's.
+fn invalid_json(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg);
+    format!("invalid JSON at column {}: {msg}", e.column())
 }
 
 fn describe_serde_error(e: &serde_json::Error) -> String {
