@@ -225,8 +225,11 @@ impl Server {
         self.call(
             jar,
             "save_profile",
+            // Typed into the chip box (split at commas as typed), not saved chips,
+            // which come one per line.
             &[
-                ("interests", interests),
+                ("interests", ""),
+                ("interests_entry", interests),
                 ("history", ""),
                 ("classes", ""),
                 ("about", about),
