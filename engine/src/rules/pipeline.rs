@@ -32,24 +32,30 @@ pub fn arrange_order(
     if !slots.is_empty() {
         // With fair share on, an explored item must not take its element past its
         // share of any prefix: inserting it at `slot` moves everything below down one.
+        // Only the prefixes that end inside the slot's block are checked, so page 1
+        // (want 10) and page 2 (want 20) pick the same item for the same slot.
+        let block = want.div_ceil(slots.len().max(1)).max(1);
         let fits = |order: &[usize], slot: usize, candidate: usize| {
             let Some(element) = elements[candidate].filter(|_| fair) else {
                 return true;
             };
+            let block_end = (slot / block + 1) * block;
             let mut count = 0;
-            for (n, &i) in order.iter().take(want).enumerate() {
+            for (n, &i) in order.iter().take(want.min(block_end)).enumerate() {
                 if n == slot && count + 1 > fair_share::cap(n + 1, n_elements) {
                     return false;
                 }
                 if i != candidate && elements[i] == Some(element) {
                     count += 1;
                 }
-                if n >= slot && count + 1 > fair_share::cap(n + 2, n_elements) {
+                if n >= slot && n + 1 < block_end && count + 1 > fair_share::cap(n + 2, n_elements)
+                {
                     return false;
                 }
             }
             // A slot at the end of the list: the prefix it closes.
-            slot < order.len().min(want) || count < fair_share::cap(slot + 1, n_elements)
+            slot < order.len().min(want).min(block_end)
+                || count < fair_share::cap(slot + 1, n_elements)
         };
         order = exploration::place(order, semantic, eligible, slots, want, fits);
     }
