@@ -12,9 +12,10 @@ use crate::collaborative::{ease, knn, lambda, CollaborativeError, Interactions, 
 use crate::error::{EngineError, Result};
 use crate::Engine;
 
-/// EASE's ridge λ when it cannot be chosen on the data (too few users to hold items
-/// out): the middle of [`lambda::GRID`]'s walk.
-pub const FALLBACK_EASE_LAMBDA: f64 = 100.0;
+/// EASE's ridge λ when it cannot be chosen on the data (fewer than
+/// [`lambda::MIN_USERS`] users to hold items out): the fixed value used before λ was
+/// chosen.
+pub const FALLBACK_EASE_LAMBDA: f64 = 250.0;
 /// Default neighbourhood of item-kNN (catalogues above the EASE item limit).
 pub const DEFAULT_KNN_K: usize = 100;
 /// Default shrinkage of item-kNN's cosine.
