@@ -81,6 +81,13 @@ impl Engine {
         } else {
             None
         };
+        let mut languages: Vec<String> = parsed
+            .items
+            .iter()
+            .map(|(_, i)| i.language.clone())
+            .collect();
+        languages.sort_unstable();
+        languages.dedup();
         let imported = self.import_chunks(parsed, &model_id, on_progress).await;
         // Build the index even after a failure: what was committed stays and is searched.
         let rebuilt = match load {
@@ -89,6 +96,9 @@ impl Engine {
         };
         let mut summary = imported?;
         summary.vector_index_rebuilt = rebuilt? > 0;
+        if summary.added + summary.updated > 0 {
+            self.refresh_lexical_terms_after_import(&languages).await;
+        }
         tracing::info!(
             added = summary.added,
             updated = summary.updated,

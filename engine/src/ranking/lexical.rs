@@ -76,7 +76,8 @@ impl Engine {
     /// The lexical query of a profile's `texts` and `history` item ids, as `tsquery`
     /// text; `None` when they hold no word. Starts a refresh of the document
     /// frequencies when the catalogue changed since the last one (in the background:
-    /// this query uses the previous counts).
+    /// this query uses the previous counts; imports recount at once when they bring
+    /// a new language).
     pub(crate) async fn lexical_query(
         &self,
         texts: &[String],
@@ -169,6 +170,41 @@ impl Engine {
         .await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// After an import that wrote items in `languages`: when one of them needs a
+    /// text-search configuration the counts do not list yet (or nothing was counted),
+    /// recounts now, so the next query already stems its words for the new language:
+    /// two pages of one list must not be answered by two different queries. Otherwise
+    /// the (slower-moving) frequencies are recounted in the background.
+    pub(crate) async fn refresh_lexical_terms_after_import(&self, languages: &[String]) {
+        let new_config: Result<bool> = async {
+            Ok(sqlx::query_scalar(
+                "SELECT NOT COALESCE((SELECT ARRAY(SELECT DISTINCT semrec_ts_config(l)::text
+                                                   FROM unnest($1::text[]) l) <@ configs
+                                      FROM lexical_stats), false)",
+            )
+            .bind(languages)
+            .fetch_one(self.pool())
+            .await?)
+        }
+        .await;
+        match new_config {
+            Ok(true) => {
+                let started = std::time::Instant::now();
+                match self.refresh_lexical_terms().await {
+                    Ok(n) => tracing::info!(
+                        lexemes = n,
+                        secs = started.elapsed().as_secs_f32(),
+                        "lexical document frequencies recounted (a new language)"
+                    ),
+                    // The lazy path retries: the counts are behind the catalogue.
+                    Err(e) => tracing::warn!(error = %e, "recounting lexical document frequencies"),
+                }
+            }
+            Ok(false) => self.refresh_lexical_terms_if_stale(),
+            Err(e) => tracing::warn!(error = %e, "checking the lexical configurations"),
+        }
     }
 
     /// Starts [`Engine::refresh_lexical_terms`] in the background when items were
