@@ -190,18 +190,7 @@ impl Engine {
         }
         .await;
         match new_config {
-            Ok(true) => {
-                let started = std::time::Instant::now();
-                match self.refresh_lexical_terms().await {
-                    Ok(n) => tracing::info!(
-                        lexemes = n,
-                        secs = started.elapsed().as_secs_f32(),
-                        "lexical document frequencies recounted (a new language)"
-                    ),
-                    // The lazy path retries: the counts are behind the catalogue.
-                    Err(e) => tracing::warn!(error = %e, "recounting lexical document frequencies"),
-                }
-            }
+            Ok(true) => self.recount_logged("a new language").await,
             Ok(false) => self.refresh_lexical_terms_if_stale(),
             Err(e) => tracing::warn!(error = %e, "checking the lexical configurations"),
         }
@@ -228,16 +217,23 @@ impl Engine {
             if !matches!(stale, Ok(true)) || REFRESHING.swap(true, Ordering::AcqRel) {
                 return;
             }
-            let started = std::time::Instant::now();
-            match engine.refresh_lexical_terms().await {
-                Ok(n) => tracing::info!(
-                    lexemes = n,
-                    secs = started.elapsed().as_secs_f32(),
-                    "lexical document frequencies recounted"
-                ),
-                Err(e) => tracing::warn!(error = %e, "recounting lexical document frequencies"),
-            }
+            engine.recount_logged("the catalogue changed").await;
             REFRESHING.store(false, Ordering::Release);
         });
+    }
+
+    /// [`Engine::refresh_lexical_terms`], logged. A failure leaves the counts behind
+    /// the catalogue, and the next query's staleness check starts another.
+    async fn recount_logged(&self, why: &str) {
+        let started = std::time::Instant::now();
+        match self.refresh_lexical_terms().await {
+            Ok(n) => tracing::info!(
+                lexemes = n,
+                secs = started.elapsed().as_secs_f32(),
+                why,
+                "lexical document frequencies recounted"
+            ),
+            Err(e) => tracing::warn!(error = %e, "recounting lexical document frequencies"),
+        }
     }
 }
