@@ -19,12 +19,14 @@ pub enum Style {
     Line,
 }
 
-const W: f64 = 720.0;
-const H: f64 = 220.0;
-const LEFT: f64 = 48.0;
+// Close to the size it is shown at (one of two columns, or a phone's width), so
+// the axis text keeps a readable size after scaling.
+const W: f64 = 480.0;
+const H: f64 = 200.0;
+const LEFT: f64 = 58.0;
 const RIGHT: f64 = 8.0;
 const TOP: f64 = 10.0;
-const BOTTOM: f64 = 28.0;
+const BOTTOM: f64 = 30.0;
 
 /// A "nice" upper bound for the y axis: 1, 2 or 5 times a power of ten.
 pub fn nice_max(max: f64) -> f64 {
@@ -45,8 +47,8 @@ pub fn TimeChart(
     title: String,
     points: Vec<Point>,
     style: Style,
-    /// Formats a y value for the axis.
-    axis: fn(f64) -> String,
+    /// Formats a y value for the axis, given the step between ticks.
+    axis: fn(f64, f64) -> String,
     /// Lower bound of the y axis (0 for rates; a similarity chart may start higher).
     #[prop(default = 0.0)]
     y_min: f64,
@@ -77,7 +79,7 @@ pub fn TimeChart(
             let yy = y(*t);
             view! {
                 <line class="grid" x1=LEFT x2=W - RIGHT y1=yy y2=yy/>
-                <text class="axis" x=LEFT - 6.0 y=yy + 4.0 text-anchor="end">{axis(*t)}</text>
+                <text class="axis" x=LEFT - 6.0 y=yy + 4.0 text-anchor="end">{axis(*t, (y_max - y_min) / 4.0)}</text>
             }
         })
         .collect_view();

@@ -40,9 +40,12 @@ pub fn state() -> Result<ServerState, ServerFnError> {
 }
 
 fn cookie(name: &str) -> Option<String> {
-    let parts = use_context::<http::request::Parts>()?;
-    parts
-        .headers
+    cookie_in(&use_context::<http::request::Parts>()?.headers, name)
+}
+
+/// A cookie's value from request headers (also for plain axum handlers).
+pub fn cookie_in(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

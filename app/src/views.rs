@@ -82,6 +82,9 @@ pub struct ShiftView {
     pub distance: Option<f64>,
     pub judged: bool,
     pub alert: bool,
+    /// The items signal with no items before the window: the catalog's first import.
+    #[serde(default)]
+    pub first_import: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -140,8 +143,14 @@ pub struct RateRow {
     pub rate: f64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DashboardView {
+    /// The range shown, days included (YYYY-MM-DD), and its length.
+    pub from: String,
+    pub to: String,
+    pub days: i64,
+    /// What the URL asked for that could not be used.
+    pub range_note: Option<String>,
     pub impressions: i64,
     pub shown: i64,
     pub clicks: i64,
@@ -158,6 +167,8 @@ pub struct DashboardView {
     pub top_clicked: Vec<RateRow>,
     pub never_clicked: Vec<RateRow>,
     pub drift_alert: bool,
+    /// The interaction-rate signal had enough data to be judged.
+    pub rate_judged: bool,
     pub drift_summary: String,
     pub alerts: Vec<AlertView>,
     pub drift_recent_days: i64,

@@ -80,7 +80,7 @@ test("profile chips and catalog picker → explained recommendations → click �
   await expect(admin.locator('[data-stat="clicks"] .stat-value')).toHaveText(String(before + 1));
   // The daily chart is drawn by the app, with a tooltip per day.
   const today = new Date().toISOString().slice(0, 10);
-  await expect(admin.locator("svg.chart title", { hasText: today }).first()).toContainText("clicked");
+  await expect(admin.locator("svg.chart g.mark title", { hasText: today }).first()).toContainText("clicked");
   await expect(admin.locator(".drift-panel")).toBeVisible();
   await expect(admin.locator('[data-stat="model"] .stat-value')).toHaveText(/\S+/);
 });

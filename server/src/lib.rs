@@ -9,6 +9,7 @@ pub mod admission;
 pub mod api;
 pub mod collaborative;
 pub mod config;
+pub mod dashboard_export;
 pub mod database;
 pub mod db_pool;
 pub mod edge;

@@ -111,7 +111,8 @@ fn build(
         ));
     // Layers run outermost (last added) first.
     Router::new()
-        .merge(api::router(state, api_config))
+        .merge(api::router(state.clone(), api_config))
+        .merge(crate::dashboard_export::router(state))
         .merge(pages)
         .layer(middleware::from_fn_with_state(
             edge.allowed_hosts.clone(),

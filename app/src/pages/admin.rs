@@ -4,10 +4,10 @@ use leptos::prelude::*;
 
 use crate::chart::{Point, Style, TimeChart};
 use crate::error::user_message;
+use crate::pages::dashboard_csv::csv_href;
 use crate::pages::import::ImportPanel;
-#[cfg(feature = "ssr")]
-use crate::views::{AlertView, ShiftView, SimilarityPoint};
 use crate::views::{DashboardView, RateRow};
+use leptos_router::hooks::use_query_map;
 
 #[server(endpoint = "admin_sign_in")]
 pub async fn admin_sign_in(user: String, password: String) -> Result<(), ServerFnError> {
@@ -69,135 +69,24 @@ pub async fn admin_sign_out() -> Result<(), ServerFnError> {
     Ok(())
 }
 
-/// Dashboard data for the last 90 days.
+/// Dashboard data for a day range (`from`/`to`: YYYY-MM-DD, both included; the
+/// last 30 days by default; unusable values fall back, with a note).
 #[server(endpoint = "get_dashboard")]
-pub async fn get_dashboard() -> Result<DashboardView, ServerFnError> {
+pub async fn get_dashboard(
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<DashboardView, ServerFnError> {
     use crate::error::engine_error;
     use crate::session::{require_admin, state};
     require_admin().await?;
-    let engine = &state()?.engine;
-    let now = chrono::Utc::now();
-    let d = engine
-        .dashboard(now - chrono::Duration::days(90), now)
+    let range = crate::pages::dashboard_range::resolve(
+        from.as_deref(),
+        to.as_deref(),
+        chrono::Utc::now().date_naive(),
+    );
+    crate::pages::dashboard_data::dashboard_view(&state()?.engine, &range)
         .await
-        .map_err(engine_error)?;
-    let rows = |v: Vec<engine::metrics::Rate>| {
-        v.into_iter()
-            .map(|r| RateRow {
-                key: r.key,
-                shown: r.shown,
-                clicked: r.clicked,
-                rate: r.rate,
-            })
-            .collect()
-    };
-    let items = |v: Vec<engine::metrics::ItemCount>| {
-        v.into_iter()
-            .map(|i| RateRow {
-                key: i.title,
-                shown: i.shown,
-                clicked: i.clicked,
-                rate: if i.shown == 0 {
-                    0.0
-                } else {
-                    i.clicked as f64 / i.shown as f64
-                },
-            })
-            .collect()
-    };
-    let drift = &d.drift;
-    let drift_summary = match drift.z {
-        None => format!(
-            "Not enough data: the last {} days and the {} days before both need shown items.",
-            drift.recent_days, drift.reference_days
-        ),
-        Some(z) => format!(
-            "Last {} days {:.1}% vs previous {} days {:.1}% (z = {z:.2})",
-            drift.recent_days,
-            drift.recent.rate * 100.0,
-            drift.reference_days,
-            drift.reference.rate * 100.0
-        ),
-    };
-    // A continuous last-30-days series: days without lists show as gaps, not as missing days.
-    let by_day: std::collections::HashMap<chrono::NaiveDate, &engine::metrics::DailyRate> =
-        d.daily.iter().map(|r| (r.day, r)).collect();
-    let today = now.date_naive();
-    let daily = (0..30)
-        .rev()
-        .map(|back| {
-            let day = today - chrono::Duration::days(back);
-            let (shown, clicked, rate) = by_day
-                .get(&day)
-                .map_or((0, 0, 0.0), |r| (r.shown, r.clicked, r.rate));
-            RateRow {
-                key: day.to_string(),
-                shown,
-                clicked,
-                rate,
-            }
-        })
-        .collect();
-    let e = &d.embedding_drift;
-    let shift = |label: &str, s: &engine::drift::CentroidShift| ShiftView {
-        label: label.to_string(),
-        recent: s.recent_count,
-        reference: s.reference_count,
-        distance: s.distance,
-        judged: s.judged,
-        alert: s.alert,
-    };
-    let shifts = vec![
-        shift("Query centroid (what users ask for)", &e.queries),
-        shift("New items vs the existing catalog", &e.items),
-    ];
-    let top1_daily = e
-        .top1
-        .daily
-        .iter()
-        .map(|p| SimilarityPoint {
-            day: p.day.to_string(),
-            mean_top1: p.mean_top1,
-            lists: p.lists,
-        })
-        .collect();
-    Ok(DashboardView {
-        impressions: d.overview.impressions,
-        shown: d.overview.shown,
-        clicks: d.overview.clicks,
-        interaction_rate: d.overview.interaction_rate,
-        per_user_rate: d.overview.per_user_rate,
-        coverage: d.overview.coverage,
-        catalog_size: d.overview.catalog_size,
-        model_id: d.overview.model_id,
-        embedding_cache_hit_rate: d.overview.embedding_cache_hit_rate,
-        daily,
-        by_source: rows(d.by_source),
-        by_language: rows(d.by_language),
-        by_rank: rows(d.by_rank),
-        top_clicked: items(d.top_clicked),
-        never_clicked: items(d.never_clicked),
-        drift_alert: drift.alert,
-        drift_summary,
-        alerts: d
-            .alerts
-            .iter()
-            .map(|a| AlertView {
-                signal: serde_json::to_value(a.signal)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                message: a.message.clone(),
-            })
-            .collect(),
-        drift_recent_days: e.recent_days,
-        drift_reference_days: e.reference_days,
-        shifts,
-        top1_daily,
-        top1_recent: e.top1.recent_mean,
-        top1_reference: e.top1.reference_mean,
-        top1_slope: e.top1.slope_per_day,
-    })
+        .map_err(engine_error)
 }
 
 /// Server-rendered only: the sign-in and sign-out forms are plain form posts
@@ -208,6 +97,7 @@ pub fn AdminPage() -> impl IntoView {
     // Read a failed sign-in's message from the URL the form post was redirected to.
     let sign_in = ServerAction::<AdminSignIn>::new();
     let sign_out = ServerAction::<AdminSignOut>::new();
+    let (from, to) = use_query_map().with_untracked(|q| (q.get("from"), q.get("to")));
     let sign_in_error = move || {
         sign_in
             .value()
@@ -217,8 +107,10 @@ pub fn AdminPage() -> impl IntoView {
     };
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading the dashboard…"</p> }>
-            {move || Suspend::new(async move {
-                match get_dashboard().await {
+            {move || {
+                let (from, to) = (from.clone(), to.clone());
+                Suspend::new(async move {
+                match get_dashboard(from, to).await {
                     Ok(d) => view! { <Dashboard d sign_out/> }.into_any(),
                     Err(e) if user_message(&e).contains("Admin sign-in required") => view! {
                         <section class="panel signin">
@@ -240,7 +132,7 @@ pub fn AdminPage() -> impl IntoView {
                         </div>
                     }.into_any(),
                 }
-            })}
+            })}}
         </Suspense>
     }
 }
@@ -249,12 +141,23 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn axis_pct(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
+/// Decimals that show `step` exactly (at most 3): ticks 0.25% apart read
+/// 0.25%, 0.5%…, never "0%, 0%, 1%".
+fn decimals(step: f64) -> usize {
+    (0..3)
+        .find(|d| {
+            let v = step * 10f64.powi(*d as i32);
+            (v - v.round()).abs() < 1e-6
+        })
+        .unwrap_or(3)
 }
 
-fn axis_sim(x: f64) -> String {
-    format!("{x:.2}")
+fn axis_pct(x: f64, step: f64) -> String {
+    format!("{:.*}%", decimals(step * 100.0), x * 100.0)
+}
+
+fn axis_sim(x: f64, step: f64) -> String {
+    format!("{:.*}", decimals(step).max(2), x)
 }
 
 #[component]
@@ -297,16 +200,44 @@ fn Dashboard(d: DashboardView, sign_out: ServerAction<AdminSignOut>) -> impl Int
         .fold(1.0f64, f64::min);
     let sim_floor = ((sim_min - 0.05).max(0.0) * 10.0).floor() / 10.0;
     let fmt_opt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
-    let status = if d.alerts.is_empty() { "ok" } else { "alert" };
+    // "No drift alert" only when some signal could be judged at all.
+    let judged_any = d.rate_judged
+        || d.shifts.iter().any(|s| s.judged)
+        || (d.top1_recent.is_some() && d.top1_reference.is_some());
+    let status = if !d.alerts.is_empty() {
+        "alert"
+    } else if judged_any {
+        "ok"
+    } else {
+        "not-enough-data"
+    };
+    let range = format!("{} to {} ({} days)", d.from, d.to, d.days);
+    let csv = {
+        let (from, to) = (d.from.clone(), d.to.clone());
+        move |table: &str| csv_href(table, &from, &to)
+    };
     view! {
         <section class="dashboard">
             <div class="profile-head">
                 <h1>"Dashboard"</h1>
-                <span class="muted">"last 90 days"</span>
+                <span class="muted" id="range">{range.clone()}</span>
                 <ActionForm action=sign_out attr:class="inline">
                     <button type="submit" class="link">"Sign out"</button>
                 </ActionForm>
             </div>
+            // A plain GET form: the range lives in the URL (?from=&to=).
+            <form method="get" action="/admin" class="filters range" aria-label="Date range">
+                <div class="filter">
+                    <label for="range-from">"From"</label>
+                    <input type="date" id="range-from" name="from" value=d.from.clone() max=d.to.clone()/>
+                </div>
+                <div class="filter">
+                    <label for="range-to">"To"</label>
+                    <input type="date" id="range-to" name="to" value=d.to.clone()/>
+                </div>
+                <button type="submit" class="secondary">"Show"</button>
+            </form>
+            {d.range_note.clone().map(|n| view! { <p class="notice warning" role="status" id="range-note">{n}</p> })}
             <div class="stats">
                 <Stat label="Lists served" value=d.impressions.to_string() id="impressions"/>
                 <Stat label="Items shown" value=d.shown.to_string() id="shown"/>
@@ -322,8 +253,10 @@ fn Dashboard(d: DashboardView, sign_out: ServerAction<AdminSignOut>) -> impl Int
             {view! {
             <section class="panel drift-panel" data-drift=status aria-labelledby="drift-title">
                 <h2 id="drift-title">"Drift monitoring"</h2>
-                {if d.alerts.is_empty() {
-                    view! { <p class="drift-ok" role="status">"No drift alert: recent behaviour matches the reference window."</p> }.into_any()
+                {if d.alerts.is_empty() && !judged_any {
+                    view! { <p class="drift-unknown" role="status">"Not enough data yet to judge drift: every signal needs data in both windows."</p> }.into_any()
+                } else if d.alerts.is_empty() {
+                    view! { <p class="drift-ok" role="status">"No drift alert on the signals with enough data: recent behaviour matches the reference window."</p> }.into_any()
                 } else {
                     view! {
                         <ul class="alerts" role="alert">
@@ -339,7 +272,15 @@ fn Dashboard(d: DashboardView, sign_out: ServerAction<AdminSignOut>) -> impl Int
                     <thead><tr><th scope="col">"Signal"</th><th scope="col">"Recent"</th><th scope="col">"Reference"</th><th scope="col">"Centroid distance"</th><th scope="col">"State"</th></tr></thead>
                     <tbody>
                         {d.shifts.iter().map(|s| {
-                            let state = if s.alert { "alert" } else if s.judged { "ok" } else { "not enough data" };
+                            let state = if s.alert {
+                                "alert"
+                            } else if s.judged {
+                                "ok"
+                            } else if s.first_import {
+                                "first import"
+                            } else {
+                                "not enough data yet"
+                            };
                             view! {
                                 <tr>
                                     <td>{s.label.clone()}</td>
@@ -366,7 +307,8 @@ fn Dashboard(d: DashboardView, sign_out: ServerAction<AdminSignOut>) -> impl Int
             <div class="chart-grid">
                 <section class="panel" aria-labelledby="daily-title">
                     <h2 id="daily-title">"Interaction rate per day"</h2>
-                    <TimeChart title="Interaction rate per day, last 30 days".to_string() points=rate_points style=Style::Bars axis=axis_pct/>
+                    <TimeChart title=format!("Interaction rate per day, {range}") points=rate_points style=Style::Bars axis=axis_pct/>
+                    <a class="csv" href=csv("daily") download>"Download CSV"</a>
                 </section>
                 <section class="panel" aria-labelledby="top1-title">
                     <h2 id="top1-title">"Mean top-1 similarity per day"</h2>
@@ -381,11 +323,11 @@ fn Dashboard(d: DashboardView, sign_out: ServerAction<AdminSignOut>) -> impl Int
             }.into_any()}
             {view! {
             <div class="table-grid">
-                <RateTable title="By rank" key_label="Rank" rows=d.by_rank.clone()/>
-                <RateTable title="By source" key_label="Source" rows=d.by_source.clone()/>
-                <RateTable title="By language" key_label="Language" rows=d.by_language.clone()/>
-                <RateTable title="Top clicked items" key_label="Item" rows=d.top_clicked.clone()/>
-                <RateTable title="Shown, never clicked" key_label="Item" rows=d.never_clicked.clone()/>
+                <RateTable title="By rank" key_label="Rank" rows=d.by_rank.clone() csv=csv("by_rank")/>
+                <RateTable title="By source" key_label="Source" rows=d.by_source.clone() csv=csv("by_source")/>
+                <RateTable title="By language" key_label="Language" rows=d.by_language.clone() csv=csv("by_language")/>
+                <RateTable title="Top clicked items" key_label="Item" rows=d.top_clicked.clone() csv=csv("top_clicked")/>
+                <RateTable title="Shown, never clicked" key_label="Item" rows=d.never_clicked.clone() csv=csv("never_clicked")/>
             </div>
             }.into_any()}
             {view! { <ImportPanel/> }.into_any()}
@@ -405,10 +347,16 @@ fn Stat(label: &'static str, value: String, id: &'static str) -> impl IntoView {
 }
 
 #[component]
-fn RateTable(title: &'static str, key_label: &'static str, rows: Vec<RateRow>) -> impl IntoView {
+fn RateTable(
+    title: &'static str,
+    key_label: &'static str,
+    rows: Vec<RateRow>,
+    csv: String,
+) -> impl IntoView {
     view! {
         <section class="panel">
             <h2>{title}</h2>
+            <a class="csv" href=csv download aria-label=format!("Download “{title}” as CSV")>"Download CSV"</a>
             {if rows.is_empty() {
                 view! { <p class="empty">"No data yet."</p> }.into_any()
             } else {

@@ -1,4 +1,10 @@
 pub mod admin;
+pub mod dashboard_csv;
+#[cfg(feature = "ssr")]
+pub mod dashboard_data;
+#[cfg(feature = "ssr")]
+pub mod dashboard_range;
 pub mod home;
 pub mod import;
 pub mod item;
+pub mod rec_list;
