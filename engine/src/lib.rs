@@ -21,6 +21,7 @@ pub mod interactions;
 pub mod item_neighbours;
 pub mod list_limits;
 pub mod metrics;
+pub mod presets;
 pub mod profile;
 pub mod ranking;
 pub mod rules;

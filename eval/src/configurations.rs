@@ -8,7 +8,8 @@ use eval::tuning::{Construction, Variant};
 /// An ablation row's weight for a channel the shipped model weighs 0.
 pub(crate) const ABLATION_WEIGHT: f32 = 0.3;
 /// The popularity prior weight of the default before the collaborative channel.
-pub(crate) const PREVIOUS_POPULARITY_WEIGHT: f64 = 0.7;
+pub(crate) const PREVIOUS_POPULARITY_WEIGHT: f64 =
+    engine::presets::BEFORE_HYBRID_POPULARITY_WEIGHT as f64;
 
 /// The product's settings as an in-process variant (what validation scores).
 pub(crate) fn product_variant(s: &EngineSettings) -> Variant {

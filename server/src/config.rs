@@ -33,6 +33,40 @@ pub enum Command {
     /// Create, list or revoke API keys for the JSON API.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Print the list the engine would serve for a profile given on the command line
+    /// (or the items similar to one item), with the current settings; records nothing.
+    Recommend(RecommendArgs),
+}
+
+/// A profile on the command line, as the web app and the API take it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RecommendArgs {
+    /// An interest (repeatable), e.g. --interest ocean.
+    #[arg(long = "interest", value_name = "TEXT")]
+    pub interests: Vec<String>,
+    /// A consumed item by its catalogue id (repeatable; most recent first).
+    #[arg(long = "history-item", value_name = "ID")]
+    pub history_items: Vec<String>,
+    /// A consumed item typed as text, e.g. a title (repeatable); a text naming a
+    /// catalogue item counts as that item.
+    #[arg(long = "history", value_name = "TEXT")]
+    pub history_texts: Vec<String>,
+    /// A "not interested in" line (repeatable).
+    #[arg(long = "not-interested", value_name = "TEXT")]
+    pub not_interested: Vec<String>,
+    /// The items similar to this catalogue item instead of a profile's list.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["interests", "history_items", "history_texts", "not_interested"])]
+    pub similar: Option<String>,
+    /// How many items.
+    #[arg(short, long, default_value_t = 10)]
+    pub k: usize,
+    /// Rank as before the hybrid pipeline (similarity and the popularity prior only:
+    /// `engine::presets::before_hybrid`), for before/after comparisons.
+    #[arg(long)]
+    pub before: bool,
+    /// Print the list as the JSON API answers it, instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug, Clone)]

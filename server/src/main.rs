@@ -58,6 +58,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::ImportInteractions(args) => import_interactions(&cli.common, args).await,
         Command::Reindex => reindex(&cli.common).await.map(|()| ExitCode::SUCCESS),
         Command::ApiKey(cmd) => api_key(&cli.common, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Recommend(args) => recommend(&cli.common, args).await,
     }
 }
 
@@ -625,4 +626,26 @@ async fn api_key_with(store: &engine::Store, cmd: ApiKeyCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn recommend(common: &Common, args: server::config::RecommendArgs) -> Result<ExitCode> {
+    let (engine, db) = open_engine(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
+    let engine = if args.before {
+        Engine {
+            settings: engine::presets::before_hybrid(&engine.settings),
+            ..engine
+        }
+    } else {
+        engine
+    };
+    let result = server::recommend_command::run(&engine, &args).await;
+    db.close().await;
+    let text = result?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
 }

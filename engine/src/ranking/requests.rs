@@ -64,6 +64,19 @@ impl Engine {
             .0)
     }
 
+    /// Exactly what [`Engine::recommend_for_profile`] would serve an anonymous user,
+    /// without recording an impression (the `semrec recommend` command).
+    pub async fn preview_for_profile(
+        &self,
+        profile: &Profile,
+        opts: &RecommendOptions,
+    ) -> Result<RecommendationList> {
+        Ok(self
+            .recommend_profile(None, profile, opts, Recording::DryRun)
+            .await?
+            .0)
+    }
+
     /// Every candidate the recommend path finds for a stored user (all channels on,
     /// whatever their weights), with its features, best first by the configured
     /// fusion: external id and features. For tuning the fusion weights offline with
@@ -185,12 +198,34 @@ impl Engine {
         Ok((list, timings))
     }
 
-    /// "More like this": nearest items to a catalog item, itself excluded.
+    /// "More like this": nearest items to a catalog item, itself excluded; records
+    /// the impression.
     pub async fn similar_items(
         &self,
         user_id: Option<i64>,
         external_id: &str,
         opts: &RecommendOptions,
+    ) -> Result<RecommendationList> {
+        let recording = Recording::Record(ImpressionContext::Similar);
+        self.similar(user_id, external_id, opts, recording).await
+    }
+
+    /// [`Engine::similar_items`] for an anonymous user, recording nothing.
+    pub async fn preview_similar_items(
+        &self,
+        external_id: &str,
+        opts: &RecommendOptions,
+    ) -> Result<RecommendationList> {
+        self.similar(None, external_id, opts, Recording::DryRun)
+            .await
+    }
+
+    async fn similar(
+        &self,
+        user_id: Option<i64>,
+        external_id: &str,
+        opts: &RecommendOptions,
+        recording: Recording,
     ) -> Result<RecommendationList> {
         opts.validate()?;
         let row: Option<(i64, Option<pgvector::Vector>, String)> =
@@ -219,14 +254,7 @@ impl Engine {
         let candidates = self
             .rank(scoring, opts, &exclusions, &ChannelInputs::default(), false)
             .await?;
-        self.serve(
-            user_id,
-            Recording::Record(ImpressionContext::Similar),
-            &vector,
-            candidates,
-            opts.offset,
-            None,
-        )
-        .await
+        self.serve(user_id, recording, &vector, candidates, opts.offset, None)
+            .await
     }
 }
