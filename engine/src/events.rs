@@ -25,11 +25,14 @@ impl ImpressionContext {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ShownItem {
     pub item_id: i64,
     pub rank: usize,
     pub score: f32,
+    /// What the ranker ranked it by (lists the ranker ranked), logged for training
+    /// its next model (`ranking::online`).
+    pub features: Option<crate::fusion::Features>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +55,20 @@ impl Engine {
         query: Option<&[f32]>,
         shown: &[ShownItem],
     ) -> Result<uuid::Uuid> {
+        self.record_ranked_impression(user_id, context, query, shown, None)
+            .await
+    }
+
+    /// [`Engine::record_impression`], with the version of the learned ranker's model
+    /// that ranked the list (`None`: the shipped one, or weights set by hand).
+    pub async fn record_ranked_impression(
+        &self,
+        user_id: Option<i64>,
+        context: ImpressionContext,
+        query: Option<&[f32]>,
+        shown: &[ShownItem],
+        ranker_version: Option<i32>,
+    ) -> Result<uuid::Uuid> {
         let id = uuid::Uuid::new_v4();
         let imp = QueuedImpression {
             id,
@@ -59,6 +76,7 @@ impl Engine {
             context,
             query: query.map(|q| pgvector::Vector::from(q.to_vec())),
             shown: shown.to_vec(),
+            ranker_version,
             at: chrono::Utc::now(),
         };
         if let Err(imp) = self.impressions.offer(imp) {

@@ -58,6 +58,7 @@ pub(crate) struct QueuedImpression {
     pub(crate) context: ImpressionContext,
     pub(crate) query: Option<pgvector::Vector>,
     pub(crate) shown: Vec<ShownItem>,
+    pub(crate) ranker_version: Option<i32>,
     /// When it was served: stored as `created_at`, not the later flush time.
     pub(crate) at: DateTime<Utc>,
 }
@@ -269,21 +270,37 @@ async fn write_batch(pool: &PgPool, model_id: &str, batch: &[QueuedImpression]) 
     let contexts: Vec<&str> = batch.iter().map(|i| i.context.as_str()).collect();
     let queries: Vec<Option<pgvector::Vector>> = batch.iter().map(|i| i.query.clone()).collect();
     let at: Vec<DateTime<Utc>> = batch.iter().map(|i| i.at).collect();
+    let versions: Vec<Option<i32>> = batch.iter().map(|i| i.ranker_version).collect();
     let shown = batch.iter().flat_map(|i| i.shown.iter().map(|s| (i.id, s)));
     let (mut item_imps, mut items, mut ranks, mut scores) = (vec![], vec![], vec![], vec![]);
+    // One array per feature (unnest cannot yield rows of a 2-D array).
+    let mut features: [Vec<Option<f32>>; 5] = Default::default();
     for (imp, s) in shown {
         item_imps.push(imp);
         items.push(s.item_id);
         ranks.push(s.rank as i32);
         scores.push(s.score.clamp(-1.0, 1.0));
+        let f = s.features;
+        for (column, value) in features.iter_mut().zip([
+            f.map(|f| f.semantic),
+            f.map(|f| f.semantic_mean),
+            f.map(|f| f.lexical),
+            f.map(|f| f.collaborative),
+            f.map(|f| f.popularity),
+        ]) {
+            column.push(value.filter(|v| v.is_finite()));
+        }
     }
     let mut tx = crate::store::begin_on(pool).await?;
     sqlx::query(
-        "INSERT INTO impressions (id, user_id, context, model_id, query_embedding, created_at)
-         SELECT b.id, u.id, b.context, $6, b.query, b.at
-           FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::vector[], $5::timestamptz[])
-                AS b(id, user_id, context, query, at)
-           LEFT JOIN users u ON u.id = b.user_id",
+        "INSERT INTO impressions (id, user_id, context, model_id, query_embedding, created_at,
+                                  ranker_version)
+         SELECT b.id, u.id, b.context, $6, b.query, b.at, r.version
+           FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::vector[], $5::timestamptz[],
+                       $7::int[])
+                AS b(id, user_id, context, query, at, ranker)
+           LEFT JOIN users u ON u.id = b.user_id
+           LEFT JOIN ranker_models r ON r.version = b.ranker",
     )
     .bind(&ids)
     .bind(&users)
@@ -291,19 +308,29 @@ async fn write_batch(pool: &PgPool, model_id: &str, batch: &[QueuedImpression]) 
     .bind(&queries)
     .bind(&at)
     .bind(model_id)
+    .bind(&versions)
     .execute(&mut *tx)
     .await?;
     if !items.is_empty() {
         sqlx::query(
-            "INSERT INTO impression_items (impression_id, item_id, rank, score)
-             SELECT s.imp, s.item, s.rank, s.score
-               FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::real[]) AS s(imp, item, rank, score)
+            "INSERT INTO impression_items (impression_id, item_id, rank, score, f_semantic,
+                                           f_semantic_mean, f_lexical, f_collaborative,
+                                           f_popularity)
+             SELECT s.imp, s.item, s.rank, s.score, s.f1, s.f2, s.f3, s.f4, s.f5
+               FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::real[], $5::real[],
+                           $6::real[], $7::real[], $8::real[], $9::real[])
+                    AS s(imp, item, rank, score, f1, f2, f3, f4, f5)
                JOIN items i ON i.id = s.item",
         )
         .bind(&item_imps)
         .bind(&items)
         .bind(&ranks)
         .bind(&scores)
+        .bind(&features[0])
+        .bind(&features[1])
+        .bind(&features[2])
+        .bind(&features[3])
+        .bind(&features[4])
         .execute(&mut *tx)
         .await?;
     }
@@ -322,6 +349,7 @@ mod tests {
             context: ImpressionContext::Api,
             query: None,
             shown: vec![],
+            ranker_version: None,
             at: Utc::now(),
         }
     }

@@ -107,6 +107,8 @@ pub struct EngineSettings {
     /// Business rules over the ranked list: negative elements, fair share,
     /// exploration, the list's confidence warning.
     pub rules: rules::RulesSettings,
+    /// The learned ranker's models trained online (`semrec train`).
+    pub online: ranking::online::OnlineSettings,
 }
 
 impl Default for EngineSettings {
@@ -128,6 +130,7 @@ impl Default for EngineSettings {
             // pgvector's default.
             max_scan_tuples: 20_000,
             rules: rules::RulesSettings::default(),
+            online: ranking::online::OnlineSettings::default(),
         }
     }
 }
@@ -144,6 +147,8 @@ pub struct Engine {
     pub impressions: impression_queue::ImpressionQueue,
     /// Query embeddings already computed (profile elements, search phrases).
     pub embed_cache: embedding_cache::EmbeddingCache,
+    /// The learned ranker's activated models, as last read.
+    pub rankers: ranking::online::RankerCache,
 }
 
 impl Engine {
@@ -155,6 +160,7 @@ impl Engine {
             imports: imports::ImportGate::default(),
             impressions: impression_queue::ImpressionQueue::default(),
             embed_cache: embedding_cache::EmbeddingCache::default(),
+            rankers: ranking::online::RankerCache::default(),
         }
     }
 

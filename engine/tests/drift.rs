@@ -52,6 +52,7 @@ async fn centroid_shift_and_falling_top1_similarity_raise_alerts() {
                 item_id: item,
                 rank: 1,
                 score: 0.1,
+                features: None,
             }],
         )
         .await
@@ -66,6 +67,7 @@ async fn centroid_shift_and_falling_top1_similarity_raise_alerts() {
                     item_id: item,
                     rank: 1,
                     score: *score,
+                    features: None,
                 }],
             )
             .await

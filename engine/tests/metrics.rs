@@ -54,6 +54,7 @@ async fn interaction_rates_match_a_hand_checked_log() {
                 item_id: id(ext),
                 rank: i + 1,
                 score: 0.5,
+                features: None,
             })
             .collect();
         let imp = e

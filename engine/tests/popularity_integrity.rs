@@ -123,6 +123,7 @@ async fn click_loop(engine: &Engine, user: Option<i64>, item_id: i64, external_i
                 item_id,
                 rank: 1,
                 score: 0.5,
+                features: None,
             }],
         )
         .await

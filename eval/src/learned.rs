@@ -18,6 +18,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use engine::fusion::{fuse, Features, FusionWeights};
+use engine::recommend::training::{coordinate_ascent, TrainingList};
 
 use crate::metrics::UserResult;
 use crate::split::{Target, UserSplit};
@@ -221,9 +222,8 @@ pub fn result(pool: &[(usize, Features)], target: usize, w: &FusionWeights) -> U
 pub enum Method {
     /// Pairwise logistic regression with this L2 strength.
     Logistic(f64),
-    /// Coordinate ascent on the mean nDCG@10 of the training pools (Metzler & Croft
-    /// 2007): each weight in turn takes the best value of [`ASCENT_GRID`], from all
-    /// weights 0, until a round changes nothing.
+    /// Coordinate ascent on the mean nDCG@10 of the training pools
+    /// (`engine::recommend::training::coordinate_ascent`).
     Ascent,
 }
 
@@ -242,11 +242,6 @@ impl Method {
         }
     }
 }
-
-/// Values a weight may take in coordinate ascent.
-pub const ASCENT_GRID: [f32; 12] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.3, 1.6, 2.0];
-/// Most rounds of coordinate ascent.
-const ASCENT_ROUNDS: usize = 5;
 
 /// The pools as training sees them: masked items lose their collaborative and
 /// popularity features.
@@ -272,36 +267,14 @@ fn masked_pools(pools: &[&Pool], seed: u64) -> Vec<(Vec<(usize, Features)>, usiz
 }
 
 fn ascend(pools: &[&Pool], seed: u64) -> FusionWeights {
-    let data = masked_pools(pools, seed);
-    let score = |w: &FusionWeights| {
-        data.iter()
-            .map(|(items, t)| result(items, *t, w).ndcg())
-            .sum::<f64>()
-    };
-    let mut w = FusionWeights::default();
-    let mut best = score(&w);
-    for _ in 0..ASCENT_ROUNDS {
-        let mut changed = false;
-        for coord in 0..4 {
-            for v in ASCENT_GRID {
-                let mut c = w;
-                *match coord {
-                    0 => &mut c.semantic_mean,
-                    1 => &mut c.lexical,
-                    2 => &mut c.collaborative,
-                    _ => &mut c.popularity,
-                } = v;
-                let s = score(&c);
-                if s > best + 1e-9 {
-                    (best, w, changed) = (s, c, true);
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    w
+    let lists: Vec<TrainingList> = masked_pools(pools, seed)
+        .into_iter()
+        .map(|(items, target)| TrainingList {
+            relevant: items.iter().map(|(i, _)| *i == target).collect(),
+            features: items.into_iter().map(|(_, f)| f).collect(),
+        })
+        .collect();
+    coordinate_ascent(&lists)
 }
 
 /// Trains on `pools` (one per user, across rating modes); the method (and the

@@ -849,6 +849,7 @@ async fn drift_state_and_alerts_are_readable_with_an_admin_key() {
                         item_id: item,
                         rank: 1,
                         score,
+                        features: None,
                     }],
                 )
                 .await

@@ -8,6 +8,9 @@
 //! - [`fusion`]: every candidate's features and the fused ranking score, a linear
 //!   model whose shipped weights are [`trained`] (written by `semrec-eval`).
 //! - [`ranker`]: the pool of all channels' candidates, scored and ordered.
+//! - [`training`]: fitting the weights to lists with known relevant items;
+//!   [`online`]: the models `semrec train` fits from logged impressions and clicks,
+//!   versioned in the database, and which one ranks a user's list.
 //! - [`serving`]: MMR diversity, explanations and the recorded impression.
 //! - [`requests`]: the entry points (a profile's list, "more like this", the scored
 //!   pool for offline tuning).
@@ -19,6 +22,7 @@
 mod collaborative;
 pub mod fusion;
 pub mod lexical;
+pub mod online;
 pub mod options;
 pub mod popularity;
 mod ranker;
@@ -26,6 +30,7 @@ mod requests;
 mod semantic;
 mod serving;
 pub mod trained;
+pub mod training;
 
 pub use options::{
     Exclusions, Filters, RecommendOptions, MAX_FILTER_VALUES, MAX_FILTER_VALUE_CHARS, MAX_K,

@@ -256,15 +256,7 @@ impl Engine {
         // rules hook: fair share and exploration order the first `want` items of a
         // profile's list (MMR orders a diversified one by itself).
         if let (Scoring::MaxSim(profile), false) = (scoring, diversify) {
-            let seed_user = match exclusions.user_id {
-                Some(id) => id.to_string(),
-                None => profile
-                    .elements
-                    .iter()
-                    .map(|(e, _)| e.label.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            };
+            let seed_user = user_key(exclusions.user_id, profile);
             scored = self
                 .arrange_by_rules(
                     scored,
@@ -292,6 +284,21 @@ impl Engine {
         // pages agree).
         crate::rules::shown_score::apply(&mut picked);
         Ok(picked.split_off(opts.offset.min(picked.len())))
+    }
+}
+
+/// What keys a user's lists where a stable per-user choice is made (exploration's
+/// slots, the canary share): the user's id, or for anonymous lists the profile's
+/// element labels.
+pub(super) fn user_key(user_id: Option<i64>, profile: &ProfileQuery) -> String {
+    match user_id {
+        Some(id) => id.to_string(),
+        None => profile
+            .elements
+            .iter()
+            .map(|(e, _)| e.label.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::fusion::Features;
 use super::options::{Exclusions, RecommendOptions};
-use super::ranker::{ChannelInputs, Scoring};
+use super::ranker::{user_key, ChannelInputs, Scoring};
 use super::serving::{PathTimings, RecommendationList, Recording};
 use crate::error::{EngineError, Result};
 use crate::events::ImpressionContext;
@@ -161,7 +161,15 @@ impl Engine {
         let profiled = started.elapsed();
         let scoring = self.profile_scoring(&query);
         let inputs = ChannelInputs::of_profile(&query, &exclusions.item_ids);
-        let candidates = self
+        // The learned ranker's model for this user, when one was trained online.
+        let ranker = self.ranker_for(&user_key(user_id, &query)).await?;
+        let with_model = ranker.as_ref().map(|m| Engine {
+            settings: super::online::with_weights(&self.settings, &m.weights),
+            ..self.clone()
+        });
+        let candidates = with_model
+            .as_ref()
+            .unwrap_or(self)
             .rank(scoring, opts, &exclusions, &inputs, false)
             .await?;
         let ranked = started.elapsed();
@@ -183,7 +191,7 @@ impl Engine {
                 &query.vector,
                 candidates,
                 opts.offset,
-                Some(&query),
+                Some((&query, ranker.map(|m| m.version))),
             )
             .await?;
         list.warning = warning;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::fusion::Features;
 use super::ranker::Scored;
 use crate::catalog::Item;
 use crate::error::Result;
@@ -72,8 +73,18 @@ impl Engine {
         query: &[f32],
         candidates: Vec<Scored>,
         offset: usize,
-        profile: Option<&ProfileQuery>,
+        ranked_for: Option<(&ProfileQuery, Option<i32>)>,
     ) -> Result<RecommendationList> {
+        // A profile's list was ranked by the ranker: its features are logged for
+        // training, with the model's version.
+        let (profile, ranker_version) = match ranked_for {
+            Some((p, v)) => (Some(p), v),
+            None => (None, None),
+        };
+        let features: Vec<Option<Features>> = candidates
+            .iter()
+            .map(|s| profile.map(|_| s.features))
+            .collect();
         let items: Vec<Recommendation> = candidates
             .into_iter()
             .enumerate()
@@ -94,15 +105,17 @@ impl Engine {
             .collect();
         let shown: Vec<ShownItem> = items
             .iter()
-            .map(|r| ShownItem {
+            .zip(features)
+            .map(|(r, features)| ShownItem {
                 item_id: r.item.id,
                 rank: r.rank,
                 score: r.score,
+                features,
             })
             .collect();
         let impression_id = match recording {
             Recording::Record(context) => {
-                self.record_impression(user_id, context, Some(query), &shown)
+                self.record_ranked_impression(user_id, context, Some(query), &shown, ranker_version)
                     .await?
             }
             Recording::DryRun => uuid::Uuid::nil(),

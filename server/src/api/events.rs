@@ -101,6 +101,7 @@ pub async fn impression(
             item_id,
             rank: i + 1,
             score,
+            features: None,
         });
     }
     let user_id = match &req.user {
