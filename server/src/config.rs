@@ -36,6 +36,9 @@ pub enum Command {
     /// Print the list the engine would serve for a profile given on the command line
     /// (or the items similar to one item), with the current settings; records nothing.
     Recommend(RecommendArgs),
+    /// Fit the learned ranker to the logged lists and their clicks; activate the new
+    /// model only if it beats the serving one on the latest lists.
+    Train,
 }
 
 /// A profile on the command line, as the web app and the API take it.
@@ -163,6 +166,35 @@ pub struct Common {
     pub drift: DriftArgs,
     #[command(flatten)]
     pub rules: RulesArgs,
+    #[command(flatten)]
+    pub ranker: RankerArgs,
+}
+
+/// The learned ranker's models trained online (`semrec train`, engine `ranking::online`).
+#[derive(Args, Debug, Clone)]
+pub struct RankerArgs {
+    /// Clicks on logged lists `semrec train` needs before it fits a model.
+    #[arg(long, env = "SEMREC_RANKER_MIN_CLICKS", default_value_t = engine::recommend::online::DEFAULT_MIN_CLICKS as u32,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub ranker_min_clicks: u32,
+    /// Share of users a newly activated model ranks for while it is a canary (1 = all at once).
+    #[arg(long, env = "SEMREC_RANKER_CANARY", default_value_t = engine::recommend::online::DEFAULT_CANARY_SHARE,
+          value_parser = |s: &str| in_range(s, 0.0, 1.0), global = true)]
+    pub ranker_canary: f32,
+    /// Days a newly activated model stays a canary.
+    #[arg(long, env = "SEMREC_RANKER_CANARY_DAYS", default_value_t = engine::recommend::online::DEFAULT_CANARY_DAYS,
+          value_parser = |s: &str| in_range(s, 0.0, 365.0), global = true)]
+    pub ranker_canary_days: f32,
+}
+
+impl RankerArgs {
+    pub fn settings(&self) -> engine::recommend::online::OnlineSettings {
+        engine::recommend::online::OnlineSettings {
+            min_clicks: self.ranker_min_clicks as usize,
+            canary_share: self.ranker_canary,
+            canary_days: self.ranker_canary_days,
+        }
+    }
 }
 
 /// Business rules over the ranked list (engine `rules`).

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reindex => reindex(&cli.common).await.map(|()| ExitCode::SUCCESS),
         Command::ApiKey(cmd) => api_key(&cli.common, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Recommend(args) => recommend(&cli.common, args).await,
+        Command::Train => train(&cli.common).await,
     }
 }
 
@@ -75,6 +76,7 @@ fn settings(common: &Common) -> EngineSettings {
         collaborative: common.collaborative.settings(),
         drift: common.drift.settings(),
         rules: common.rules.settings(),
+        online: common.ranker.settings(),
         ..EngineSettings::default()
     }
 }
@@ -643,9 +645,23 @@ async fn recommend(common: &Common, args: server::config::RecommendArgs) -> Resu
     } else {
         engine
     };
-    let result = server::recommend_command::run(&engine, &args).await;
+    let result = server::ranking_commands::run(&engine, &args).await;
     db.close().await;
     let text = result?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+async fn train(common: &Common) -> Result<ExitCode> {
+    let (engine, db) = open_engine(
+        common,
+        Role::Command,
+        &server::db_pool::command_pools(common),
+    )
+    .await?;
+    let result = engine.train_ranker().await;
+    db.close().await;
+    let (text, code) = server::ranking_commands::training_summary(&result?);
+    println!("{text}");
+    Ok(ExitCode::from(code))
 }

@@ -1,10 +1,13 @@
-//! `semrec recommend`: the list the engine would serve for a profile typed on the
-//! command line, through the same engine calls as the web app and the API (history
-//! resolved by [`Engine::resolve_history`], the list by the preview paths, which
-//! record no impression). The README's examples are its output.
+//! The ranking's commands.
+//! - `semrec recommend`: the list the engine would serve for a profile typed on the
+//!   command line, through the same engine calls as the web app and the API (history
+//!   resolved by [`Engine::resolve_history`], the list by the preview paths, which
+//!   record no impression). The README's examples are its output.
+//! - `semrec train`: what training the learned ranker online found.
 
 use engine::history::HistoryRef;
 use engine::profile::Profile;
+use engine::recommend::online::{TrainingOutcome, TrainingReport};
 use engine::recommend::{RecommendOptions, RecommendationList};
 use engine::Engine;
 
@@ -87,6 +90,52 @@ pub fn table(list: &RecommendationList) -> String {
     out
 }
 
+/// `semrec train`'s report, and its exit code: 0 when a model was stored (activated
+/// or not), 2 when there are too few clicks to train.
+pub fn training_summary(outcome: &TrainingOutcome) -> (String, u8) {
+    let describe = |r: &TrainingReport| {
+        let w = &r.weights;
+        format!(
+            "fitted on {} lists, checked on the latest {} ({} clicks)\n\
+             weights: semantic 1, semantic mean {}, lexical {}, collaborative {}, popularity {}\n\
+             nDCG@10 of the clicks on the checked lists: new {:.4}, serving ({}) {:.4}",
+            r.lists_fitted,
+            r.lists_checked,
+            r.clicks,
+            w.semantic_mean,
+            w.lexical,
+            w.collaborative,
+            w.popularity,
+            r.new_ndcg,
+            r.serving_version
+                .map_or("the settings' weights".to_string(), |v| format!(
+                    "model {v}"
+                )),
+            r.serving_ndcg
+        )
+    };
+    match outcome {
+        TrainingOutcome::NotEnoughClicks { clicks, needed } => (
+            format!(
+                "not trained: {clicks} clicks on logged lists, {needed} needed \
+                 (SEMREC_RANKER_MIN_CLICKS)"
+            ),
+            2,
+        ),
+        TrainingOutcome::Activated { version, report } => (
+            format!("model {version} activated\n{}", describe(report)),
+            0,
+        ),
+        TrainingOutcome::Rejected { version, report } => (
+            format!(
+                "model {version} stored, not activated: it does not beat the serving model\n{}",
+                describe(report)
+            ),
+            0,
+        ),
+    }
+}
+
 fn cut(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         text.to_string()
@@ -98,6 +147,19 @@ fn cut(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_few_clicks_is_exit_code_2_and_says_how_many() {
+        let (text, code) = training_summary(&TrainingOutcome::NotEnoughClicks {
+            clicks: 12,
+            needed: 1000,
+        });
+        assert_eq!(code, 2);
+        assert!(
+            text.contains("12 clicks") && text.contains("1000 needed"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn long_titles_are_cut_to_the_column() {
