@@ -19,6 +19,9 @@ pub const EASE_LAMBDAS: [f64; 8] = [5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0, 
 pub const EASE_LAMBDAS_LARGE: [f64; 4] = [50.0, 200.0, 500.0, 1000.0];
 /// Catalogue size above which the smaller EASE grid is used.
 pub const LARGE_CATALOGUE: usize = 2000;
+/// Neighbours per item the engine may store (`SEMREC_COLLABORATIVE_NEIGHBOURS`): the
+/// validation table shows what EASE loses by keeping only these, against dense EASE.
+pub const STORED_NEIGHBOURS: [usize; 3] = [50, 100, 200];
 /// item-kNN neighbourhood sizes tried on validation.
 pub const KNN_KS: [usize; 4] = [50, 100, 200, 400];
 /// item-kNN shrinkage values tried on validation.
@@ -29,15 +32,31 @@ pub const BM25_PRIOR_WEIGHTS: [f64; 10] = [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.
 /// A baseline with its hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Baseline {
-    Ease { lambda: f64 },
-    Knn { k: usize, shrinkage: f64 },
-    Bm25Prior { weight: f64 },
+    Ease {
+        lambda: f64,
+    },
+    /// EASE as the engine serves it: each item's `n` strongest neighbours only
+    /// (`ease::EaseModel::top_neighbours`), as stored in PostgreSQL.
+    EaseStored {
+        lambda: f64,
+        n: usize,
+    },
+    Knn {
+        k: usize,
+        shrinkage: f64,
+    },
+    Bm25Prior {
+        weight: f64,
+    },
 }
 
 impl Baseline {
     pub fn label(&self) -> String {
         match self {
             Baseline::Ease { lambda } => format!("EASE (λ = {lambda})"),
+            Baseline::EaseStored { lambda, n } => {
+                format!("EASE (λ = {lambda}), top {n} neighbours per item (as stored)")
+            }
             Baseline::Knn { k, shrinkage } => {
                 format!("item-kNN (k = {k}, shrinkage = {shrinkage})")
             }
@@ -52,10 +71,16 @@ impl Baseline {
         } else {
             &EASE_LAMBDAS
         };
-        let mut g: Vec<Baseline> = lambdas
-            .iter()
-            .map(|&lambda| Baseline::Ease { lambda })
-            .collect();
+        let mut g: Vec<Baseline> = Vec::new();
+        for &lambda in lambdas {
+            g.push(Baseline::Ease { lambda });
+            g.extend(
+                STORED_NEIGHBOURS
+                    .iter()
+                    .filter(|&&n| n < n_items)
+                    .map(|&n| Baseline::EaseStored { lambda, n }),
+            );
+        }
         for &k in &KNN_KS {
             for &shrinkage in &KNN_SHRINKAGE {
                 g.push(Baseline::Knn { k, shrinkage });
@@ -73,6 +98,7 @@ impl Baseline {
     pub fn family(&self) -> &'static str {
         match self {
             Baseline::Ease { .. } => "EASE",
+            Baseline::EaseStored { .. } => "EASE with stored neighbours",
             Baseline::Knn { .. } => "item-kNN",
             Baseline::Bm25Prior { .. } => "BM25 + popularity prior",
         }
@@ -119,6 +145,19 @@ pub struct Context<'a> {
     pub text: &'a TextIndex,
 }
 
+/// EASE at `lambda`, fitted unless `cache` holds that fit (one dense model at a time).
+fn ease_fit<'a>(
+    cache: &'a mut Option<(f64, ease::EaseModel)>,
+    x: &Interactions,
+    lambda: f64,
+) -> Result<&'a ease::EaseModel, CollaborativeError> {
+    if cache.as_ref().map(|(l, _)| *l) != Some(lambda) {
+        *cache = None;
+        *cache = Some((lambda, ease::fit(x, lambda, ease::DEFAULT_MAX_ITEMS)?));
+    }
+    Ok(&cache.as_ref().expect("just fitted").1)
+}
+
 /// Per-user results of `baselines` on the context's split, in order.
 pub fn evaluate(
     ctx: &Context<'_>,
@@ -156,13 +195,19 @@ pub fn evaluate(
         .map(|&p| f64::from(engine::recommend::prior(p as i64, max_pop)))
         .collect();
     let mut bm25: Option<Vec<Vec<f64>>> = None;
+    // The last EASE fit: its stored-neighbour variants follow it in the grid.
+    let mut fitted: Option<(f64, ease::EaseModel)> = None;
     let mut out = Vec::with_capacity(baselines.len());
     for b in baselines {
         let t0 = std::time::Instant::now();
         let results = match *b {
             Baseline::Ease { lambda } => {
-                let model = ease::fit(&x, lambda, ease::DEFAULT_MAX_ITEMS)?;
+                let model = ease_fit(&mut fitted, &x, lambda)?;
                 rank(&|h| model.scores(h))
+            }
+            Baseline::EaseStored { lambda, n } => {
+                let stored = ease_fit(&mut fitted, &x, lambda)?.top_neighbours(n);
+                rank(&|h| stored.scores(h))
             }
             Baseline::Knn { k, shrinkage } => {
                 let model = knn::fit(&x, k, shrinkage);
@@ -255,6 +300,8 @@ mod tests {
             &ctx,
             &[
                 Baseline::Ease { lambda: 1.0 },
+                // One neighbour per item is enough here: item 0's best is item 1.
+                Baseline::EaseStored { lambda: 1.0, n: 1 },
                 Baseline::Knn {
                     k: 10,
                     shrinkage: 0.0,
@@ -265,5 +312,22 @@ mod tests {
         for results in r {
             assert_eq!(results[6].rank, Some(1));
         }
+    }
+
+    #[test]
+    fn the_grid_has_each_ease_fit_with_its_stored_neighbour_counts_after_it() {
+        let g = Baseline::grid(451);
+        let at = g
+            .iter()
+            .position(|b| *b == Baseline::Ease { lambda: 50.0 })
+            .unwrap();
+        assert_eq!(
+            g[at + 1..at + 4],
+            [50, 100, 200].map(|n| Baseline::EaseStored { lambda: 50.0, n })
+        );
+        // A catalogue of 120 items has no "top 200".
+        assert!(!Baseline::grid(120)
+            .iter()
+            .any(|b| matches!(b, Baseline::EaseStored { n: 200, .. })));
     }
 }

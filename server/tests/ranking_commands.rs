@@ -1,5 +1,5 @@
-//! `semrec recommend`, as the README's examples run it: the real binary, a real local
-//! PostgreSQL and the real model, on the fixture catalogue.
+//! `semrec recommend` (as the README's examples run it) and `semrec train`: the real
+//! binary, a real local PostgreSQL and the real model, on the fixture catalogue.
 
 use std::process::{Command, Output};
 
@@ -127,6 +127,15 @@ fn recommend_prints_what_the_engine_serves_and_records_nothing() {
             "{args:?}: {err}"
         );
     }
+
+    // Training with no clicks logged: exit code 2, and how many are needed.
+    let out = semrec(&scratch, &["train"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("0 clicks") && said.contains("1000 needed"),
+        "{said}"
+    );
 
     // Nothing was recorded: previews write no impression.
     let impressions = tokio::runtime::Runtime::new().unwrap().block_on(async {
