@@ -3,6 +3,7 @@
 # ranked before the hybrid pipeline (`semrec recommend --before`) and now, on the
 # demo catalogue and its users' ratings, in a throwaway local database.
 #   scripts/examples.sh [path/to/semrec]    (default: the release build)
+#   EXAMPLES_DATA_DIR=/var/tmp/semrec-examples scripts/examples.sh   (keeps the database)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin="${1:-$CARGO_TARGET_DIR/release/semrec}"
 [ -x "$bin" ] || die "$bin not built: run scripts/build.sh"
@@ -11,9 +12,16 @@ catalog="data/demo/catalog.jsonl"
 ratings="data/movielens/full/interactions.jsonl"
 [ -f "$catalog" ] && [ -f "$ratings" ] || die "demo data missing: run scripts/fetch-demo-data.sh"
 
-work="$(mktemp -d /tmp/semrec-examples.XXXXXX)"
+# EXAMPLES_DATA_DIR keeps the database for the next run (the imports are idempotent,
+# so a rerun only ranks); without it a throwaway one is used.
+if [ -n "${EXAMPLES_DATA_DIR:-}" ]; then
+  work="$EXAMPLES_DATA_DIR"
+  mkdir -p "$work"
+else
+  work="$(mktemp -d /tmp/semrec-examples.XXXXXX)"
+  trap 'rm -rf "$work"' EXIT
+fi
 chmod 755 "$work"
-trap 'rm -rf "$work"' EXIT
 # Our own local PostgreSQL in $work, whatever the caller's environment says.
 semrec() { env -u DATABASE_URL SEMREC_DATA_DIR="$work/pg" SEMREC_PG_PORT=0 SEMREC_LOG=warn "$bin" "$@"; }
 

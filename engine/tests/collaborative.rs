@@ -107,12 +107,27 @@ async fn the_collaborative_channel_brings_what_similar_users_had() {
             .map(|r| r.item.external_id)
             .collect()
     }
+    async fn similar(e: &engine::Engine, opts: &RecommendOptions) -> Vec<String> {
+        e.preview_similar_items("n0", opts)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|r| r.item.external_id)
+            .collect()
+    }
     let with = list(&e, user.id, &opts).await;
     assert_eq!(with[0], "n1", "the co-consumed note leads: {with:?}");
+    // "More like this" n0 too: its collaborative neighbour beside the glider notes.
+    let like = similar(&e, &opts).await;
+    assert_eq!(like[0], "n1", "{like:?}");
+    assert!(!like.contains(&"n0".to_string()));
     // Off, the list is pure text similarity: other glider notes lead, n1 is not near.
     e.settings.collaborative_weight = 0.0;
     let without = list(&e, user.id, &opts).await;
     assert!(!without.contains(&"n1".to_string()), "{without:?}");
+    let like = similar(&e, &opts).await;
+    assert!(!like.contains(&"n1".to_string()), "{like:?}");
     assert!(without.iter().all(|id| {
         let n: usize = id[1..].parse().unwrap();
         matches!(n % 4, 0)

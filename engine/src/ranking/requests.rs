@@ -254,13 +254,20 @@ impl Engine {
             user_id,
             item_ids: vec![id],
         };
-        // "More like this" stays pure similarity: the prior was validated for profiles.
+        // No popularity prior (it was validated for profiles), but the item's
+        // collaborative neighbours: what people who had it also had (Toy Story → Toy
+        // Story 2, Aladdin) beside what reads like it (Toy Soldiers, Toys). A
+        // collaborative weight of 0 leaves pure similarity.
         let scoring = Scoring::Nearest {
             query: &vector,
             prior: false,
         };
+        let inputs = ChannelInputs {
+            history: vec![id],
+            ..Default::default()
+        };
         let candidates = self
-            .rank(scoring, opts, &exclusions, &ChannelInputs::default(), false)
+            .rank(scoring, opts, &exclusions, &inputs, false)
             .await?;
         self.serve(user_id, recording, &vector, candidates, opts.offset, None)
             .await
