@@ -169,6 +169,8 @@ fn metrics_count_a_bounded_load_and_are_not_on_the_public_port() {
     // The metrics address has nothing else.
     let other = metrics.replace("/metrics", "/api/v1/health/live");
     assert_eq!(request(&[], &other).0, 404);
+    // A page that re-points its own name at 127.0.0.1 (DNS rebinding) is refused.
+    assert_eq!(request(&["-H", "Host: evil.example:9464"], &metrics).0, 421);
 
     // A signed-in user's list: three server functions, the profile embedded.
     let jar = scratch.join("jar");

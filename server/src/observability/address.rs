@@ -36,6 +36,28 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
     })
 }
 
+/// Whether a `Host` header names this machine's loopback (an IP literal in
+/// 127.0.0.0/8 or ::1, or `localhost`, with any port). A loopback metrics
+/// address answers only those: a web page whose name an attacker re-points at
+/// 127.0.0.1 (DNS rebinding) sends its own name and is refused.
+pub fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // [::1]:9464
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +77,27 @@ mod tests {
         assert!(metrics_addr("0.0.0.0:9464", true).unwrap().is_some());
         let err = metrics_addr("localhost:9464", false).unwrap_err();
         assert!(err.contains("is not an address"), "{err}");
+    }
+
+    #[test]
+    fn only_loopback_names_are_loopback_hosts() {
+        for host in [
+            "127.0.0.1:9464",
+            "127.0.0.1",
+            "localhost:9464",
+            "[::1]:9464",
+            "LOCALHOST",
+        ] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:9464",
+            "10.0.0.1:9464",
+            "127.0.0.1.evil.example",
+            "[::2]:1",
+            "",
+        ] {
+            assert!(!loopback_host(host), "{host}");
+        }
     }
 }

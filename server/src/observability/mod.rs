@@ -11,7 +11,8 @@ pub mod signals;
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -66,20 +67,44 @@ async fn scrape(State(metrics): State<Metrics>) -> Response {
     }
 }
 
+/// 421 for a `Host` that is not a loopback name (see [`address::loopback_host`]).
+async fn loopback_hosts_only(req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !address::loopback_host(host) {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "the metrics address answers only loopback host names (127.0.0.1, localhost, [::1])",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
 /// The metrics address's whole surface: `GET /metrics`; anything else 404.
-pub fn router(metrics: Metrics) -> Router {
-    Router::new()
+/// On a loopback address only loopback `Host` names are answered.
+pub fn router(metrics: Metrics, loopback: bool) -> Router {
+    let router = Router::new()
         .route("/metrics", get(scrape))
-        .with_state(metrics)
+        .with_state(metrics);
+    if loopback {
+        router.layer(middleware::from_fn(loopback_hosts_only))
+    } else {
+        router
+    }
 }
 
 /// Serves `/metrics` on `listener` until the task is aborted.
 pub fn spawn(listener: tokio::net::TcpListener, metrics: Metrics) -> tokio::task::JoinHandle<()> {
+    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     if let Ok(addr) = listener.local_addr() {
         tracing::info!("metrics listening on http://{addr}/metrics");
     }
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router(metrics)).await {
+        if let Err(e) = axum::serve(listener, router(metrics, loopback)).await {
             tracing::error!("serving metrics: {e}");
         }
     })
