@@ -1,6 +1,6 @@
 //! What operators plug in, against the real binary: `/metrics` on its own
 //! loopback address (never the public port) whose counters and histograms
-//! move by exactly the load sent; request ids kept, replaced or made, and
+//! grow while load runs and move by exactly the load sent; request ids kept, replaced or made, and
 //! named in the request's log lines; and the Grafana dashboard naming only
 //! metrics a running server exports.
 
@@ -181,9 +181,33 @@ fn metrics_count_a_bounded_load_and_are_not_on_the_public_port() {
     // 50 requests across routes: 20 + 5 answered, 10 API calls without a key
     // (5 × 401, then 5 × 429), 5 unknown pages, 10 sign-in pages.
     let base = &server.base;
-    for _ in 0..20 {
-        assert_eq!(request(&[], &format!("{base}/api/v1/health/live")).0, 200);
+    // The first 20 run beside repeated scrapes: counts read during the load
+    // only ever grow, and the last one has them all.
+    let live_count = |samples: &[Sample]| {
+        value(
+            samples,
+            "semrec_http_request_duration_seconds_count",
+            &[("route", "/api/v1/health/live"), ("method", "GET")],
+        )
+    };
+    let start = live_count(&before);
+    let loader = {
+        let url = format!("{base}/api/v1/health/live");
+        std::thread::spawn(move || {
+            for _ in 0..20 {
+                assert_eq!(request(&[], &url).0, 200);
+            }
+        })
+    };
+    let mut seen = vec![start];
+    while !loader.is_finished() {
+        seen.push(live_count(&scrape(&server).1));
     }
+    loader.join().expect("the load");
+    seen.push(live_count(&scrape(&server).1));
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last().unwrap() - start, 20.0, "{seen:?}");
+    eprintln!("live request counts seen during the load: {seen:?}");
     for _ in 0..5 {
         assert_eq!(request(&[], &format!("{base}/api/v1/openapi.json")).0, 200);
     }
