@@ -583,3 +583,29 @@ fn the_grafana_dashboard_reads_only_exported_metrics() {
         "the dashboard reads metrics semrec does not export: {missing:?}"
     );
 }
+
+#[test]
+fn the_metrics_address_is_checked_at_start_and_can_be_turned_off() {
+    let scratch = Scratch::new("metricsaddr");
+    let mut cmd = test_support::binary::command(BIN, &scratch);
+    cmd.env("SEMREC_METRICS_ADDR", "0.0.0.0:0");
+    let line = test_support::binary::expect_setup_error(cmd);
+    assert!(line.contains("not a loopback address"), "{line}");
+    assert!(line.contains("SEMREC_METRICS_PUBLIC"), "{line}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut cmd = test_support::binary::command(BIN, &scratch);
+    cmd.env("SEMREC_METRICS_ADDR", format!("127.0.0.1:{port}"));
+    let line = test_support::binary::expect_setup_error(cmd);
+    assert!(
+        line.contains(&format!("metrics port {port} is already in use")),
+        "{line}"
+    );
+
+    let mut cmd = test_support::binary::command(BIN, &scratch);
+    cmd.env("SEMREC_METRICS_ADDR", "off");
+    let server = Server::start(cmd);
+    assert_eq!(server.metrics, None);
+    server.stop();
+}
