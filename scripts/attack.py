@@ -239,6 +239,8 @@ def env_for(extra=None):
             "SEMREC_DATA_DIR": DATA_DIR,
             "SEMREC_PG_PORT": str(PG_PORT),
             "SEMREC_ADDR": HOST,
+            # Any free port: side-by-side runs must not fight over the default.
+            "SEMREC_METRICS_ADDR": "127.0.0.1:0",
             "SEMREC_DEMO_CATALOG": os.path.join(PLOTS, "items.jsonl"),
             "SEMREC_DEMO_INTERACTIONS": os.path.join(PLOTS, "interactions.jsonl"),
             "SEMREC_ADMIN_PASSWORD": PASSWORD_1,

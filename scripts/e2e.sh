@@ -19,7 +19,7 @@ export E2E_ADMIN_PASSWORD="$SEMREC_ADMIN_PASSWORD" E2E_BASE_URL="http://127.0.0.
 catalog="${E2E_CATALOG:-$ROOT/data/movielens/plots/items.jsonl}"
 
 env -u DATABASE_URL SEMREC_DATA_DIR="$work/pg" SEMREC_PG_PORT=0 SEMREC_ADDR="127.0.0.1:$port" \
-  SEMREC_DEMO_CATALOG="$catalog" LEPTOS_SITE_ROOT="$SITE_ROOT" \
+  SEMREC_METRICS_ADDR=127.0.0.1:0 SEMREC_DEMO_CATALOG="$catalog" LEPTOS_SITE_ROOT="$SITE_ROOT" \
   "$bin" serve >"$work/server.log" 2>&1 &
 pid=$!
 cleanup() {

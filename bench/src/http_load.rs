@@ -90,6 +90,8 @@ impl ServerProcess {
             .env("SEMREC_DATA_DIR", dir.join("pg"))
             .env("SEMREC_PG_PORT", "0")
             .env("SEMREC_ADDR", format!("127.0.0.1:{port}"))
+            // Any free port: runs side by side must not fight over the default.
+            .env("SEMREC_METRICS_ADDR", "127.0.0.1:0")
             .env("SEMREC_DEMO_CATALOG", &args.catalog)
             .env("SEMREC_MODEL_DIR", &args.model_dir)
             .env(

@@ -25,12 +25,14 @@ pub mod fake;
 mod kernels;
 mod pooling;
 mod service;
+mod service_stats;
 
 pub use allocator::keep_freed_memory;
 pub use config::{Pooling, SEMREC_MODEL_FILE};
 pub use embedder::{ModelDetails, SentenceEmbedder};
 pub use error::{EmbedError, ErrorSource};
 pub use service::EmbeddingService;
+pub use service_stats::{ServiceSnapshot, BATCH_BUCKETS};
 
 /// The threads inference runs on: `RAYON_NUM_THREADS`, else the CPU count (as for
 /// candle), at least 1.

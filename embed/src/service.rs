@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::error::EmbedError;
+use super::service_stats::{ServiceSnapshot, ServiceStats};
 use super::{Embed, Input, ModelInfo, TextKind};
 
 type Reply = Result<Vec<Vec<f32>>, EmbedError>;
@@ -21,6 +22,7 @@ struct Request {
 struct Inner {
     info: ModelInfo,
     tx: SyncSender<Request>,
+    stats: Arc<ServiceStats>,
 }
 
 /// Cheap-to-clone async handle to an [`Embed`] implementation (the real
@@ -57,9 +59,11 @@ impl EmbeddingService {
         let info = embedder.info().clone();
         let (tx, rx) = sync_channel(queue_capacity.max(1));
         let max_batch_texts = max_batch_texts.max(1);
+        let stats = Arc::new(ServiceStats::new(queue_capacity.max(1)));
+        let worker_stats = stats.clone();
         let spawned = std::thread::Builder::new()
             .name("semrec-embedder".into())
-            .spawn(move || worker(embedder, rx, max_batch_texts));
+            .spawn(move || worker(embedder, rx, max_batch_texts, &worker_stats));
         match spawned {
             Ok(_) => tracing::info!(
                 model = %info.id,
@@ -73,12 +77,17 @@ impl EmbeddingService {
             }
         }
         Self {
-            inner: Arc::new(Inner { info, tx }),
+            inner: Arc::new(Inner { info, tx, stats }),
         }
     }
 
     pub fn info(&self) -> &ModelInfo {
         &self.inner.info
+    }
+
+    /// The queue's depth, its refusals and the batch sizes so far.
+    pub fn stats(&self) -> ServiceSnapshot {
+        self.inner.stats.snapshot()
     }
 
     /// Embeds `texts` as `kind`; one unit vector per text, in order. A full queue
@@ -115,8 +124,14 @@ impl EmbeddingService {
         let (reply, answer) = oneshot::channel();
         let mut request = Request { texts, kind, reply };
         let mut pause = std::time::Duration::from_millis(2);
+        let stats = &self.inner.stats;
         loop {
-            match self.inner.tx.try_send(request) {
+            stats.entering();
+            let sent = self.inner.tx.try_send(request);
+            if sent.is_err() {
+                stats.left();
+            }
+            match sent {
                 Ok(()) => break,
                 Err(TrySendError::Full(back)) if wait => {
                     // The std channel has no async send: poll with a growing pause,
@@ -125,7 +140,10 @@ impl EmbeddingService {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(std::time::Duration::from_millis(100));
                 }
-                Err(TrySendError::Full(_)) => return Err(EmbedError::Busy),
+                Err(TrySendError::Full(_)) => {
+                    stats.refused();
+                    return Err(EmbedError::Busy);
+                }
                 Err(TrySendError::Disconnected(_)) => return Err(EmbedError::Stopped),
             }
         }
@@ -147,13 +165,21 @@ impl EmbeddingService {
     }
 }
 
-fn worker<E: Embed>(embedder: E, rx: Receiver<Request>, max_batch_texts: usize) {
+fn worker<E: Embed>(
+    embedder: E,
+    rx: Receiver<Request>,
+    max_batch_texts: usize,
+    stats: &ServiceStats,
+) {
     let mut carried: Option<Request> = None;
     loop {
         let first = match carried.take() {
             Some(request) => request,
             None => match rx.recv() {
-                Ok(request) => request,
+                Ok(request) => {
+                    stats.left();
+                    request
+                }
                 Err(_) => break, // every handle dropped
             },
         };
@@ -161,7 +187,11 @@ fn worker<E: Embed>(embedder: E, rx: Receiver<Request>, max_batch_texts: usize) 
         let mut total = first.texts.len();
         let mut batch = vec![first];
         while total < max_batch_texts {
-            match rx.try_recv() {
+            let next = rx.try_recv();
+            if next.is_ok() {
+                stats.left();
+            }
+            match next {
                 Ok(request) if total + request.texts.len() <= max_batch_texts => {
                     total += request.texts.len();
                     batch.push(request);
@@ -178,6 +208,7 @@ fn worker<E: Embed>(embedder: E, rx: Receiver<Request>, max_batch_texts: usize) 
         if batch.is_empty() {
             continue;
         }
+        stats.batch(batch.iter().map(|r| r.texts.len()).sum());
         run_batch(&embedder, batch);
     }
     tracing::debug!("embedding worker stopped");
@@ -280,6 +311,9 @@ mod tests {
         let got = service.embed(texts, TextKind::Query).await.unwrap();
         assert_eq!(got[0], fake.vector("chess openings", TextKind::Query));
         assert_eq!(got[1], fake.vector("banana bread", TextKind::Query));
+        let stats = service.stats();
+        assert_eq!((stats.batches, stats.texts, stats.queued), (1, 2, 0));
+        assert_eq!(stats.queue_capacity, 4);
         // Boxed trait objects work too.
         let boxed: Box<dyn Embed + Send> = Box::new(fake.clone());
         let service = EmbeddingService::start(boxed, 4, 8);

@@ -165,6 +165,14 @@ async fn full_queue_answers_busy_and_everything_else_is_correct() {
     assert!(busy > 0, "a capacity-1 queue never reported Busy");
     assert!(ok >= 2, "only {ok} request(s) answered during the flood");
     assert_eq!(ok + busy, burst + paced);
+    // The counters /metrics exports agree with what the callers saw.
+    let stats = service.stats();
+    assert_eq!(stats.refused, busy as u64);
+    assert_eq!(stats.queued, 0);
+    assert!(
+        stats.batches >= 1 && stats.batches <= ok as u64,
+        "{stats:?}"
+    );
 
     // Once the flood is over, the service works normally again.
     let got = service.embed(request(0), kind(0)).await.unwrap();

@@ -71,6 +71,16 @@ impl Admission {
         self.limit
     }
 
+    /// Ranking requests holding a place now.
+    pub fn in_flight(&self) -> usize {
+        self.limit - self.permits.available_permits()
+    }
+
+    /// Ranking requests refused since start.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
     /// A place among the requests in flight, held until dropped; `None` when all are taken.
     pub fn try_admit(&self) -> Option<OwnedSemaphorePermit> {
         self.permits.clone().try_acquire_owned().ok()
@@ -311,7 +321,9 @@ mod tests {
         let a = admission.try_admit().expect("first");
         let _b = admission.try_admit().expect("second");
         assert!(admission.try_admit().is_none());
+        assert_eq!(admission.in_flight(), 2);
         drop(a);
+        assert_eq!(admission.in_flight(), 1);
         assert!(admission.try_admit().is_some());
         assert_eq!(Admission::new(0).limit(), 1);
     }

@@ -548,6 +548,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SEMREC_IMPRESSION_FLUSH_MS", default_value_t = engine::impression_queue::DEFAULT_FLUSH_INTERVAL.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub impression_flush_ms: u64,
+    /// Where Prometheus metrics are served (`GET /metrics`), apart from the public
+    /// port; empty or `off` disables them. Loopback only unless --metrics-public.
+    #[arg(long, env = "SEMREC_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: String,
+    /// Allow SEMREC_METRICS_ADDR to be a non-loopback address (when a firewall or
+    /// network policy decides who may scrape it).
+    #[arg(long, env = "SEMREC_METRICS_PUBLIC", default_value_t = false)]
+    pub metrics_public: bool,
 }
 
 impl ServeArgs {

@@ -14,6 +14,7 @@ pub mod database;
 pub mod db_pool;
 pub mod edge;
 pub mod model;
+pub mod observability;
 pub mod ranking_commands;
 pub mod server_fn_errors;
 pub mod session_sweeper;

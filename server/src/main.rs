@@ -122,12 +122,24 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
             }
         })?;
     let edge = edge_config(&args, listener.local_addr()?)?;
+    let metrics_listener = match metrics_addr(&args)? {
+        Some(addr) => Some(
+            server::observability::address::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+        None => None,
+    };
     let (mut engine, db) = open_engine(common, Role::Server, &pools).await?;
     engine.imports = engine::imports::ImportGate::new(args.max_imports as usize);
     let refresh = std::time::Duration::from_secs(common.collaborative.collaborative_refresh_secs);
     engine.start_impression_queue(args.impression_queue());
     let draining = engine.clone();
-    let result = serve_with(engine, admin, &args, listener, edge, refresh).await;
+    let listeners = Listeners {
+        public: listener,
+        metrics: metrics_listener,
+    };
+    let result = serve_with(engine, admin, &args, listeners, edge, refresh).await;
     // Requests are done: the queued impressions go in before the pool closes.
     match tokio::time::timeout(DB_CLOSE_WITHIN, draining.drain_impressions()).await {
         Ok(Ok(n)) => tracing::info!(written = n, "queued impressions written"),
@@ -237,6 +249,18 @@ async fn load_demo_catalog(
     Ok(())
 }
 
+/// The metrics address, checked before anything slow starts.
+fn metrics_addr(args: &ServeArgs) -> Result<Option<std::net::SocketAddr>> {
+    server::observability::address::metrics_addr(&args.metrics_addr, args.metrics_public)
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The public listener, and the metrics one unless metrics are off.
+struct Listeners {
+    public: tokio::net::TcpListener,
+    metrics: Option<tokio::net::TcpListener>,
+}
+
 /// The edge settings, checked before anything slow starts: a public listen
 /// address without SEMREC_ALLOWED_HOSTS is refused here.
 fn edge_config(args: &ServeArgs, listen: std::net::SocketAddr) -> Result<EdgeConfig> {
@@ -253,6 +277,7 @@ fn edge_config(args: &ServeArgs, listen: std::net::SocketAddr) -> Result<EdgeCon
             import: Duration::from_secs(args.import_timeout),
         },
         event_limits: EventLimits::new(args.event_rate, args.event_burst),
+        http_metrics: Default::default(),
     })
 }
 
@@ -260,10 +285,11 @@ async fn serve_with(
     engine: Engine,
     admin: app::session::AdminCredentials,
     args: &ServeArgs,
-    listener: tokio::net::TcpListener,
-    edge: EdgeConfig,
+    listeners: Listeners,
+    mut edge: EdgeConfig,
     collaborative_refresh: std::time::Duration,
 ) -> Result<()> {
+    let listener = listeners.public;
     // An import killed mid-way leaves the vector index to be built again
     // (engine::bulk_load); queries are exact scans until it is back.
     let rebuilding = engine.clone();
@@ -318,6 +344,11 @@ async fn serve_with(
         burst: args.api_burst,
     };
     let admission = server::admission::Admission::new(args.max_in_flight as usize);
+    let metrics = server::observability::Metrics::new(&state.engine, &admission);
+    edge.http_metrics = metrics.http.clone();
+    let metrics_server = listeners
+        .metrics
+        .map(|l| server::observability::spawn(l, metrics));
     let app = web::router_with_edge(
         state,
         options,
@@ -344,6 +375,9 @@ async fn serve_with(
     })
     .await;
     tracing::info!("shutting down");
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     sweeper.abort();
     refreshing.abort();
     let _ = refreshing.await;

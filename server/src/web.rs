@@ -13,7 +13,6 @@ use http::{header, Method, StatusCode};
 use leptos::config::LeptosOptions;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::trace::TraceLayer;
 
 use crate::admission::{self, Admission};
 use crate::api;
@@ -110,7 +109,7 @@ fn build(
             MAX_BODY_BYTES,
         ));
     // Layers run outermost (last added) first.
-    Router::new()
+    let router = Router::new()
         .merge(api::router(state.clone(), api_config))
         .merge(crate::dashboard_export::router(state))
         .merge(pages)
@@ -140,7 +139,13 @@ fn build(
         ))
         .layer(middleware::from_fn(headers::security_headers))
         .layer(middleware::from_fn(crate::static_files::html_not_stored))
-        .layer(TraceLayer::new_for_http())
+        // Outside every refusal above, so 421s, 429s and 503s are counted too.
+        .layer(middleware::from_fn_with_state(
+            edge.http_metrics.clone(),
+            crate::observability::http_metrics::record,
+        ));
+    // The request id and its span around everything, so every log line has it.
+    crate::observability::request_id::layers(router)
 }
 
 /// CSRF defence: a state-changing request from a browser must come from one of

@@ -32,6 +32,8 @@ pub fn command(bin: &str, scratch: &Scratch) -> Command {
         .env("SEMREC_PG_PORT", "0")
         .env("SEMREC_MODEL_DIR", crate::paths::model_dir())
         .env("SEMREC_ADDR", "127.0.0.1:0")
+        // Its own free port: tests run side by side, and the default is fixed.
+        .env("SEMREC_METRICS_ADDR", "127.0.0.1:0")
         .env("SEMREC_ADMIN_PASSWORD", "test-admin-password")
         .env("SEMREC_DEMO_CATALOG", scratch.join("no-demo.jsonl"))
         .env("LEPTOS_SITE_ROOT", scratch.join("site"))
@@ -83,6 +85,8 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// `http://127.0.0.1:PORT/metrics`, when metrics are on.
+    pub metrics: Option<String>,
     log: mpsc::Receiver<String>,
 }
 
@@ -106,9 +110,13 @@ impl Server {
             }
         });
         let deadline = Instant::now() + START_WITHIN;
+        let mut metrics = None;
         let base = loop {
             match rx.recv_timeout(Duration::from_secs(1)) {
                 Ok(line) => {
+                    if let Some(url) = line.split("metrics listening on ").nth(1) {
+                        metrics = Some(url.trim().to_string());
+                    }
                     if let Some(addr) = line.split("semrec listening on ").nth(1) {
                         break addr.trim().to_string();
                     }
@@ -128,6 +136,7 @@ impl Server {
         Self {
             child,
             base,
+            metrics,
             log: rx,
         }
     }
@@ -176,6 +185,21 @@ impl Server {
             }
             if Instant::now() >= deadline {
                 return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The first log line containing `needle` that arrives within `within`
+    /// (lines read before it are consumed).
+    pub fn wait_log_line(&self, needle: &str, within: Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.log.try_iter().find(|l| l.contains(needle)) {
+                return Some(line);
+            }
+            if Instant::now() >= deadline {
+                return None;
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -26,6 +26,9 @@ pub struct EdgeConfig {
     pub timeouts: RequestTimeouts,
     /// Impressions and clicks per client address (web pages and server functions).
     pub event_limits: EventLimits,
+    /// Where request latencies and statuses are recorded (registered for
+    /// `/metrics` by the binary; a default one records into nothing read).
+    pub http_metrics: crate::observability::HttpMetrics,
 }
 
 impl EdgeConfig {
@@ -39,6 +42,7 @@ impl EdgeConfig {
             trusted_proxies: Arc::default(),
             timeouts: RequestTimeouts::default(),
             event_limits: EventLimits::default(),
+            http_metrics: Default::default(),
         }
     }
 }
