@@ -164,6 +164,8 @@ pub struct DashboardView {
     pub by_source: Vec<RateRow>,
     pub by_language: Vec<RateRow>,
     pub by_rank: Vec<RateRow>,
+    /// Per surface (profile list, more like this, lists reported through the API).
+    pub by_surface: Vec<RateRow>,
     /// Per learned-ranker model (a canary beside the model before it).
     pub by_ranker: Vec<RateRow>,
     pub top_clicked: Vec<RateRow>,

@@ -62,6 +62,9 @@ pub struct Dashboard {
     pub by_source: Vec<Rate>,
     pub by_language: Vec<Rate>,
     pub by_rank: Vec<Rate>,
+    /// Per surface: `profile` (a profile's list), `similar` ("more like this"),
+    /// `api` (lists another front end ranked and reported).
+    pub by_surface: Vec<Rate>,
     /// Per learned-ranker model that ranked the lists ("shipped": the build's
     /// weights): a new model's canary share beside the model before it.
     pub by_ranker: Vec<Rate>,
@@ -126,7 +129,7 @@ pub fn two_proportion_z(x1: i64, n1: i64, x2: i64, n2: i64) -> Option<f64> {
 }
 
 /// Shown items joined with whether they were clicked, limited to a time window.
-const SHOWN: &str = "SELECT ii.item_id, ii.rank, im.user_id, im.created_at, im.ranker_version,
+const SHOWN: &str = "SELECT ii.item_id, ii.rank, im.user_id, im.created_at, im.ranker_version, im.context,
         EXISTS (SELECT 1 FROM clicks c WHERE c.impression_id = ii.impression_id AND c.item_id = ii.item_id) AS clicked
    FROM impression_items ii JOIN impressions im ON im.id = ii.impression_id
   WHERE im.created_at >= $1 AND im.created_at < $2";
@@ -219,6 +222,9 @@ impl Engine {
         let by_source = breakdown("i.source").await?;
         let by_language = breakdown("i.language").await?;
         let by_rank = breakdown("s.rank").await?;
+        // profile: a profile's list (web home page, API); similar: "more like this";
+        // api: lists another front end ranked and reported.
+        let by_surface = breakdown("s.context").await?;
         let by_ranker = breakdown("coalesce('model ' || s.ranker_version, 'shipped')").await?;
 
         let item_counts = |order: &'static str, having: &'static str| {
@@ -262,6 +268,7 @@ impl Engine {
             by_source,
             by_language,
             by_rank,
+            by_surface,
             by_ranker,
             top_clicked,
             never_clicked,

@@ -102,6 +102,14 @@ async fn interaction_rates_match_a_hand_checked_log() {
         .map(|r| (r.key.clone(), r.shown, r.clicked))
         .collect();
     assert_eq!(&rank[..2], &[("1".into(), 3, 2), ("2".into(), 3, 1)]);
+    // Every list was a profile's, ranked by the shipped weights.
+    let whole = |rows: &[engine::metrics::Rate]| {
+        rows.iter()
+            .map(|r| (r.key.clone(), r.shown, r.clicked))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(whole(&d.by_surface), vec![("profile".into(), 10, 3)]);
+    assert_eq!(whole(&d.by_ranker), vec![("shipped".into(), 10, 3)]);
     assert_eq!(d.top_clicked[0].external_id, "jazz");
     assert!(d
         .never_clicked

@@ -143,6 +143,23 @@ async fn a_model_trained_on_clicks_is_activated_only_when_it_beats_the_serving_o
     .unwrap();
     assert_eq!(served_by, Some(version));
     assert_eq!(logged, list.items.len() as i64);
+    // The dashboard puts the model's lists in a row of their own.
+    let now = chrono::Utc::now();
+    let d = e
+        .dashboard(
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let row = d
+        .by_ranker
+        .iter()
+        .find(|r| r.key == format!("model {version}"))
+        .expect("a row for the new model");
+    assert_eq!((row.shown, row.clicked), (list.items.len() as i64, 0));
+    let shipped = d.by_ranker.iter().find(|r| r.key == "shipped").unwrap();
+    assert_eq!((shipped.shown, shipped.clicked), (12_000, 1200));
 
     // Trained again on the same lists, against the model now serving: no better,
     // so stored but not activated, and the serving model stays.

@@ -671,14 +671,6 @@ async fn recommend(common: &Common, args: server::config::RecommendArgs) -> Resu
         &server::db_pool::command_pools(common),
     )
     .await?;
-    let engine = if args.before {
-        Engine {
-            settings: engine::presets::before_hybrid(&engine.settings),
-            ..engine
-        }
-    } else {
-        engine
-    };
     let result = server::ranking_commands::run(&engine, &args).await;
     db.close().await;
     let text = result?;

@@ -18,6 +18,16 @@ const TITLE_WIDTH: usize = 48;
 
 /// The list for `args`, formatted (a table, or JSON with `--json`).
 pub async fn run(engine: &Engine, args: &RecommendArgs) -> Result<String, engine::EngineError> {
+    let before;
+    let engine = if args.before {
+        before = Engine {
+            settings: engine::presets::before_hybrid(&engine.settings),
+            ..engine.clone()
+        };
+        &before
+    } else {
+        engine
+    };
     let opts = RecommendOptions {
         k: args.k,
         ..Default::default()

@@ -324,6 +324,7 @@ fn Dashboard(d: DashboardView, sign_out: ServerAction<AdminSignOut>) -> impl Int
             {view! {
             <div class="table-grid">
                 <RateTable title="By rank" key_label="Rank" rows=d.by_rank.clone() csv=csv("by_rank")/>
+                <RateTable title="By surface" key_label="Surface" rows=d.by_surface.clone() csv=csv("by_surface")/>
                 <RateTable title="By ranker model" key_label="Model" rows=d.by_ranker.clone() csv=csv("by_ranker")/>
                 <RateTable title="By source" key_label="Source" rows=d.by_source.clone() csv=csv("by_source")/>
                 <RateTable title="By language" key_label="Language" rows=d.by_language.clone() csv=csv("by_language")/>

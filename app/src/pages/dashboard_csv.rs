@@ -3,11 +3,12 @@
 use crate::views::{DashboardView, RateRow};
 
 /// The tables that can be downloaded: (name in the URL, first column's header).
-pub const TABLES: [(&str, &str); 7] = [
+pub const TABLES: [(&str, &str); 8] = [
     ("daily", "day"),
     ("by_rank", "rank"),
     ("by_source", "source"),
     ("by_language", "language"),
+    ("by_surface", "surface"),
     ("by_ranker", "ranker model"),
     ("top_clicked", "item"),
     ("never_clicked", "item"),
@@ -43,6 +44,7 @@ pub fn table_csv(d: &DashboardView, table: &str) -> Option<String> {
         "by_rank" => &d.by_rank,
         "by_source" => &d.by_source,
         "by_language" => &d.by_language,
+        "by_surface" => &d.by_surface,
         "by_ranker" => &d.by_ranker,
         "top_clicked" => &d.top_clicked,
         _ => &d.never_clicked,

@@ -121,6 +121,7 @@ pub async fn dashboard_view(
         by_source: rows(d.by_source),
         by_language: rows(d.by_language),
         by_rank: rows(d.by_rank),
+        by_surface: rows(d.by_surface),
         by_ranker: rows(d.by_ranker),
         top_clicked: items(d.top_clicked),
         never_clicked: items(d.never_clicked),

@@ -159,6 +159,9 @@ pub struct Dashboard {
     pub by_source: Vec<Rate>,
     pub by_language: Vec<Rate>,
     pub by_rank: Vec<Rate>,
+    /// Per surface: `profile` (a profile's list), `similar` ("more like this"), `api`
+    /// (lists another front end ranked and reported).
+    pub by_surface: Vec<Rate>,
     /// Per learned-ranker model that ranked the lists ("shipped": the build's weights;
     /// "model N": version N trained by `semrec train`).
     pub by_ranker: Vec<Rate>,
@@ -335,6 +338,7 @@ pub async fn dashboard(
         by_source: rates(d.by_source),
         by_language: rates(d.by_language),
         by_rank: rates(d.by_rank),
+        by_surface: rates(d.by_surface),
         by_ranker: rates(d.by_ranker),
         top_clicked: item_counts(d.top_clicked),
         never_clicked: item_counts(d.never_clicked),
