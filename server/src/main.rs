@@ -103,6 +103,7 @@ async fn open_engine(
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     // A bad admin password is refused before anything starts.
+    server::admin::check_shared(args.expected_instances, args.admin_password.as_deref())?;
     let admin = server::admin::credentials(&args.admin_user, args.admin_password.as_deref())?;
     let pools = server::db_pool::server_pools(common, &args)?;
     // Bind first: a busy port is reported before anything slow happens.
@@ -119,7 +120,14 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
             }
         })?;
     let edge = edge_config(&args, listener.local_addr()?)?;
-    let (mut engine, db) = open_engine(common, Role::Server, &pools).await?;
+    let (mut engine, db) = open_engine(
+        common,
+        Role::Server {
+            instances: args.expected_instances,
+        },
+        &pools,
+    )
+    .await?;
     engine.imports = engine::imports::ImportGate::new(args.max_imports as usize);
     let refresh = std::time::Duration::from_secs(common.collaborative.collaborative_refresh_secs);
     engine.start_impression_queue(args.impression_queue());
@@ -287,9 +295,21 @@ async fn serve_with(
         }
         None => None,
     };
-    let sweeper = server::session_sweeper::spawn(engine.clone());
+    // Periodic jobs run on the one instance holding their lease (engine::leases).
+    let holder = engine::leases::new_holder_id();
+    let lease_ttl = Duration::from_secs(args.job_lease_secs);
+    let sweeper = server::session_sweeper::spawn(engine.clone(), &holder, lease_ttl);
     // The demo load fits the model itself; this keeps it fresh afterwards.
-    let refreshing = server::collaborative::spawn_refresh(engine.clone(), collaborative_refresh);
+    let refreshing = server::collaborative::spawn_refresh(
+        engine.clone(),
+        engine::leased_job::LeasedJob::new(
+            server::collaborative::JOB,
+            &holder,
+            lease_ttl,
+            collaborative_refresh,
+        ),
+    );
+    let leases = engine.store.clone();
     let state = server::state::AppState {
         engine,
         admin,
@@ -343,7 +363,11 @@ async fn serve_with(
     tracing::info!("shutting down");
     sweeper.abort();
     refreshing.abort();
-    let _ = refreshing.await;
+    let _ = tokio::join!(sweeper, refreshing);
+    // Another instance takes the jobs over at its next try, not after the expiry.
+    if let Err(e) = leases.release_leases(&holder).await {
+        tracing::warn!("releasing the job leases: {e}");
+    }
     if let Some(loading) = loading {
         // Its connections must be back before the pool closes; a stopped load is
         // resumed by the next start.
