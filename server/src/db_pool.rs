@@ -14,7 +14,7 @@ use engine::Store;
 use crate::config::{Common, ServeArgs};
 
 /// Request-pool connections the server's own background work may hold (the
-/// readiness check, the session sweep).
+/// readiness check, the session sweep, the job leases' statements).
 pub const BACKGROUND: u32 = 2;
 /// Spare request-pool connections for requests outside the in-flight limit
 /// (events, items, pages): they take one connection at a time, briefly.

@@ -154,6 +154,8 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
 
 /// Requests in flight at shutdown may run this long; then their connections close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Time for releasing the job leases at shutdown.
+const RELEASE_WITHIN: Duration = Duration::from_secs(1);
 /// After the grace: time for the queued impressions to be written, then for the pool
 /// to close before PostgreSQL is stopped regardless.
 const DB_CLOSE_WITHIN: Duration = Duration::from_secs(2);
@@ -365,8 +367,11 @@ async fn serve_with(
     refreshing.abort();
     let _ = tokio::join!(sweeper, refreshing);
     // Another instance takes the jobs over at its next try, not after the expiry.
-    if let Err(e) = leases.release_leases(&holder).await {
-        tracing::warn!("releasing the job leases: {e}");
+    // Bounded: with the database gone the leases simply expire.
+    match tokio::time::timeout(RELEASE_WITHIN, leases.release_leases(&holder)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!("releasing the job leases: {e}"),
+        Err(_) => tracing::warn!("releasing the job leases timed out; they expire by themselves"),
     }
     if let Some(loading) = loading {
         // Its connections must be back before the pool closes; a stopped load is
