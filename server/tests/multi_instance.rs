@@ -1,7 +1,8 @@
 //! Several `semrec` processes on one PostgreSQL (`DATABASE_URL`): the start is
 //! refused when `max_connections` cannot hold every expected instance's pools,
-//! two instances share the admin sign-in failure budget, and each background job
-//! runs on one of them, moving to the other when its holder stops.
+//! a list served by one instance is clicked through the other, two instances
+//! share the admin sign-in failure budget, and each background job runs on one
+//! of them, moving to the other when its holder stops.
 //!
 //! Real binaries, a real cluster whose `max_connections` is lowered with ALTER
 //! SYSTEM, the real model; HTTP through `curl`.
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use pg_local::{ClusterOptions, LocalCluster};
 use sqlx::{Connection, PgConnection};
 use test_support::binary::{expect_setup_error, Server};
+use test_support::paths::fixture_catalog_path;
 use test_support::scratch::Scratch;
 
 const BIN: &str = env!("CARGO_BIN_EXE_semrec");
@@ -121,12 +123,29 @@ fn instances_share_the_database_limits_and_hand_over_their_jobs() {
         "{line}"
     );
 
-    // Two fit.
+    // Two fit. The first loads the catalog; the second finds it there.
     let (a_dir, b_dir) = (Scratch::new("multi-a"), Scratch::new("multi-b"));
-    let a = Server::spawn(instance(&a_dir, &url, 2));
-    let b = Server::spawn(instance(&b_dir, &url, 2));
-    a.wait_ready(Duration::from_secs(240));
-    b.wait_ready(Duration::from_secs(240));
+    let mut first = instance(&a_dir, &url, 2);
+    first.env("SEMREC_DEMO_CATALOG", fixture_catalog_path());
+    let a = Server::start(first);
+    let b = Server::start(instance(&b_dir, &url, 2));
+
+    // A list served by one instance, clicked through the other: the session and
+    // the impression are in the database, so the click counts.
+    let jar = a_dir.join("cookies.txt");
+    a.sign_in_with_interests(&jar, "multi-tester", "aircraft, jazz", "I like planes");
+    let list = a.recommend(&jar);
+    // The impression is written in the background (SEMREC_IMPRESSION_FLUSH_MS, 100 ms).
+    std::thread::sleep(Duration::from_millis(500));
+    b.open_first(&jar, &list);
+    let admin = b_dir.join("admin-cookies.txt");
+    b.call(
+        &admin,
+        "admin_sign_in",
+        &[("user", "admin"), ("password", "test-admin-password")],
+    );
+    let dashboard = a.call(&admin, "get_dashboard", &[]);
+    assert_eq!(dashboard["clicks"], 1, "{dashboard}");
 
     // Wrong passwords alternately on both: the address's 5 free attempts are
     // counted once for both instances (per-instance counts would allow 10), then
