@@ -1,7 +1,9 @@
 //! Two semrec instances on one database, as two stores (each with its own pools)
 //! over one real PostgreSQL cluster: the admin sign-in and new-handle throttles
-//! count once for both, and a periodic job runs on one of them at a time, under
-//! its lease, moving to the other when the holder dies.
+//! count once for both, a click through one on a list the other served counts
+//! even before the other's impression queue has written it, and a periodic job
+//! runs on one of them at a time, under its lease, moving to the other when the
+//! holder dies.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -264,4 +266,58 @@ async fn a_released_lease_moves_at_once_and_keeps_the_schedule() {
     );
     assert_eq!(on_a.tick(&a, &mut job).await.unwrap(), Tick::NotHolder);
     assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_click_through_one_instance_finds_the_list_the_other_still_queues() {
+    use engine::events::{ClickOutcome, ImpressionContext};
+    use engine::impression_queue::QueueSettings;
+    let db = test_support::db::engine().await;
+    let a = &db.engine;
+    a.import_items(test_support::fixtures::fixture_catalog(), |_| {})
+        .await
+        .unwrap();
+    let b_store = Store::connect(db._cluster.database_url(), 8).await.unwrap();
+    let b = engine::Engine::new(
+        b_store,
+        test_support::model::fake_embedder(),
+        engine::EngineSettings::default(),
+    );
+    let settings = QueueSettings {
+        capacity: 100,
+        flush_interval: Duration::from_millis(300),
+    };
+    a.start_impression_queue(settings);
+    b.start_impression_queue(settings);
+    let profile = engine::profile::Profile {
+        interests: vec!["jazz".into()],
+        ..Default::default()
+    };
+    let opts = engine::recommend::RecommendOptions {
+        k: 3,
+        ..Default::default()
+    };
+    let list = a
+        .recommend_for_profile(None, &profile, &opts, ImpressionContext::Api)
+        .await
+        .unwrap();
+    let first = list.items[0].item.external_id.clone();
+    // At once, through the other instance: A's queue has not written it yet.
+    assert_eq!(
+        b.record_click(list.impression_id, &first, None)
+            .await
+            .unwrap(),
+        ClickOutcome::Recorded
+    );
+    // An item the list did not show is still refused, within the bounded wait.
+    let started = Instant::now();
+    assert!(b
+        .record_click(list.impression_id, "not-shown", None)
+        .await
+        .is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
