@@ -85,6 +85,25 @@ impl Engine {
         Ok(id)
     }
 
+    /// The item `item_external_id` as shown in a stored impression, with the
+    /// impression's user.
+    async fn shown_item(
+        &self,
+        impression_id: uuid::Uuid,
+        item_external_id: &str,
+    ) -> Result<Option<(i64, Option<i64>)>> {
+        Ok(sqlx::query_as(
+            "SELECT ii.item_id, im.user_id FROM impression_items ii
+             JOIN impressions im ON im.id = ii.impression_id
+             JOIN items i ON i.id = ii.item_id
+             WHERE ii.impression_id = $1 AND i.external_id = $2",
+        )
+        .bind(impression_id)
+        .bind(item_external_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Records a click on an item of a served impression. When `user_id` is
     /// given it must be the impression's user: nobody clicks in someone else's list.
     pub async fn record_click(
@@ -94,19 +113,24 @@ impl Engine {
         user_id: Option<i64>,
     ) -> Result<ClickOutcome> {
         // A click right after its list may find the impression still queued.
-        if self.impressions.is_pending(impression_id) {
+        let served_here = self.impressions.is_pending(impression_id);
+        if served_here {
             self.flush_impressions().await?;
         }
-        let shown: Option<(i64, Option<i64>)> = sqlx::query_as(
-            "SELECT ii.item_id, im.user_id FROM impression_items ii
-             JOIN impressions im ON im.id = ii.impression_id
-             JOIN items i ON i.id = ii.item_id
-             WHERE ii.impression_id = $1 AND i.external_id = $2",
-        )
-        .bind(impression_id)
-        .bind(item_external_id)
-        .fetch_optional(self.pool())
-        .await?;
+        let mut shown = self.shown_item(impression_id, item_external_id).await?;
+        // Served by another instance on this database, the impression may still be
+        // in that instance's queue: look again until it must have been written.
+        let wait = self
+            .impressions
+            .other_instance_wait()
+            .filter(|_| !served_here);
+        if let (None, Some(wait)) = (&shown, wait) {
+            let started = tokio::time::Instant::now();
+            while shown.is_none() && started.elapsed() < wait {
+                tokio::time::sleep(wait / 4).await;
+                shown = self.shown_item(impression_id, item_external_id).await?;
+            }
+        }
         let Some((item_id, owner)) = shown else {
             return Err(EngineError::invalid(
                 "item_id",

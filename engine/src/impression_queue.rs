@@ -28,6 +28,9 @@ use crate::Engine;
 pub const DEFAULT_CAPACITY: usize = 10_000;
 /// Default of [`QueueSettings::flush_interval`].
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest a click waits for an impression another instance may still hold in
+/// its queue (a click on an unknown impression waits this long before it is refused).
+pub const MAX_OTHER_INSTANCE_WAIT: Duration = Duration::from_secs(2);
 /// Most impressions one batch INSERT writes (bounds a statement's size and time).
 const MAX_BATCH: usize = 1_000;
 
@@ -82,6 +85,8 @@ struct State {
     pending: HashSet<uuid::Uuid>,
     /// 0 while no writer runs: every impression is written inline.
     capacity: usize,
+    /// The writer's interval, while it runs.
+    flush_interval: Option<Duration>,
 }
 
 struct Writer {
@@ -120,7 +125,11 @@ impl ImpressionQueue {
         if writer.is_some() || settings.capacity == 0 {
             return;
         }
-        lock(&self.inner.state).capacity = settings.capacity;
+        {
+            let mut state = lock(&self.inner.state);
+            state.capacity = settings.capacity;
+            state.flush_interval = Some(settings.flush_interval);
+        }
         let stop = Arc::new(tokio::sync::Notify::new());
         let queue = self.clone();
         let stopped = stop.clone();
@@ -162,6 +171,15 @@ impl ImpressionQueue {
         state.pending.insert(imp.id);
         state.buffer.push_back(imp);
         Ok(())
+    }
+
+    /// How long an impression served by another instance (with the same
+    /// settings) may sit in its queue before it is in the database: two flush
+    /// intervals and 100 ms for the write, at most [`MAX_OTHER_INSTANCE_WAIT`].
+    /// `None` while no writer runs here (a CLI command, inline writes).
+    pub(crate) fn other_instance_wait(&self) -> Option<Duration> {
+        let interval = lock(&self.inner.state).flush_interval?;
+        Some((interval * 2 + Duration::from_millis(100)).min(MAX_OTHER_INSTANCE_WAIT))
     }
 
     /// Whether `id` is queued or being written (not yet committed).

@@ -19,6 +19,8 @@ pub mod imports;
 pub mod impression_queue;
 pub mod interactions;
 pub mod item_neighbours;
+pub mod leased_job;
+pub mod leases;
 pub mod list_limits;
 pub mod metrics;
 pub mod presets;

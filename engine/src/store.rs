@@ -165,17 +165,26 @@ impl Store {
         Ok(())
     }
 
-    /// PostgreSQL's `max_connections` less its superuser-reserved slots: how many
-    /// connections all clients together may open.
-    pub async fn connection_limit(&self) -> Result<u32> {
+    /// PostgreSQL's `max_connections` and `superuser_reserved_connections`.
+    pub async fn connection_limit(&self) -> Result<ConnectionLimit> {
         let (max, reserved): (String, String) = sqlx::query_as(
             "SELECT current_setting('max_connections'), current_setting('superuser_reserved_connections')",
         )
         .fetch_one(&self.pool)
         .await?;
         let parse = |s: &str| s.trim().parse::<u32>().unwrap_or(0);
-        Ok(parse(&max).saturating_sub(parse(&reserved)))
+        Ok(ConnectionLimit {
+            max_connections: parse(&max),
+            superuser_reserved: parse(&reserved),
+        })
     }
+}
+
+/// The server's connection settings that bound how many clients may connect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimit {
+    pub max_connections: u32,
+    pub superuser_reserved: u32,
 }
 
 /// `pool.begin()` as its own task. sqlx's `begin` is not cancel-safe: dropped

@@ -40,9 +40,34 @@ pub fn credentials(user: &str, password: Option<&str>) -> Result<AdminCredential
     })
 }
 
+/// Several instances must check one password: generated ones differ per
+/// instance, and admin sessions are bound to the password, so an admin signed in
+/// on one instance would be refused by the others.
+pub fn check_shared(instances: u32, password: Option<&str>) -> Result<()> {
+    if instances > 1 && password.is_none() {
+        bail!(
+            "SEMREC_EXPECTED_INSTANCES is {instances} but SEMREC_ADMIN_PASSWORD is not set: each instance \
+             would generate its own one-time password and refuse the others' admin sessions; set the \
+             same SEMREC_ADMIN_PASSWORD on every instance"
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_instances_need_a_set_password() {
+        assert!(check_shared(1, None).is_ok());
+        assert!(check_shared(2, Some("twelve chars")).is_ok());
+        let e = check_shared(2, None).unwrap_err().to_string();
+        assert!(
+            e.contains("set the same SEMREC_ADMIN_PASSWORD on every instance"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn empty_and_short_passwords_are_refused_and_unset_is_generated() {

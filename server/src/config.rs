@@ -528,6 +528,17 @@ pub struct ServeArgs {
     #[arg(long, env = "SEMREC_MAX_IMPORTS", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=16))]
     pub max_imports: u32,
+    /// semrec instances that share this PostgreSQL: the start is refused unless
+    /// max_connections holds this many times the instance's two pools, plus room
+    /// for other clients and the superuser-reserved connections.
+    #[arg(long, env = "SEMREC_EXPECTED_INSTANCES", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub expected_instances: u32,
+    /// Seconds a background job's lease lasts without renewal (renewed every third):
+    /// how long a dead instance's jobs wait before another instance takes them over.
+    #[arg(long, env = "SEMREC_JOB_LEASE_SECS", default_value_t = engine::leased_job::DEFAULT_LEASE_TTL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub job_lease_secs: u64,
     /// Impressions and clicks a minute per client address from the web app (item
     /// pages, the signed-in home page, recommendations, opened items); beyond it
     /// 429 with Retry-After. The JSON API's are limited by SEMREC_API_RATE per key.

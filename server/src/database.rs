@@ -21,8 +21,10 @@ pub struct Database {
 /// What the process opening the database is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// The web server: it restarts the local cluster's postmaster when it dies.
-    Server,
+    /// The web server, one of `instances` on this database: it checks that
+    /// `max_connections` holds all their pools, and restarts the local cluster's
+    /// postmaster when it dies.
+    Server { instances: u32 },
     /// A CLI command: short-lived, it just fails if the database goes away.
     Command,
 }
@@ -52,7 +54,9 @@ impl Database {
             }
         };
         let checked = match role {
-            Role::Server => crate::db_pool::check_connection_limit(&store, pools).await,
+            Role::Server { instances } => {
+                crate::db_pool::check_connection_limit(&store, pools, instances).await
+            }
             Role::Command => Ok(()),
         };
         let ready = match checked {
@@ -67,7 +71,7 @@ impl Database {
             return Err(e);
         }
         let supervisor = match (&cluster, role) {
-            (Some(c), Role::Server) => Some(c.supervise()),
+            (Some(c), Role::Server { .. }) => Some(c.supervise()),
             _ => None,
         };
         Ok(Self {

@@ -8,13 +8,13 @@
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use engine::store::StoreOptions;
+use engine::store::{ConnectionLimit, StoreOptions};
 use engine::Store;
 
 use crate::config::{Common, ServeArgs};
 
 /// Request-pool connections the server's own background work may hold (the
-/// readiness check, the session sweep).
+/// readiness check, the session sweep, the job leases' statements).
 pub const BACKGROUND: u32 = 2;
 /// Spare request-pool connections for requests outside the in-flight limit
 /// (events, items, pages): they take one connection at a time, briefly.
@@ -61,18 +61,47 @@ pub fn command_pools(common: &Common) -> StoreOptions {
     timeouts(common, COMMAND_POOL, engine::store::DEFAULT_JOB_CONNECTIONS)
 }
 
-/// Refuses to start when PostgreSQL allows fewer connections than the pools may
-/// open (then requests would fail to connect under load instead of queueing).
-pub async fn check_connection_limit(store: &Store, pools: &StoreOptions) -> Result<()> {
-    let allowed = store.connection_limit().await?;
-    let wanted = pools.request_connections + pools.job_connections + OTHER_CLIENTS;
-    if wanted > allowed {
-        bail!(
-            "PostgreSQL allows {allowed} connections (max_connections less reserved ones), but semrec's pools need {} plus {OTHER_CLIENTS} for other clients — raise max_connections, or lower SEMREC_MAX_IN_FLIGHT, SEMREC_SCAN_CONCURRENCY or SEMREC_MAX_IMPORTS",
-            pools.request_connections + pools.job_connections
-        );
+/// Connections `instances` servers with these pools may open together, with
+/// room for other clients and PostgreSQL's superuser-reserved slots.
+pub fn connections_needed(instances: u32, pools: &StoreOptions, reserved: u32) -> u32 {
+    instances * (pools.request_connections + pools.job_connections) + OTHER_CLIENTS + reserved
+}
+
+/// The documented rule: `SEMREC_EXPECTED_INSTANCES` × (request pool + jobs
+/// pool) plus [`OTHER_CLIENTS`] plus `superuser_reserved_connections` must not
+/// exceed `max_connections`. The error is one line that says what to change.
+pub fn fits_connection_limit(
+    limit: ConnectionLimit,
+    instances: u32,
+    pools: &StoreOptions,
+) -> Result<(), String> {
+    let needed = connections_needed(instances, pools, limit.superuser_reserved);
+    if needed <= limit.max_connections {
+        return Ok(());
     }
-    Ok(())
+    let (requests, jobs) = (pools.request_connections, pools.job_connections);
+    Err(format!(
+        "PostgreSQL's max_connections is {max}, but SEMREC_EXPECTED_INSTANCES ({instances}) × {per} connections \
+         per instance (request pool {requests} + jobs pool {jobs}) + {OTHER_CLIENTS} for other clients \
+         + {reserved} superuser_reserved_connections needs {needed}: raise max_connections to at least {needed}, \
+         or lower SEMREC_EXPECTED_INSTANCES, SEMREC_DB_POOL (SEMREC_MAX_IN_FLIGHT × SEMREC_SCAN_CONCURRENCY) \
+         or SEMREC_MAX_IMPORTS",
+        max = limit.max_connections,
+        per = requests + jobs,
+        reserved = limit.superuser_reserved,
+    ))
+}
+
+/// Refuses to start when PostgreSQL allows fewer connections than the pools of
+/// every expected instance may open (then requests would fail to connect under
+/// load instead of queueing).
+pub async fn check_connection_limit(
+    store: &Store,
+    pools: &StoreOptions,
+    instances: u32,
+) -> Result<()> {
+    let limit = store.connection_limit().await?;
+    fits_connection_limit(limit, instances, pools).map_err(|e| anyhow::anyhow!(e))
 }
 
 #[cfg(test)]
@@ -113,5 +142,34 @@ mod tests {
             server_pools(&common, &serve).unwrap().request_connections,
             40
         );
+    }
+
+    #[test]
+    fn every_expected_instance_pools_must_fit_max_connections() {
+        let (common, serve) = parse(&["semrec", "serve", "--max-in-flight", "16"]);
+        let pools = server_pools(&common, &serve).unwrap();
+        // 16 × 2 + 4 request connections, 3 × 1 + 3 job connections.
+        assert_eq!(pools.request_connections + pools.job_connections, 42);
+        let limit = |max| ConnectionLimit {
+            max_connections: max,
+            superuser_reserved: 3,
+        };
+        assert_eq!(connections_needed(1, &pools, 3), 42 + 10 + 3);
+        assert_eq!(connections_needed(3, &pools, 3), 3 * 42 + 10 + 3);
+        assert!(fits_connection_limit(limit(55), 1, &pools).is_ok());
+        assert!(fits_connection_limit(limit(54), 1, &pools).is_err());
+        assert!(fits_connection_limit(limit(300), 6, &pools).is_ok());
+        let err = fits_connection_limit(limit(300), 7, &pools).unwrap_err();
+        assert!(
+            err.starts_with("PostgreSQL's max_connections is 300"),
+            "{err}"
+        );
+        assert!(err.contains("SEMREC_EXPECTED_INSTANCES (7) × 42"), "{err}");
+        assert!(err.contains("needs 307"), "{err}");
+        assert!(
+            err.contains("raise max_connections to at least 307"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "one line: {err}");
     }
 }

@@ -106,6 +106,7 @@ async fn open_engine(
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     // A bad admin password is refused before anything starts.
+    server::admin::check_shared(args.expected_instances, args.admin_password.as_deref())?;
     let admin = server::admin::credentials(&args.admin_user, args.admin_password.as_deref())?;
     let pools = server::db_pool::server_pools(common, &args)?;
     // Bind first: a busy port is reported before anything slow happens.
@@ -130,7 +131,14 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         ),
         None => None,
     };
-    let (mut engine, db) = open_engine(common, Role::Server, &pools).await?;
+    let (mut engine, db) = open_engine(
+        common,
+        Role::Server {
+            instances: args.expected_instances,
+        },
+        &pools,
+    )
+    .await?;
     engine.imports = engine::imports::ImportGate::new(args.max_imports as usize);
     let refresh = std::time::Duration::from_secs(common.collaborative.collaborative_refresh_secs);
     engine.start_impression_queue(args.impression_queue());
@@ -161,6 +169,8 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
 
 /// Requests in flight at shutdown may run this long; then their connections close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Time for releasing the job leases at shutdown.
+const RELEASE_WITHIN: Duration = Duration::from_secs(1);
 /// After the grace: time for the queued impressions to be written, then for the pool
 /// to close before PostgreSQL is stopped regardless.
 const DB_CLOSE_WITHIN: Duration = Duration::from_secs(2);
@@ -316,9 +326,21 @@ async fn serve_with(
         }
         None => None,
     };
-    let sweeper = server::session_sweeper::spawn(engine.clone());
+    // Periodic jobs run on the one instance holding their lease (engine::leases).
+    let holder = engine::leases::new_holder_id();
+    let lease_ttl = Duration::from_secs(args.job_lease_secs);
+    let sweeper = server::session_sweeper::spawn(engine.clone(), &holder, lease_ttl);
     // The demo load fits the model itself; this keeps it fresh afterwards.
-    let refreshing = server::collaborative::spawn_refresh(engine.clone(), collaborative_refresh);
+    let refreshing = server::collaborative::spawn_refresh(
+        engine.clone(),
+        engine::leased_job::LeasedJob::new(
+            server::collaborative::JOB,
+            &holder,
+            lease_ttl,
+            collaborative_refresh,
+        ),
+    );
+    let leases = engine.store.clone();
     let state = server::state::AppState {
         engine,
         admin,
@@ -380,7 +402,14 @@ async fn serve_with(
     }
     sweeper.abort();
     refreshing.abort();
-    let _ = refreshing.await;
+    let _ = tokio::join!(sweeper, refreshing);
+    // Another instance takes the jobs over at its next try, not after the expiry.
+    // Bounded: with the database gone the leases simply expire.
+    match tokio::time::timeout(RELEASE_WITHIN, leases.release_leases(&holder)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!("releasing the job leases: {e}"),
+        Err(_) => tracing::warn!("releasing the job leases timed out; they expire by themselves"),
+    }
     if let Some(loading) = loading {
         // Its connections must be back before the pool closes; a stopped load is
         // resumed by the next start.
