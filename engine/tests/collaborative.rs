@@ -121,6 +121,14 @@ async fn the_collaborative_channel_brings_what_similar_users_had() {
     // "More like this" n0 too: its collaborative neighbour beside the glider notes.
     let like = similar(&e, &opts).await;
     assert_eq!(like[0], "n1", "{like:?}");
+    // Its shown score is its cosine to n0, not a perfect match, also when only the
+    // collaborative channel found it (a semantic pool of 5 holds glider notes only):
+    // such a candidate has no distance of its own.
+    let mut narrow = e.clone();
+    narrow.settings.candidate_pool = 5;
+    let shown = narrow.preview_similar_items("n0", &opts).await.unwrap();
+    assert_eq!(shown.items[0].item.external_id, "n1");
+    assert!(shown.items[0].score < 0.9, "{:?}", shown.items[0]);
     assert!(!like.contains(&"n0".to_string()));
     // Off, the list is pure text similarity: other glider notes lead, n1 is not near.
     e.settings.collaborative_weight = 0.0;

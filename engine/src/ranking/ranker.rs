@@ -194,7 +194,18 @@ impl Engine {
             .zip(collab.into_iter().zip(lexical))
             .map(|(c, (collaborative, lexical))| {
                 let mut s = match scoring {
-                    Scoring::Nearest { .. } => similarity_only(c),
+                    // The other channels' candidates carry no distance: the cosine
+                    // comes from the vectors (unit length), as max-sim's does.
+                    Scoring::Nearest { query, .. } => {
+                        let similarity = dot(query, &c.vector);
+                        Scored {
+                            candidate: c,
+                            similarity,
+                            score: similarity,
+                            element: None,
+                            features: Features::default(),
+                        }
+                    }
                     Scoring::MaxSim(profile) => {
                         let (score, element) =
                             profile.max_sim(&c.vector).unwrap_or((f32::MIN, usize::MAX));
