@@ -120,19 +120,27 @@ async fn eight_clients_and_a_new_user_never_stall() {
     assert_eq!(first.status, StatusCode::OK, "{first:?}");
     let mut gave_up = 0;
     let mut leaked = 0;
-    for polls in 1..2000 {
-        let request = router.clone().oneshot(recommendation(&key, "impatient"));
-        if !give_up_after(polls, request).await {
-            break;
+    // A request takes about 20 polls, but fewer when its database answers are
+    // already there at a poll (a loaded machine): sweep again until more than 10
+    // points were given up at in all.
+    'sweeps: for _ in 0..5 {
+        for polls in 1..2000 {
+            let request = router.clone().oneshot(recommendation(&key, "impatient"));
+            if !give_up_after(polls, request).await {
+                break;
+            }
+            gave_up += 1;
+            // What the dropped request held goes back to the pool (dropped
+            // transactions roll back first).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            leaked = idle_in_transaction(&store).await;
+            if leaked > 0 {
+                // Straight to the new user's requests, before another request
+                // happens to commit on that connection.
+                break 'sweeps;
+            }
         }
-        gave_up += 1;
-        // What the dropped request held goes back to the pool (dropped
-        // transactions roll back first).
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        leaked = idle_in_transaction(&store).await;
-        if leaked > 0 {
-            // Straight to the new user's requests, before another request happens
-            // to commit on that connection.
+        if gave_up > 10 {
             break;
         }
     }
