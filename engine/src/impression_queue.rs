@@ -292,7 +292,7 @@ async fn write_batch(pool: &PgPool, model_id: &str, batch: &[QueuedImpression]) 
     let shown = batch.iter().flat_map(|i| i.shown.iter().map(|s| (i.id, s)));
     let (mut item_imps, mut items, mut ranks, mut scores) = (vec![], vec![], vec![], vec![]);
     // One array per feature (unnest cannot yield rows of a 2-D array).
-    let mut features: [Vec<Option<f32>>; 5] = Default::default();
+    let mut features: [Vec<Option<f32>>; 6] = Default::default();
     for (imp, s) in shown {
         item_imps.push(imp);
         items.push(s.item_id);
@@ -305,6 +305,7 @@ async fn write_batch(pool: &PgPool, model_id: &str, batch: &[QueuedImpression]) 
             f.map(|f| f.lexical),
             f.map(|f| f.collaborative),
             f.map(|f| f.popularity),
+            f.map(|f| f.scarcity),
         ]) {
             column.push(value.filter(|v| v.is_finite()));
         }
@@ -333,11 +334,11 @@ async fn write_batch(pool: &PgPool, model_id: &str, batch: &[QueuedImpression]) 
         sqlx::query(
             "INSERT INTO impression_items (impression_id, item_id, rank, score, f_semantic,
                                            f_semantic_mean, f_lexical, f_collaborative,
-                                           f_popularity)
-             SELECT s.imp, s.item, s.rank, s.score, s.f1, s.f2, s.f3, s.f4, s.f5
+                                           f_popularity, f_scarcity)
+             SELECT s.imp, s.item, s.rank, s.score, s.f1, s.f2, s.f3, s.f4, s.f5, s.f6
                FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::real[], $5::real[],
-                           $6::real[], $7::real[], $8::real[], $9::real[])
-                    AS s(imp, item, rank, score, f1, f2, f3, f4, f5)
+                           $6::real[], $7::real[], $8::real[], $9::real[], $10::real[])
+                    AS s(imp, item, rank, score, f1, f2, f3, f4, f5, f6)
                JOIN items i ON i.id = s.item",
         )
         .bind(&item_imps)
@@ -349,6 +350,7 @@ async fn write_batch(pool: &PgPool, model_id: &str, batch: &[QueuedImpression]) 
         .bind(&features[2])
         .bind(&features[3])
         .bind(&features[4])
+        .bind(&features[5])
         .execute(&mut *tx)
         .await?;
     }

@@ -55,6 +55,9 @@ pub const DEFAULT_LEXICAL_WEIGHT: f32 = ranking::trained::WEIGHTS.lexical;
 /// Default weight of the mean semantic similarity over the profile's elements: the
 /// shipped ranker model's.
 pub const DEFAULT_SEMANTIC_MEAN_WEIGHT: f32 = ranking::trained::WEIGHTS.semantic_mean;
+/// Default weight of an item's scarcity (`fusion::scarcity`): the shipped ranker
+/// model's.
+pub const DEFAULT_SCARCITY_WEIGHT: f32 = ranking::trained::WEIGHTS.scarcity;
 /// Default of [`EngineSettings::scan_concurrency`].
 pub const DEFAULT_SCAN_CONCURRENCY: usize = 2;
 /// Default of [`EngineSettings::ef_search`] (`SEMREC_EF_SEARCH`): also covers the
@@ -90,6 +93,9 @@ pub struct EngineSettings {
     /// Weight of the mean recency-weighted similarity over the profile's elements
     /// (max-sim profiles; the best one has weight 1).
     pub semantic_mean_weight: f32,
+    /// Weight of the item's scarcity (1 / (1 + users who had it)): lifts items the
+    /// collaborative channel cannot know yet.
+    pub scarcity_weight: f32,
     /// How the collaborative model is fitted and stored.
     pub collaborative: item_neighbours::CollaborativeSettings,
     /// Nearest neighbours fetched from the HNSW index before the popularity prior
@@ -124,6 +130,7 @@ impl Default for EngineSettings {
             collaborative_weight: DEFAULT_COLLABORATIVE_WEIGHT,
             lexical_weight: DEFAULT_LEXICAL_WEIGHT,
             semantic_mean_weight: DEFAULT_SEMANTIC_MEAN_WEIGHT,
+            scarcity_weight: DEFAULT_SCARCITY_WEIGHT,
             collaborative: item_neighbours::CollaborativeSettings::default(),
             candidate_pool: DEFAULT_CANDIDATE_POOL,
             drift: drift::DriftSettings::default(),

@@ -27,6 +27,7 @@ async fn log_lists(e: &Engine, ids: &[(i64, String)], n: usize, salt: usize) {
                         lexical: 0.0,
                         collaborative: if r == hit { 0.5 } else { 0.1 * (r % 3) as f32 },
                         popularity: 0.5,
+                        scarcity: 0.0,
                     }),
                 }
             })
@@ -53,7 +54,15 @@ fn with_online(e: &Engine, online: OnlineSettings) -> Engine {
 #[tokio::test]
 async fn a_model_trained_on_clicks_is_activated_only_when_it_beats_the_serving_one() {
     let db = test_support::db::engine().await;
-    let e = db.engine.clone();
+    // Serving weights set here, not the shipped model's: the test needs clicks that
+    // follow the collaborative feature more than the serving weights do.
+    let e = Engine {
+        settings: EngineSettings {
+            collaborative_weight: 0.2,
+            ..db.engine.settings.clone()
+        },
+        ..db.engine.clone()
+    };
     e.import_items(test_support::fixtures::note_items("n", 40), |_| {})
         .await
         .unwrap();
@@ -77,8 +86,8 @@ async fn a_model_trained_on_clicks_is_activated_only_when_it_beats_the_serving_o
         .unwrap();
     assert_eq!(stored, 0);
 
-    // Over it: the clicks follow the collaborative feature more than the shipped
-    // weights do (its lead of 0.3 × 0.7 loses to the semantic lead of ranks 1–5),
+    // Over it: the clicks follow the collaborative feature more than the serving
+    // weights do (its lead of 0.3 × 0.2 loses to the semantic lead of ranks 1–5),
     // so a model that weighs it more wins on the latest lists.
     log_lists(&e, &ids, 600, 7).await;
     let TrainingOutcome::Activated { version, report } = e.train_ranker().await.unwrap() else {

@@ -24,6 +24,7 @@ pub fn grid() -> Vec<FusionWeights> {
                     collaborative,
                     lexical: 0.0,
                     semantic_mean: 0.0,
+                    scarcity: 0.0,
                 })
         })
         .collect()
@@ -75,6 +76,7 @@ mod tests {
             popularity: 0.0,
             lexical: 0.0,
             semantic_mean: 0.0,
+            scarcity: 0.0,
         };
         // Item 1 is closer in text, item 2 (the target) the collaborative favourite.
         let pools = vec![vec![(1, f(0.6, 0.0)), (2, f(0.5, 1.0))]];
@@ -85,6 +87,7 @@ mod tests {
                 collaborative: 0.5,
                 lexical: 0.0,
                 semantic_mean: 0.0,
+                scarcity: 0.0,
             },
         ];
         let r = evaluate(&pools, &[split], Target::Validation, &grid);

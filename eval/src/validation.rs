@@ -38,18 +38,20 @@ pub(crate) fn learned_text(t: &learned::Trained, training: &[learned::TrainingSe
     s.push_str(&cv.join("; "));
     s.push_str(&format!(
         ". Chosen: {}; weights (semantic 1): semantic mean {}, lexical {}, collaborative {}, \
-         popularity {}. Shipped model (`engine/src/ranking/trained.rs`, {}): semantic mean {}, \
-         lexical {}, collaborative {}, popularity {}.\n\n",
+         popularity {}, scarcity {}. Shipped model (`engine/src/ranking/trained.rs`, {}): \
+         semantic mean {}, lexical {}, collaborative {}, popularity {}, scarcity {}.\n\n",
         t.method.label(),
         w.semantic_mean,
         w.lexical,
         w.collaborative,
         w.popularity,
+        w.scarcity,
         engine::ranking::trained::VERSION,
         engine::DEFAULT_SEMANTIC_MEAN_WEIGHT,
         engine::DEFAULT_LEXICAL_WEIGHT,
         engine::DEFAULT_COLLABORATIVE_WEIGHT,
         engine::DEFAULT_POPULARITY_WEIGHT,
+        engine::DEFAULT_SCARCITY_WEIGHT,
     ));
     s.push_str(
         "| validation pools | this run's model (in-sample) | shipped model |\n|---|---|---|\n",

@@ -107,7 +107,8 @@ pub fn training_summary(outcome: &TrainingOutcome) -> (String, u8) {
         let w = &r.weights;
         format!(
             "fitted on {} lists, checked on the latest {} ({} clicks)\n\
-             weights: semantic 1, semantic mean {}, lexical {}, collaborative {}, popularity {}\n\
+             weights: semantic 1, semantic mean {}, lexical {}, collaborative {}, popularity {}, \
+             scarcity {}\n\
              nDCG@10 of the clicks on the checked lists: new {:.4}, serving ({}) {:.4}",
             r.lists_fitted,
             r.lists_checked,
@@ -116,6 +117,7 @@ pub fn training_summary(outcome: &TrainingOutcome) -> (String, u8) {
             w.lexical,
             w.collaborative,
             w.popularity,
+            w.scarcity,
             r.new_ndcg,
             r.serving_version
                 .map_or("the settings' weights".to_string(), |v| format!(

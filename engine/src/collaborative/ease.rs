@@ -88,7 +88,7 @@ impl EaseModel {
         out
     }
 
-    /// The `n` largest positive weights of each row of B.
+    /// The `n` strongest weights (by magnitude, negatives included) of each row of B.
     pub fn top_neighbours(&self, n: usize) -> Neighbours {
         Neighbours::new((0..self.n_items()).map(|i| top_n(self.row(i), n)).collect())
     }
@@ -135,13 +135,14 @@ mod tests {
                 );
             }
         }
-        // Scores are X_u · B; negative weights never become neighbours.
+        // Scores are X_u · B, negative weights included.
         let s = m.scores(&[(0, 1.0)]);
         assert!((s[1] - 2.0 / 3.0).abs() < 1e-12 && (s[2] + 0.25).abs() < 1e-12);
         let top = m.top_neighbours(5);
-        assert_eq!(top.of(0), &[(1, (2.0f64 / 3.0) as f32)]);
+        // The negative weight is kept: it pushes item 2 down for a history with item 0.
+        assert_eq!(top.of(0), &[(1, (2.0f64 / 3.0) as f32), (2, -0.25)]);
         assert_eq!(top.of(1), &[(0, (4.0f64 / 7.0) as f32), (2, 0.375)]);
-        assert_eq!(top.of(2), &[(1, 0.5)]);
+        assert_eq!(top.of(2), &[(1, 0.5), (0, (-2.0f64 / 7.0) as f32)]);
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub fn fit(x: &Interactions, k: usize, shrinkage: f64) -> Neighbours {
                     };
                     (j, s)
                 });
-                let best = top_n(sims, k);
+                // Similarities, not regression weights: a negative one says nothing useful.
+                let best = top_n(sims.filter(|&(_, s)| s > 0.0), k);
                 for &j in touched.iter() {
                     row[j as usize] = 0.0;
                 }

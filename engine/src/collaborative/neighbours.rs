@@ -1,19 +1,27 @@
 //! Top-N neighbours per item: what a collaborative model keeps, stores and serves from.
 
-/// Per item, its best neighbours (item, weight), highest weight first, ties by item.
+/// Per item, its strongest neighbours (item, weight), largest |weight| first, ties by
+/// item.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Neighbours {
     per_item: Vec<Vec<(u32, f32)>>,
 }
 
-/// The `n` entries of `row` with the largest positive weight, best first (ties to the
-/// lower item). Zero and negative weights are dropped: they never make a candidate.
+/// The `n` entries of `row` with the largest |weight|, strongest first (ties to the
+/// lower item); zero weights are dropped.
+///
+/// Negative weights are kept because EASE's are informative: they push down items
+/// that go against the history. On the plots catalogue's validation split (λ 50) the
+/// top 100 by magnitude score nDCG@10 0.1954 / 0.1945 (all ratings / ratings ≥ 4)
+/// against 0.1949 / 0.1838 for the top 100 positive weights, and dense EASE's 0.1991
+/// / 0.1954. A negative sum never makes a candidate (the channel keeps sums > 0).
 pub fn top_n(row: impl IntoIterator<Item = (u32, f64)>, n: usize) -> Vec<(u32, f32)> {
     let mut kept: Vec<(u32, f64)> = row
         .into_iter()
-        .filter(|(_, w)| w.is_finite() && *w > 0.0)
+        .filter(|(_, w)| w.is_finite() && *w != 0.0)
         .collect();
-    let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    let order =
+        |a: &(u32, f64), b: &(u32, f64)| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0));
     if kept.len() > n {
         kept.select_nth_unstable_by(n, order);
         kept.truncate(n);
@@ -32,7 +40,7 @@ impl Neighbours {
         self.per_item.len()
     }
 
-    /// Item `i`'s neighbours, best first.
+    /// Item `i`'s neighbours, strongest first.
     pub fn of(&self, i: usize) -> &[(u32, f32)] {
         &self.per_item[i]
     }
@@ -73,10 +81,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn top_n_keeps_the_best_positive_weights_in_order() {
+    fn top_n_keeps_the_strongest_weights_of_either_sign_in_order() {
         let row = vec![(0, 0.5), (1, -1.0), (2, 0.9), (3, 0.5), (4, 0.0), (5, 0.1)];
-        assert_eq!(top_n(row.clone(), 3), vec![(2, 0.9), (0, 0.5), (3, 0.5)]);
-        assert_eq!(top_n(row, 10), vec![(2, 0.9), (0, 0.5), (3, 0.5), (5, 0.1)]);
+        assert_eq!(top_n(row.clone(), 3), vec![(1, -1.0), (2, 0.9), (0, 0.5)]);
+        assert_eq!(
+            top_n(row, 10),
+            vec![(1, -1.0), (2, 0.9), (0, 0.5), (3, 0.5), (5, 0.1)]
+        );
+        assert_eq!(top_n(vec![(0, f64::NAN), (1, f64::INFINITY)], 2), vec![]);
     }
 
     #[test]

@@ -147,6 +147,8 @@ pub fn with_weights(base: &crate::EngineSettings, w: &FusionWeights) -> crate::E
         collaborative_weight: keep(base.collaborative_weight, w.collaborative),
         lexical_weight: keep(base.lexical_weight, w.lexical),
         semantic_mean_weight: keep(base.semantic_mean_weight, w.semantic_mean),
+        // Not a channel that can be off: the item's interaction count is always known.
+        scarcity_weight: w.scarcity,
         ..base.clone()
     }
 }
@@ -158,6 +160,7 @@ fn configured(s: &crate::EngineSettings) -> FusionWeights {
         collaborative: s.collaborative_weight,
         lexical: s.lexical_weight,
         semantic_mean: s.semantic_mean_weight,
+        scarcity: s.scarcity_weight,
     }
 }
 
@@ -169,6 +172,7 @@ struct LoggedRow {
     f_lexical: f32,
     f_collaborative: f32,
     f_popularity: f32,
+    f_scarcity: f32,
     clicked: bool,
 }
 
@@ -302,13 +306,13 @@ impl Engine {
                                WHERE ii.impression_id = im.id AND ii.f_semantic IS NOT NULL)
                  ORDER BY im.created_at DESC LIMIT $1)
              SELECT ii.impression_id, ii.f_semantic, ii.f_semantic_mean, ii.f_lexical,
-                    ii.f_collaborative, ii.f_popularity,
+                    ii.f_collaborative, ii.f_popularity, ii.f_scarcity,
                     EXISTS (SELECT 1 FROM clicks c WHERE c.impression_id = ii.impression_id
                                                      AND c.item_id = ii.item_id) AS clicked
              FROM lists l JOIN impression_items ii ON ii.impression_id = l.id
              WHERE ii.f_semantic IS NOT NULL AND ii.f_semantic_mean IS NOT NULL
                AND ii.f_lexical IS NOT NULL AND ii.f_collaborative IS NOT NULL
-               AND ii.f_popularity IS NOT NULL
+               AND ii.f_popularity IS NOT NULL AND ii.f_scarcity IS NOT NULL
              ORDER BY l.created_at, l.id, ii.rank",
         )
         .bind(MAX_TRAINING_LISTS)
@@ -328,6 +332,7 @@ impl Engine {
                     lexical: r.f_lexical,
                     collaborative: r.f_collaborative,
                     popularity: r.f_popularity,
+                    scarcity: r.f_scarcity,
                 });
                 l.relevant.push(r.clicked);
             }
@@ -355,6 +360,7 @@ mod tests {
     fn a_channel_switched_off_stays_off_under_a_learned_model() {
         let base = crate::EngineSettings {
             lexical_weight: 0.0,
+            popularity_weight: 0.05,
             ..Default::default()
         };
         let w = FusionWeights {
@@ -362,11 +368,13 @@ mod tests {
             collaborative: 1.3,
             lexical: 0.5,
             semantic_mean: 0.4,
+            scarcity: 0.3,
         };
         let s = with_weights(&base, &w);
         assert_eq!(s.lexical_weight, 0.0);
         assert_eq!(s.collaborative_weight, 1.3);
         assert_eq!(s.popularity_weight, 0.2);
         assert_eq!(s.semantic_mean_weight, 0.4);
+        assert_eq!(s.scarcity_weight, 0.3);
     }
 }

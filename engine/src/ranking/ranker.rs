@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::fusion::{fuse, scale_per_list, Features, FusionWeights};
+use super::fusion::{fuse, scale_per_list, scarcity, Features, FusionWeights};
 use super::options::{Exclusions, RecommendOptions};
 use super::popularity::prior;
 use super::semantic::Candidate;
@@ -183,6 +183,7 @@ impl Engine {
                 0.0
             },
             semantic_mean: self.settings.semantic_mean_weight,
+            scarcity: self.settings.scarcity_weight,
         };
         let max_pop = if with_prior || whole_pool {
             self.max_popularity().await?
@@ -232,6 +233,13 @@ impl Engine {
                     collaborative,
                     popularity: prior(s.candidate.popularity, max_pop),
                     lexical,
+                    // What scarcity stands in for is the collaborative signal a new
+                    // item cannot have yet: without a history there is none for any.
+                    scarcity: if channel {
+                        scarcity(s.candidate.popularity)
+                    } else {
+                        0.0
+                    },
                 };
                 s.score = fuse(&s.features, &weights);
                 // Carried more by the collaborative channel (the whole history's

@@ -64,14 +64,15 @@ pub fn coordinate_ascent(lists: &[TrainingList]) -> FusionWeights {
     let mut best = score(&w);
     for _ in 0..ASCENT_ROUNDS {
         let mut changed = false;
-        for coord in 0..4 {
+        for coord in 0..5 {
             for v in ASCENT_GRID {
                 let mut c = w;
                 *match coord {
                     0 => &mut c.semantic_mean,
                     1 => &mut c.lexical,
                     2 => &mut c.collaborative,
-                    _ => &mut c.popularity,
+                    3 => &mut c.popularity,
+                    _ => &mut c.scarcity,
                 } = v;
                 let s = score(&c);
                 if s > best + 1e-9 {
