@@ -85,19 +85,20 @@ pub fn retry_reason(e: &EngineError) -> Option<Fallback> {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
             Some(Fallback::Failed)
         }
-        sqlx::Error::Database(db) => {
-            let code = db.code()?;
-            // 40001: "canceling statement due to conflict with recovery"; 40P01 the
-            // same for a buffer-pin deadlock on a standby.
-            if matches!(&*code, "40001" | "40P01") {
-                Some(Fallback::Conflict)
-            // 08: connection exceptions; 57P01–57P03: shut down, crashed, starting.
-            } else if code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03") {
-                Some(Fallback::Failed)
-            } else {
-                None
-            }
-        }
+        sqlx::Error::Database(db) => retry_reason_for_code(&db.code()?),
+        _ => None,
+    }
+}
+
+/// [`retry_reason`] of a statement the replica refused with SQLSTATE `code`.
+fn retry_reason_for_code(code: &str) -> Option<Fallback> {
+    match code {
+        // "canceling statement due to conflict with recovery"; 40P01 the same for
+        // a buffer-pin deadlock on a standby.
+        "40001" | "40P01" => Some(Fallback::Conflict),
+        // Shut down, crashed, starting; class 08: connection exceptions.
+        "57P01" | "57P02" | "57P03" => Some(Fallback::Failed),
+        c if c.starts_with("08") => Some(Fallback::Failed),
         _ => None,
     }
 }
@@ -422,6 +423,13 @@ mod tests {
             Some(Fallback::Failed)
         );
         assert_eq!(retry_reason(&EngineError::NotFound("x".into())), None);
+        assert_eq!(retry_reason_for_code("40001"), Some(Fallback::Conflict));
+        assert_eq!(retry_reason_for_code("40P01"), Some(Fallback::Conflict));
+        assert_eq!(retry_reason_for_code("57P01"), Some(Fallback::Failed));
+        assert_eq!(retry_reason_for_code("08006"), Some(Fallback::Failed));
+        // A statement timeout or a bad query would fail on the primary too.
+        assert_eq!(retry_reason_for_code("57014"), None);
+        assert_eq!(retry_reason_for_code("42P01"), None);
         assert_eq!(
             retry_reason(&EngineError::from(sqlx::Error::RowNotFound)),
             None
