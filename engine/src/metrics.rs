@@ -137,9 +137,19 @@ const SHOWN: &str = "SELECT ii.item_id, ii.rank, im.user_id, im.created_at, im.r
 impl Engine {
     /// Everything the admin dashboard shows for the window [from, to).
     pub async fn dashboard(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Dashboard> {
-        // Counts are exact: lists served so far count, queued or not.
+        // Counts are exact: lists served so far count, queued or not. (On a
+        // replica, up to SEMREC_REPLICA_MAX_LAG_BYTES of WAL later.)
         self.flush_impressions().await?;
-        let pool = self.pool();
+        self.on_read_pool(|pool| async move { self.dashboard_on(&pool, from, to).await })
+            .await
+    }
+
+    async fn dashboard_on(
+        &self,
+        pool: &sqlx::PgPool,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Dashboard> {
         let (impressions,): (i64,) = sqlx::query_as(
             "SELECT count(*) FROM impressions WHERE created_at >= $1 AND created_at < $2",
         )

@@ -15,6 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::{EngineError, Result};
+use crate::read_pool::{self, ReadPool};
 
 /// Vector dimensions of the `vector(N)` columns in the schema.
 pub const EMBEDDING_DIMS: usize = 384;
@@ -40,6 +41,11 @@ pub struct StoreOptions {
     pub statement_timeout: Duration,
     /// `lock_timeout` of request statements; zero = none.
     pub lock_timeout: Duration,
+    /// Streaming replicas for candidate scans, facets and metrics
+    /// (`DATABASE_READ_URL`); each gets a pool like the request pool.
+    pub read_urls: Vec<String>,
+    /// A replica more bytes of WAL behind the primary is not read from.
+    pub replica_max_lag_bytes: u64,
 }
 
 impl StoreOptions {
@@ -49,6 +55,8 @@ impl StoreOptions {
             job_connections: DEFAULT_JOB_CONNECTIONS,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            read_urls: Vec::new(),
+            replica_max_lag_bytes: crate::read_pool::DEFAULT_MAX_LAG_BYTES,
         }
     }
 }
@@ -57,6 +65,7 @@ impl StoreOptions {
 pub struct Store {
     pool: PgPool,
     jobs: PgPool,
+    reads: ReadPool,
 }
 
 fn millis(d: Duration) -> String {
@@ -107,24 +116,49 @@ impl Store {
         let options: PgConnectOptions = database_url.parse().map_err(|e| {
             EngineError::invalid("DATABASE_URL", format!("not a valid PostgreSQL URL: {e}"))
         })?;
-        let requests = options.clone().options([
+        let limits = [
             ("statement_timeout", millis(opts.statement_timeout)),
             ("lock_timeout", millis(opts.lock_timeout)),
-        ]);
+        ];
+        let requests = options.clone().options(limits.clone());
         // Jobs set their own (longer: none) limits, whatever the server's defaults.
         let jobs = options.options([("statement_timeout", "0"), ("lock_timeout", "0")]);
         let pool = pool_options(opts.request_connections)
             .connect_with(requests)
             .await?;
         let jobs = pool_options(opts.job_connections).connect_lazy_with(jobs);
-        Ok(Self { pool, jobs })
+        let mut replicas = Vec::new();
+        for (i, url) in opts.read_urls.iter().enumerate() {
+            let options: PgConnectOptions = url.parse().map_err(|e| {
+                EngineError::invalid(
+                    "DATABASE_READ_URL",
+                    format!("replica {} is not a valid PostgreSQL URL: {e}", i + 1),
+                )
+            })?;
+            let name = read_pool::replica_name(&options);
+            // Lazy: a replica that is down at start is skipped, not fatal; the lag
+            // check finds out. A short acquire timeout keeps a dead one cheap.
+            let pool = pool_options(opts.request_connections)
+                .acquire_timeout(Duration::from_secs(1))
+                .connect_lazy_with(options.options(limits.clone()));
+            replicas.push((name, pool));
+        }
+        let reads = ReadPool::new(pool.clone(), replicas, opts.replica_max_lag_bytes);
+        reads.spawn_monitor(read_pool::LAG_CHECK_INTERVAL);
+        Ok(Self { pool, jobs, reads })
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             jobs: pool.clone(),
+            reads: ReadPool::primary_only(pool.clone()),
             pool,
         }
+    }
+
+    /// Where candidate scans, facets and metrics read: a replica or the primary.
+    pub fn reads(&self) -> &ReadPool {
+        &self.reads
     }
 
     /// The request pool.
@@ -139,7 +173,11 @@ impl Store {
 
     /// Closes both pools.
     pub async fn close(&self) {
-        tokio::join!(self.pool.close(), self.jobs.close());
+        tokio::join!(
+            self.pool.close(),
+            self.jobs.close(),
+            self.reads.close_replicas()
+        );
     }
 
     /// Applies pending migrations. Fails clearly when pgvector is not installed.

@@ -14,6 +14,15 @@ impl LocalCluster {
     /// Creates the database if missing and the vector extension in it.
     pub(crate) async fn prepare_database(&self) -> Result<(), ClusterError> {
         let mut admin = connect_with_retry(&self.database_url_for("postgres")).await?;
+        // A standby ([`LocalCluster::start_replica`]) is read-only: its database
+        // and extension are its primary's.
+        let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+            .fetch_one(&mut admin)
+            .await?;
+        if standby {
+            let _ = admin.close().await;
+            return Ok(());
+        }
         let exists: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
                 .bind(&self.database)

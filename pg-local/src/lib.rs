@@ -25,6 +25,7 @@ mod initdb;
 mod lock;
 mod options;
 mod postmaster;
+mod replica;
 mod runner;
 mod settings;
 mod start;

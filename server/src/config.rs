@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use engine::drift::DriftSettings;
 
+mod read_replicas;
+pub use read_replicas::ReadReplicaArgs;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "semrec",
@@ -567,6 +570,8 @@ pub struct ServeArgs {
     /// network policy decides who may scrape it).
     #[arg(long, env = "SEMREC_METRICS_PUBLIC", default_value_t = false)]
     pub metrics_public: bool,
+    #[command(flatten)]
+    pub read_replicas: ReadReplicaArgs,
 }
 
 impl ServeArgs {

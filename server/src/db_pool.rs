@@ -35,6 +35,7 @@ fn timeouts(common: &Common, request_connections: u32, job_connections: u32) -> 
         job_connections,
         statement_timeout: Duration::from_millis(common.statement_timeout_ms),
         lock_timeout: Duration::from_millis(common.lock_timeout_ms),
+        ..StoreOptions::new(request_connections)
     }
 }
 
@@ -53,7 +54,11 @@ pub fn server_pools(common: &Common, serve: &ServeArgs) -> Result<StoreOptions> 
         Some(n) => n,
         None => minimum,
     };
-    Ok(timeouts(common, requests, 3 * serve.max_imports + 3))
+    Ok(StoreOptions {
+        read_urls: serve.read_replicas.urls(),
+        replica_max_lag_bytes: serve.read_replicas.max_lag_bytes,
+        ..timeouts(common, requests, 3 * serve.max_imports + 3)
+    })
 }
 
 /// A CLI command's pools.

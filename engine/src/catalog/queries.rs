@@ -103,20 +103,29 @@ impl Engine {
             similarity: f64,
         }
         let limit = limit.clamp(1, 50);
-        let mut tx = self
-            .candidate_transaction(self.nearest_ef_search(limit as usize))
+        let (sql, vector) = (
+            &format!(
+                "SELECT {ITEM_COLUMNS}, (1 - (embedding <=> $1))::float8 AS similarity FROM items
+                  WHERE embedding IS NOT NULL AND model_id = $2
+                  ORDER BY embedding <=> $1 LIMIT $3"
+            ),
+            &vector,
+        );
+        let rows: Vec<Scored> = self
+            .on_read_pool(|pool| async move {
+                let mut tx = self
+                    .candidate_transaction(&pool, self.nearest_ef_search(limit as usize))
+                    .await?;
+                let rows = sqlx::query_as(sql)
+                    .bind(pgvector::Vector::from(vector.clone()))
+                    .bind(self.model_id())
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(rows)
+            })
             .await?;
-        let rows: Vec<Scored> = sqlx::query_as(&format!(
-            "SELECT {ITEM_COLUMNS}, (1 - (embedding <=> $1))::float8 AS similarity FROM items
-              WHERE embedding IS NOT NULL AND model_id = $2
-              ORDER BY embedding <=> $1 LIMIT $3"
-        ))
-        .bind(pgvector::Vector::from(vector))
-        .bind(self.model_id())
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(rows
             .into_iter()
             .map(|r| (r.item, r.similarity as f32))
@@ -126,16 +135,19 @@ impl Engine {
     /// The languages and sources present in the catalog with their item counts,
     /// most common first (for filter menus).
     pub async fn catalog_facets(&self) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
-        let languages = sqlx::query_as(
-            "SELECT language, count(*) FROM items GROUP BY language ORDER BY count(*) DESC, language LIMIT 200",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        let sources = sqlx::query_as(
-            "SELECT source, count(*) FROM items WHERE source <> '' GROUP BY source ORDER BY count(*) DESC, source LIMIT 200",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok((languages, sources))
+        self.on_read_pool(|pool| async move {
+            let languages = sqlx::query_as(
+                "SELECT language, count(*) FROM items GROUP BY language ORDER BY count(*) DESC, language LIMIT 200",
+            )
+            .fetch_all(&pool)
+            .await?;
+            let sources = sqlx::query_as(
+                "SELECT source, count(*) FROM items WHERE source <> '' GROUP BY source ORDER BY count(*) DESC, source LIMIT 200",
+            )
+            .fetch_all(&pool)
+            .await?;
+            Ok((languages, sources))
+        })
+        .await
     }
 }

@@ -87,12 +87,15 @@ impl Engine {
             return Ok(None);
         }
         self.refresh_lexical_terms_if_stale();
-        Ok(sqlx::query_scalar::<_, Option<String>>(QUERY_SQL)
-            .bind(history)
-            .bind(texts)
-            .bind(MAX_QUERY_TERMS as i64)
-            .fetch_one(self.pool())
-            .await?)
+        self.on_read_pool(|pool| async move {
+            Ok(sqlx::query_scalar::<_, Option<String>>(QUERY_SQL)
+                .bind(history)
+                .bind(texts)
+                .bind(MAX_QUERY_TERMS as i64)
+                .fetch_one(&pool)
+                .await?)
+        })
+        .await
     }
 
     /// The `limit` best lexical matches of `query`, filtered and excluded like every
@@ -107,12 +110,16 @@ impl Engine {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let sql = channel_sql();
-        let q = sqlx::query_as::<_, ChannelRow>(&sql).bind(query);
+        let sql = &channel_sql();
         let rows = self
-            .bind_filter(q, filters, exclusions)
-            .bind(limit as i64)
-            .fetch_all(self.pool())
+            .on_read_pool(|pool| async move {
+                let q = sqlx::query_as::<_, ChannelRow>(sql).bind(query);
+                Ok(self
+                    .bind_filter(q, filters, exclusions)
+                    .bind(limit as i64)
+                    .fetch_all(&pool)
+                    .await?)
+            })
             .await?;
         Ok(rows
             .into_iter()
@@ -129,14 +136,19 @@ impl Engine {
         if items.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows: Vec<(i64, f64)> = sqlx::query_as(&format!(
+        let sql = &format!(
             "SELECT id, ts_rank_cd(lexical, $1::tsquery, {RANK_NORMALIZATION})::float8
              FROM items WHERE id = ANY($2) AND lexical @@ $1::tsquery"
-        ))
-        .bind(query)
-        .bind(items)
-        .fetch_all(self.pool())
-        .await?;
+        );
+        let rows: Vec<(i64, f64)> = self
+            .on_read_pool(|pool| async move {
+                Ok(sqlx::query_as(sql)
+                    .bind(query)
+                    .bind(items)
+                    .fetch_all(&pool)
+                    .await?)
+            })
+            .await?;
         Ok(rows.into_iter().collect())
     }
 

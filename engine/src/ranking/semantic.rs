@@ -142,18 +142,21 @@ impl Engine {
     /// took 220 ms for a query that runs in 8.
     pub(crate) async fn candidate_transaction(
         &self,
+        pool: &sqlx::PgPool,
         ef_search: u32,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        self.scan_transaction(ef_search, Scan::Index).await
+        self.scan_transaction(pool, ef_search, Scan::Index).await
     }
 
     /// [`Engine::candidate_transaction`], or with index scans off: an exact scan.
+    /// On `pool`: the primary's, or a replica's ([`Engine::on_read_pool`]).
     async fn scan_transaction(
         &self,
+        pool: &sqlx::PgPool,
         ef_search: u32,
         scan: Scan,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let mut tx = crate::store::begin_on(self.pool()).await?;
+        let mut tx = crate::store::begin_on(pool).await?;
         sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.max_scan_tuples', $2, true), set_config('jit', 'off', true), set_config('enable_indexscan', $3, true)")
             .bind(ef_search.to_string())
             .bind(self.settings.max_scan_tuples.max(1).to_string())
@@ -228,21 +231,26 @@ impl Engine {
         filters: &Filters,
         exclusions: &Exclusions,
     ) -> Result<Vec<Candidate>> {
-        let sql = nearest_sql();
-        let mut rows: Vec<CandidateRow> = Vec::new();
-        for scan in [Scan::Index, Scan::Exact] {
-            let mut tx = self
-                .scan_transaction(self.nearest_ef_search(limit + offset), scan)
-                .await?;
-            rows = self
-                .bind_nearest(&sql, query, limit, offset, filters, exclusions)
-                .fetch_all(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            if !scan_may_be_short(rows.len(), limit, filters) {
-                break;
-            }
-        }
+        let sql = &nearest_sql();
+        let rows: Vec<CandidateRow> = self
+            .on_read_pool(|pool| async move {
+                let mut rows = Vec::new();
+                for scan in [Scan::Index, Scan::Exact] {
+                    let mut tx = self
+                        .scan_transaction(&pool, self.nearest_ef_search(limit + offset), scan)
+                        .await?;
+                    rows = self
+                        .bind_nearest(sql, query, limit, offset, filters, exclusions)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    if !scan_may_be_short(rows.len(), limit, filters) {
+                        break;
+                    }
+                }
+                Ok(rows)
+            })
+            .await?;
         let mut out: Vec<Candidate> = rows.into_iter().map(Candidate::from).collect();
         // relaxed_order may return near-ties slightly out of order.
         out.sort_by(|a, b| {
@@ -262,31 +270,35 @@ impl Engine {
         filters: &Filters,
         exclusions: &Exclusions,
     ) -> Result<Vec<Candidate>> {
-        let sql = nearest_each_sql();
-        let mut rows: Vec<ElementCandidateRow> = Vec::new();
-        for scan in [Scan::Index, Scan::Exact] {
-            let mut tx = self
-                .scan_transaction(element_ef_search(self.settings.ef_search, per_query), scan)
-                .await?;
-            rows = self
-                .bind_nearest_each(&sql, queries, per_query, filters, exclusions)
-                .fetch_all(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            let mut per_element = vec![0usize; queries.len()];
-            for r in &rows {
-                if let Some(n) = usize::try_from(r.element - 1)
-                    .ok()
-                    .and_then(|i| per_element.get_mut(i))
-                {
-                    *n += 1;
+        let sql = &nearest_each_sql();
+        let ef_search = element_ef_search(self.settings.ef_search, per_query);
+        let rows: Vec<ElementCandidateRow> = self
+            .on_read_pool(|pool| async move {
+                let mut rows: Vec<ElementCandidateRow> = Vec::new();
+                for scan in [Scan::Index, Scan::Exact] {
+                    let mut tx = self.scan_transaction(&pool, ef_search, scan).await?;
+                    rows = self
+                        .bind_nearest_each(sql, queries, per_query, filters, exclusions)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    let mut per_element = vec![0usize; queries.len()];
+                    for r in &rows {
+                        if let Some(n) = usize::try_from(r.element - 1)
+                            .ok()
+                            .and_then(|i| per_element.get_mut(i))
+                        {
+                            *n += 1;
+                        }
+                    }
+                    let shortest = per_element.into_iter().min().unwrap_or(per_query);
+                    if !scan_may_be_short(shortest, per_query, filters) {
+                        break;
+                    }
                 }
-            }
-            let shortest = per_element.into_iter().min().unwrap_or(per_query);
-            if !scan_may_be_short(shortest, per_query, filters) {
-                break;
-            }
-        }
+                Ok(rows)
+            })
+            .await?;
         // Items near several elements come once.
         let mut seen = HashSet::new();
         Ok(rows
@@ -363,7 +375,7 @@ impl Engine {
                 .join("\n")
         };
         let mut tx = self
-            .candidate_transaction(self.nearest_ef_search(k))
+            .candidate_transaction(self.pool(), self.nearest_ef_search(k))
             .await?;
         let sql = format!("EXPLAIN {}", nearest_sql());
         let single = self
@@ -372,7 +384,10 @@ impl Engine {
             .await?;
         tx.commit().await?;
         let mut tx = self
-            .candidate_transaction(element_ef_search(self.settings.ef_search, per_query))
+            .candidate_transaction(
+                self.pool(),
+                element_ef_search(self.settings.ef_search, per_query),
+            )
             .await?;
         let sql = format!("EXPLAIN {}", nearest_each_sql());
         let per_element = self

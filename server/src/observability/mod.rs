@@ -5,6 +5,7 @@
 pub mod address;
 pub mod http_metrics;
 pub mod observed;
+pub mod replicas;
 pub mod request_id;
 pub mod runtime;
 pub mod signals;

@@ -71,6 +71,16 @@ impl ObservedCounter {
     pub fn new(read: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
         Self(Series(vec![(Vec::new(), Arc::new(read))]))
     }
+
+    /// No series yet: add them with [`Self::with`].
+    pub fn labelled() -> Self {
+        Self(Series(Vec::new()))
+    }
+
+    pub fn with(mut self, labels: Labels, read: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.0 .0.push((labels, Arc::new(read)));
+        self
+    }
 }
 
 impl ObservedHistogram {

@@ -28,6 +28,7 @@ pub fn register(
     );
     register_cache(registry, engine);
     register_signals(registry, signals);
+    super::replicas::register(registry, engine);
 }
 
 fn register_admission(registry: &mut Registry, admission: &Admission) {
