@@ -78,6 +78,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/item/:id") view=pages::item::ItemPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/api-keys") view=pages::api_keys::ApiKeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/imports") view=pages::import_history::ImportHistoryPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=pages::users::UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/catalogue") view=pages::catalogue::CataloguePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="footer">

@@ -57,6 +57,9 @@ pub struct ImportReport {
     pub updated: usize,
     pub unchanged: usize,
     pub rejected: Vec<RejectedLine>,
+    /// The import history row this part was added to: the next part sends it back.
+    #[serde(default)]
+    pub history: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -143,6 +146,16 @@ pub struct RateRow {
     pub rate: f64,
 }
 
+/// An item and how many users marked it "Not interested" in the range.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DismissedRow {
+    pub id: String,
+    pub title: String,
+    pub dismissed: i64,
+    /// Times shown in the range.
+    pub shown: i64,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DashboardView {
     /// The range shown, days included (YYYY-MM-DD), and its length.
@@ -170,6 +183,9 @@ pub struct DashboardView {
     pub by_ranker: Vec<RateRow>,
     pub top_clicked: Vec<RateRow>,
     pub never_clicked: Vec<RateRow>,
+    /// The items most often marked "Not interested" in the range.
+    #[serde(default)]
+    pub most_dismissed: Vec<DismissedRow>,
     pub drift_alert: bool,
     /// The interaction-rate signal had enough data to be judged.
     pub rate_judged: bool,

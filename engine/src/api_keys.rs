@@ -153,21 +153,45 @@ impl Store {
         rows.into_iter().map(from_row).collect()
     }
 
-    /// Revokes the live key with this name, or with this id when `name_or_id` is a number.
+    /// Revokes the live key with this name or else, when `name_or_id` is a
+    /// number, with this id. The name wins: a key may be named like another
+    /// key's id, and one command must never revoke two keys.
     pub async fn revoke_api_key(&self, name_or_id: &str) -> Result<ApiKey> {
-        let id: Option<i64> = name_or_id.trim().parse().ok();
+        let name_or_id = name_or_id.trim();
+        let by_name: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM api_keys WHERE revoked_at IS NULL AND name = $1")
+                .bind(name_or_id)
+                .fetch_optional(self.pool())
+                .await?;
+        let id = match (by_name, name_or_id.parse::<i64>()) {
+            (Some((id,)), _) | (None, Ok(id)) => id,
+            (None, Err(_)) => {
+                return Err(EngineError::NotFound(format!(
+                    "live API key '{name_or_id}'"
+                )))
+            }
+        };
+        self.revoke_api_key_by_id(id).await.map_err(|e| match e {
+            EngineError::NotFound(_) => {
+                EngineError::NotFound(format!("live API key '{name_or_id}'"))
+            }
+            other => other,
+        })
+    }
+
+    /// Revokes the live key with this id (the admin page's revoke buttons).
+    pub async fn revoke_api_key_by_id(&self, id: i64) -> Result<ApiKey> {
         let row: Option<KeyRow> = sqlx::query_as(&format!(
             "UPDATE api_keys SET revoked_at = now()
-             WHERE revoked_at IS NULL AND (name = $1 OR id = $2)
+             WHERE revoked_at IS NULL AND id = $1
              RETURNING {KEY_COLUMNS}"
         ))
-        .bind(name_or_id.trim())
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
         row.map(from_row)
             .transpose()?
-            .ok_or_else(|| EngineError::NotFound(format!("live API key '{}'", name_or_id.trim())))
+            .ok_or_else(|| EngineError::NotFound(format!("live API key with id {id}")))
     }
 
     /// The live key a secret belongs to, or None for unknown and revoked keys.

@@ -6,15 +6,19 @@
 //! click events, and the metrics computed from them. The web layer (`app`,
 //! `server`) calls into this crate and never talks SQL or tensors itself.
 
+pub mod admin_preview;
 pub mod api_keys;
 pub mod bulk_load;
 pub mod catalog;
+pub mod catalogue_admin;
 pub mod collaborative;
+pub mod dismissal_counts;
 pub mod drift;
 pub mod embedding_cache;
 pub mod error;
 pub mod events;
 pub mod history;
+pub mod import_history;
 pub mod imports;
 pub mod impression_queue;
 pub mod interactions;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Parser;
 use engine::catalog::{parse_import, ImportFormat, ImportProgress};
+use engine::import_history::{ImportKind, ImportVia};
 use engine::seed::{SeedState, DEMO_CATALOG};
 use engine::{Engine, EngineSettings};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -233,9 +234,23 @@ async fn load_demo_catalog(
         .with_context(|| format!("cannot read {}", demo_catalog.display()))?;
     let parsed = parse_import(std::io::BufReader::new(file), ImportFormat::Jsonl)?;
     let summary = engine.import_items(parsed, progress_logger()).await?;
+    let first_start = "first start (demo catalogue)";
+    engine
+        .store
+        .note_import(
+            ImportVia::Start,
+            first_start,
+            ImportKind::Catalogue,
+            &summary,
+        )
+        .await;
     if demo_interactions.exists() {
         // Idempotent: a resumed first start adds only what is missing.
         let s = server::collaborative::import_file(engine, demo_interactions).await?;
+        engine
+            .store
+            .note_import(ImportVia::Start, first_start, ImportKind::Interactions, &s)
+            .await;
         tracing::info!(
             added = s.added,
             unchanged = s.unchanged,
@@ -472,6 +487,9 @@ fn progress_bar() -> impl FnMut(ImportProgress) {
     }
 }
 
+/// Who the import history names for imports run from the command line.
+const CLI_ACTOR: &str = "CLI";
+
 async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
     let name = args.file.to_string_lossy().to_string();
     let format = match args.format.as_deref() {
@@ -515,6 +533,12 @@ async fn import(common: &Common, args: ImportArgs) -> Result<ExitCode> {
         .await?;
         let started = Instant::now();
         let result = engine.import_items(parsed, progress_bar()).await;
+        if let Ok(summary) = &result {
+            engine
+                .store
+                .note_import(ImportVia::Cli, CLI_ACTOR, ImportKind::Catalogue, summary)
+                .await;
+        }
         db.close().await;
         (result?, started.elapsed())
     };
@@ -599,6 +623,15 @@ async fn import_interactions(common: &Common, args: ImportArgs) -> Result<ExitCo
                 })
             })
             .await?;
+        engine
+            .store
+            .note_import(
+                ImportVia::Cli,
+                CLI_ACTOR,
+                ImportKind::Interactions,
+                &summary,
+            )
+            .await;
         let model = if summary.added > 0 || engine.collaborative_is_stale().await? {
             engine.refresh_collaborative().await?
         } else {

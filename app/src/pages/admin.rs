@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::chart::{Point, Style, TimeChart};
 use crate::error::user_message;
+use crate::pages::admin_nav::AdminNav;
 use crate::pages::dashboard_csv::csv_href;
 use crate::pages::import::ImportPanel;
 use crate::views::{DashboardView, RateRow};
@@ -225,6 +226,7 @@ fn Dashboard(d: DashboardView, sign_out: ServerAction<AdminSignOut>) -> impl Int
                     <button type="submit" class="link">"Sign out"</button>
                 </ActionForm>
             </div>
+            <AdminNav current="/admin"/>
             // A plain GET form: the range lives in the URL (?from=&to=).
             <form method="get" action="/admin" class="filters range" aria-label="Date range">
                 <div class="filter">
@@ -330,6 +332,7 @@ fn Dashboard(d: DashboardView, sign_out: ServerAction<AdminSignOut>) -> impl Int
                 <RateTable title="By language" key_label="Language" rows=d.by_language.clone() csv=csv("by_language")/>
                 <RateTable title="Top clicked items" key_label="Item" rows=d.top_clicked.clone() csv=csv("top_clicked")/>
                 <RateTable title="Shown, never clicked" key_label="Item" rows=d.never_clicked.clone() csv=csv("never_clicked")/>
+                <DismissedTable rows=d.most_dismissed.clone() csv=csv("not_interested")/>
             </div>
             }.into_any()}
             {view! { <ImportPanel/> }.into_any()}
@@ -379,6 +382,36 @@ fn RateTable(
                     </table>
                 }.into_any()
             }}
+        </section>
+    }
+}
+
+/// The items most often marked "Not interested" in the range.
+#[component]
+fn DismissedTable(rows: Vec<crate::views::DismissedRow>, csv: String) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="dismissed-title">
+            <h2 id="dismissed-title">"Most “Not interested”"</h2>
+            <a class="csv" href=csv download aria-label="Download “Most “Not interested”” as CSV">"Download CSV"</a>
+            {if rows.is_empty() {
+                view! { <p class="empty">"No item was marked “Not interested” in this range."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="dismissed">
+                        <thead><tr><th scope="col">"Item"</th><th scope="col">"Not interested"</th><th scope="col">"Shown"</th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|r| view! {
+                                <tr data-item=r.id.clone()>
+                                    <td><a href=format!("/item/{}", crate::cards::urlencode(&r.id))>{r.title}</a></td>
+                                    <td data-count="dismissed">{r.dismissed}</td>
+                                    <td data-count="shown">{r.shown}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            <p class="hint">"Users who marked the item “Not interested” in the range (an undone one no longer counts), beside how often it was shown."</p>
         </section>
     }
 }

@@ -3,7 +3,7 @@
 use crate::views::{DashboardView, RateRow};
 
 /// The tables that can be downloaded: (name in the URL, first column's header).
-pub const TABLES: [(&str, &str); 8] = [
+pub const TABLES: [(&str, &str); 9] = [
     ("daily", "day"),
     ("by_rank", "rank"),
     ("by_source", "source"),
@@ -12,6 +12,7 @@ pub const TABLES: [(&str, &str); 8] = [
     ("by_ranker", "ranker model"),
     ("top_clicked", "item"),
     ("never_clicked", "item"),
+    ("not_interested", "item"),
 ];
 
 /// The download link of one table for the range shown.
@@ -35,10 +36,24 @@ fn field(s: &str) -> String {
     }
 }
 
-/// The table as CSV (`key,shown,clicked,rate`, the rate as a fraction), or None
-/// for a name not in [`TABLES`].
+/// The table as CSV (`key,shown,clicked,rate`, the rate as a fraction;
+/// `not_interested`: `item,id,not_interested,shown`), or None for a name not in
+/// [`TABLES`].
 pub fn table_csv(d: &DashboardView, table: &str) -> Option<String> {
     let (_, key) = TABLES.iter().find(|(name, _)| *name == table)?;
+    if table == "not_interested" {
+        let mut out = format!("{key},id,not_interested,shown\r\n");
+        for r in &d.most_dismissed {
+            out.push_str(&format!(
+                "{},{},{},{}\r\n",
+                field(&r.title),
+                field(&r.id),
+                r.dismissed,
+                r.shown
+            ));
+        }
+        return Some(out);
+    }
     let rows: &[RateRow] = match table {
         "daily" => &d.daily,
         "by_rank" => &d.by_rank,
@@ -95,5 +110,18 @@ mod tests {
             "day,shown,clicked,rate\r\n"
         );
         assert_eq!(table_csv(&d, "../etc"), None);
+        let d = DashboardView {
+            most_dismissed: vec![crate::views::DismissedRow {
+                id: "m-1".into(),
+                title: "=Bad, film".into(),
+                dismissed: 3,
+                shown: 10,
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            table_csv(&d, "not_interested").unwrap(),
+            "item,id,not_interested,shown\r\n\"'=Bad, film\",m-1,3,10\r\n"
+        );
     }
 }

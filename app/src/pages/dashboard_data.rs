@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDate, Utc};
 use engine::{Engine, EngineError};
 
 use crate::pages::dashboard_range::DayRange;
-use crate::views::{AlertView, DashboardView, RateRow, ShiftView, SimilarityPoint};
+use crate::views::{AlertView, DashboardView, DismissedRow, RateRow, ShiftView, SimilarityPoint};
 
 /// Label of the embedding-drift row that compares new items with the catalog.
 pub const NEW_ITEMS: &str = "New items vs the existing catalog";
@@ -21,6 +21,22 @@ pub async fn dashboard_view(
     let now = Utc::now();
     let end = midnight(range.to + Duration::days(1)).min(now);
     let d = engine.dashboard(midnight(range.from), end).await?;
+    let most_dismissed = engine
+        .store
+        .most_dismissed(
+            midnight(range.from),
+            end,
+            engine::dismissal_counts::MOST_DISMISSED_ROWS,
+        )
+        .await?
+        .into_iter()
+        .map(|c| DismissedRow {
+            id: c.external_id,
+            title: c.title,
+            dismissed: c.dismissed,
+            shown: c.shown,
+        })
+        .collect();
     let rows = |v: Vec<engine::metrics::Rate>| {
         v.into_iter()
             .map(|r| RateRow {
@@ -125,6 +141,7 @@ pub async fn dashboard_view(
         by_ranker: rows(d.by_ranker),
         top_clicked: items(d.top_clicked),
         never_clicked: items(d.never_clicked),
+        most_dismissed,
         drift_alert: drift.alert,
         rate_judged: drift.z.is_some(),
         drift_summary,

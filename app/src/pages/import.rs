@@ -14,12 +14,15 @@ pub const PART_LINES: usize = 100;
 pub const MAX_PART_BYTES: usize = 1_500_000;
 
 /// Imports one part of a catalog file. `first_line` is the file line number of
-/// the part's first line; `format` is "jsonl" or "csv" (a CSV file is one part).
+/// the part's first line; `format` is "jsonl" or "csv" (a CSV file is one part);
+/// `history` is the import history row the first part's answer named (None for
+/// the first part), so a file sent in parts is one import in the history.
 #[server(endpoint = "import_catalog", input = Json)]
 pub async fn import_catalog(
     format: String,
     first_line: usize,
     content: String,
+    #[server(default)] history: Option<i64>,
 ) -> Result<ImportReport, ServerFnError> {
     use crate::error::{engine_error, fail};
     use crate::session::{require_admin, state};
@@ -51,13 +54,27 @@ pub async fn import_catalog(
             "first_line starts at 1",
         ));
     }
-    let engine = &state()?.engine;
+    let st = state()?;
+    let engine = &st.engine;
     let permit = engine.imports.try_enter().map_err(engine_error)?;
     let summary = engine
         .import_document(permit, content.into_bytes(), format)
         .await
         .map_err(engine_error)?;
+    // Recorded after the import: a failure to record never fails what was imported.
+    let history = match engine
+        .store
+        .add_import_part(history, &st.admin.user, (&summary).into())
+        .await
+    {
+        Ok(id) => Some(id),
+        Err(e) => {
+            tracing::warn!(error = %e, "recording a browser import in the history failed");
+            None
+        }
+    };
     Ok(ImportReport {
+        history,
         added: summary.added,
         updated: summary.updated,
         unchanged: summary.unchanged,
@@ -231,12 +248,14 @@ fn start_import(file_input: NodeRef<leptos::html::Input>, progress: RwSignal<Pro
         let parts = split_parts(&text, csv);
         let total_lines = text.lines().count();
         let mut report = ImportReport::default();
+        let mut history = None;
         progress.update(|p| p.total_lines = total_lines);
         for (first_line, content) in parts {
             let lines = content.lines().count();
             let format = if csv { "csv" } else { "jsonl" };
-            match import_catalog(format.into(), first_line, content).await {
+            match import_catalog(format.into(), first_line, content, history).await {
                 Ok(r) => {
+                    history = r.history.or(history);
                     report.added += r.added;
                     report.updated += r.updated;
                     report.unchanged += r.unchanged;

@@ -1,4 +1,7 @@
 pub mod admin;
+pub mod admin_nav;
+pub mod api_keys;
+pub mod catalogue;
 pub mod dashboard_csv;
 #[cfg(feature = "ssr")]
 pub mod dashboard_data;
@@ -6,5 +9,7 @@ pub mod dashboard_data;
 pub mod dashboard_range;
 pub mod home;
 pub mod import;
+pub mod import_history;
 pub mod item;
 pub mod rec_list;
+pub mod users;

@@ -5,8 +5,10 @@
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
+use engine::api_keys::ApiKey;
 use engine::catalog::ImportFormat;
+use engine::import_history::{ImportKind, ImportVia};
 use engine::interactions::{parse_interactions, InteractionInput, ParsedInteractions, Timestamp};
 use engine::Engine;
 use engine::EngineError;
@@ -80,6 +82,7 @@ pub struct InteractionResult {
 )]
 pub async fn post_interactions(
     State(engine): State<Engine>,
+    Extension(key): Extension<ApiKey>,
     Query(params): Query<InteractionParams>,
     req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -137,6 +140,16 @@ pub async fn post_interactions(
     let parsed = parse_interactions(std::io::Cursor::new(body), format)
         .map_err(|e| ApiError::BadRequest(format!("cannot read the interactions: {e}")))?;
     let summary = engine.import_interactions(parsed, |_| {}).await?;
+    // Documents only: single events are not imports (a client may send thousands).
+    engine
+        .store
+        .note_import(
+            ImportVia::Api,
+            &super::api_key_actor(&key),
+            ImportKind::Interactions,
+            &summary,
+        )
+        .await;
     Ok((StatusCode::OK, Json(result(summary))))
 }
 

@@ -3,8 +3,10 @@
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
+use engine::api_keys::ApiKey;
 use engine::catalog::{ImportFormat, ItemInput, ParsedImport};
+use engine::import_history::{ImportKind, ImportVia};
 use engine::Engine;
 use engine::EngineError;
 use serde::{Deserialize, Serialize};
@@ -225,6 +227,7 @@ pub struct ImportResult {
 )]
 pub async fn import(
     State(engine): State<Engine>,
+    Extension(key): Extension<ApiKey>,
     Query(params): Query<ImportParams>,
     req: Request,
 ) -> Result<Json<ImportResult>, ApiError> {
@@ -249,6 +252,15 @@ pub async fn import(
     let permit = engine.imports.try_enter()?;
     let body = read_body(req).await?;
     let summary = engine.import_document(permit, body, format).await?;
+    engine
+        .store
+        .note_import(
+            ImportVia::Api,
+            &super::api_key_actor(&key),
+            ImportKind::Catalogue,
+            &summary,
+        )
+        .await;
     Ok(Json(ImportResult {
         added: summary.added,
         updated: summary.updated,

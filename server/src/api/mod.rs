@@ -123,6 +123,11 @@ pub fn openapi_router(state: AppState, config: &ApiConfig) -> OpenApiRouter {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest(PREFIX, api)
 }
 
+/// Who the import history names for an import made with this key.
+pub fn api_key_actor(key: &engine::api_keys::ApiKey) -> String {
+    format!("API key {}", key.name)
+}
+
 async fn no_route(uri: Uri) -> ApiError {
     ApiError::NoRoute(format!(
         "there is no API endpoint {}: see {PREFIX}/openapi.json",
