@@ -28,7 +28,7 @@ require_debian12() {
 # Liberation Mono, so fonts-dejavu-core too (what the recommends would have given).
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 dpkg-dev make gcc g++ pkg-config
   ca-certificates curl python3 python3-pip python3-venv nodejs npm chromium fonts-liberation
-  fonts-dejavu-core)
+  fonts-dejavu-core systemd)
 
 apt_install_missing() {
   local missing=()

@@ -32,6 +32,9 @@ else
   log "CPU-gated tests skipped: 0 (this CPU has AVX-512 BF16: the bf16 kernel tests ran)"
 fi
 
+step "deployment: systemd unit hardening (deploy/check-systemd.sh)"
+"$ROOT/deploy/check-systemd.sh"
+
 step "build the app"
 "$ROOT/scripts/build.sh" dev
 
