@@ -41,5 +41,8 @@ step "build the app"
 step "attack and fault matrix (issue #14, its own instance on loopback, at most 5 min)"
 "$ROOT/scripts/attack.sh" "$CARGO_TARGET_DIR/debug/semrec"
 
+step "deployment: nginx TLS reverse proxy in front of its own instance on loopback (at most 3 min)"
+"$ROOT/deploy/check-nginx.sh" "$CARGO_TARGET_DIR/debug/semrec"
+
 step "end-to-end tests (Playwright, Chromium)"
 "$ROOT/scripts/e2e.sh" "$CARGO_TARGET_DIR/debug/semrec"
