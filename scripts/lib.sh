@@ -34,3 +34,23 @@ export PG_BIN
 export LEPTOS_OUTPUT_NAME=semrec
 SITE_ROOT="$ROOT/target/site"
 export SITE_ROOT
+
+# The Debian mirror this machine's apt uses for bookworm (deb822 .sources files
+# or one-line sources.list entries), so a local or proxy mirror is used too.
+machine_debian_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    awk 'BEGIN { RS = ""; FS = "\n" }
+      { uris = ""; suites = ""
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/) { uris = $i; sub(/^URIs:[ \t]*/, "", uris) }
+          if ($i ~ /^Suites:/) { suites = " " $i " " }
+        }
+        if (uris != "" && suites ~ /[ \t]bookworm[ \t]/) { split(uris, u, /[ \t]+/); print u[1] } }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    sed -e 's/\[[^]]*\]//' "$f" | awk '$1 ~ /^deb(-src)?$/ && $3 == "bookworm" { print $2 }'
+  done
+}

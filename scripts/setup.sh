@@ -3,10 +3,14 @@
 # each step checks first and does nothing when its result is already there.
 #   scripts/setup.sh            system packages, pgvector, Rust target, tools, model, demo data
 #   scripts/setup.sh --system   only the system part (apt, pgvector)
+#   scripts/setup.sh --build-tools   only what scripts/build.sh needs beside Rust and npm
+#                                    (wasm32 target, wasm-bindgen CLI, wasm-opt): the container build
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 only_system=0
 [ "${1:-}" = "--system" ] && only_system=1
+only_build_tools=0
+[ "${1:-}" = "--build-tools" ] && only_build_tools=1
 
 # Debian 12 only: the keyring path, postgresql-15 and a real chromium package are
 # bookworm's (Ubuntu's chromium is a snap); nothing else has been tried.
@@ -28,7 +32,7 @@ require_debian12() {
 # Liberation Mono, so fonts-dejavu-core too (what the recommends would have given).
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 dpkg-dev make gcc g++ pkg-config
   ca-certificates curl python3 python3-pip python3-venv nodejs npm chromium fonts-liberation
-  fonts-dejavu-core)
+  fonts-dejavu-core systemd)
 
 apt_install_missing() {
   local missing=()
@@ -51,26 +55,6 @@ apt_install_missing() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
       --no-install-recommends "${keep[@]}"
   fi
-}
-
-# The Debian mirror this machine's apt uses for bookworm (deb822 .sources files
-# or one-line sources.list entries), so a local or proxy mirror is used too.
-machine_debian_mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -r "$f" ] || continue
-    awk 'BEGIN { RS = ""; FS = "\n" }
-      { uris = ""; suites = ""
-        for (i = 1; i <= NF; i++) {
-          if ($i ~ /^URIs:/) { uris = $i; sub(/^URIs:[ \t]*/, "", uris) }
-          if ($i ~ /^Suites:/) { suites = " " $i " " }
-        }
-        if (uris != "" && suites ~ /[ \t]bookworm[ \t]/) { split(uris, u, /[ \t]+/); print u[1] } }' "$f"
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -r "$f" ] || continue
-    sed -e 's/\[[^]]*\]//' "$f" | awk '$1 ~ /^deb(-src)?$/ && $3 == "bookworm" { print $2 }'
-  done
 }
 
 # pgvector is not packaged for bookworm: build it from Debian's own source
@@ -145,19 +129,29 @@ install_node20() {
 }
 
 # wasm-opt from npm's binaryen: Debian's older binaryen silently breaks hydration.
-# Playwright's runner lives in end2end/ with its own lockfile.
-install_node_tools() {
+install_binaryen() {
   if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then
     log "installing binaryen (wasm-opt) from npm"
     mkdir -p "$TOOLS_DIR"
     (cd "$TOOLS_DIR" && npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" binaryen@132.0.0 >/dev/null)
   fi
+}
+
+# Playwright's runner lives in end2end/ with its own lockfile.
+install_node_tools() {
+  install_binaryen
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
     log "installing Playwright test runner"
     (cd "$ROOT/end2end" && npm ci --silent --no-audit --no-fund >/dev/null)
   fi
 }
 
+if [ "$only_build_tools" -eq 1 ]; then
+  install_rust_targets
+  install_wasm_bindgen
+  install_binaryen
+  exit 0
+fi
 require_debian12
 apt_install_missing
 install_pgvector

@@ -32,11 +32,17 @@ else
   log "CPU-gated tests skipped: 0 (this CPU has AVX-512 BF16: the bf16 kernel tests ran)"
 fi
 
+step "deployment: systemd unit hardening (deploy/check-systemd.sh)"
+"$ROOT/deploy/check-systemd.sh"
+
 step "build the app"
 "$ROOT/scripts/build.sh" dev
 
 step "attack and fault matrix (issue #14, its own instance on loopback, at most 5 min)"
 "$ROOT/scripts/attack.sh" "$CARGO_TARGET_DIR/debug/semrec"
+
+step "deployment: nginx TLS reverse proxy in front of its own instance on loopback (at most 3 min)"
+"$ROOT/deploy/check-nginx.sh" "$CARGO_TARGET_DIR/debug/semrec"
 
 step "end-to-end tests (Playwright, Chromium)"
 "$ROOT/scripts/e2e.sh" "$CARGO_TARGET_DIR/debug/semrec"
