@@ -9,28 +9,39 @@ use sqlx::PgPool;
 use crate::corpus::VectorDeriver;
 
 /// PostgreSQL's binary COPY signature, flags and header-extension length.
-const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+pub const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// OID of `text`, the element type of `tags`.
 const TEXT_OID: i32 = 25;
 /// Rows are sent to the server in chunks of about this many bytes.
-const SEND_BYTES: usize = 8 << 20;
+pub const SEND_BYTES: usize = 8 << 20;
 
 pub const COPY_STATEMENT: &str = "COPY items (external_id, title, description, language, source, tags, embedding, model_id, content_hash) FROM STDIN (FORMAT binary)";
 
 /// One tuple of the binary COPY stream, field by field.
-struct Tuple<'a> {
+pub struct Tuple<'a> {
     buf: &'a mut Vec<u8>,
 }
 
 impl<'a> Tuple<'a> {
-    fn start(buf: &'a mut Vec<u8>, fields: i16) -> Self {
+    pub fn start(buf: &'a mut Vec<u8>, fields: i16) -> Self {
         buf.extend_from_slice(&fields.to_be_bytes());
         Self { buf }
     }
 
-    fn text(&mut self, s: &str) {
+    pub fn text(&mut self, s: &str) {
         self.buf.extend_from_slice(&(s.len() as i32).to_be_bytes());
         self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    pub fn int8(&mut self, x: i64) {
+        self.buf.extend_from_slice(&8i32.to_be_bytes());
+        self.buf.extend_from_slice(&x.to_be_bytes());
+    }
+
+    /// `timestamptz`: microseconds since 2000-01-01 UTC.
+    pub fn timestamptz(&mut self, unix_seconds: i64) {
+        const PG_EPOCH_UNIX: i64 = 946_684_800;
+        self.int8((unix_seconds - PG_EPOCH_UNIX) * 1_000_000);
     }
 
     /// A one-dimensional `text[]` without NULLs (array_recv's format).

@@ -6,11 +6,16 @@
 //! - `http`: loopback load on the real `semrec serve` binary, and the overload
 //!   behaviour of a small embedding queue (429 + Retry-After, then recovery).
 //! - `import`: import throughput against pure embedding throughput.
+//! - `collaborative`: the collaborative refresh at 100k items / 1M interactions: time
+//!   (read, fit, store), stored neighbours and peak memory.
 
+mod collaborative_refresh;
 mod copy_load;
 mod corpus;
 mod http_load;
 mod import_bench;
+mod interaction_gen;
+mod log_capture;
 mod recommend_path;
 mod stats;
 
@@ -36,17 +41,28 @@ enum Command {
     Http(http_load::HttpArgs),
     /// Import throughput against pure embedding throughput.
     Import(import_bench::ImportArgs),
+    /// The collaborative refresh on generated interactions: time and peak memory.
+    Collaborative(collaborative_refresh::CollaborativeArgs),
 }
 
 fn main() -> ExitCode {
     // As the server does: the benchmarks measure what the product serves.
     engine::embed::keep_freed_memory();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SEMREC_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("SEMREC_LOG")
+                        .unwrap_or_else(|_| "info,sqlx=warn".into()),
+                ),
         )
-        .with_writer(std::io::stderr)
+        // The collaborative benchmark reads the refresh's own progress lines.
+        .with(
+            log_capture::CaptureCollaborative
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+        )
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -64,6 +80,7 @@ fn main() -> ExitCode {
             Command::Recommend(args) => recommend_path::run(args).await,
             Command::Http(args) => http_load::run(args).await,
             Command::Import(args) => import_bench::run(args).await,
+            Command::Collaborative(args) => collaborative_refresh::run(args).await,
         }
     });
     match result {

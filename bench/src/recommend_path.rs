@@ -20,6 +20,7 @@ use sqlx::PgPool;
 
 use sha2::{Digest, Sha256};
 
+use crate::collaborative_refresh::fit_generated;
 use crate::copy_load::append_items;
 use crate::corpus::{query_profiles, read_catalog, Derivation, VectorDeriver};
 use crate::stats::{fmt_ms, Samples};
@@ -107,6 +108,12 @@ pub struct RecommendArgs {
     pub out: Option<PathBuf>,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Interactions generated over each size's items (as `semrec-bench collaborative`
+    /// does) and fitted with `Engine::refresh_collaborative` before the queries, so
+    /// the collaborative channel reads real neighbours; the path is then also timed
+    /// with the channel off (weight 0), in turns. 0 = no interactions.
+    #[arg(long, default_value_t = 0)]
+    pub interactions: usize,
 }
 
 /// One ef_search setting on one index.
@@ -176,6 +183,10 @@ struct SizeResult {
     /// The same with a max-sim profile's element scans in one statement
     /// (`scan_concurrency` 1), timed alternately with the default.
     path_one_statement: PathSamples,
+    /// The default with the collaborative channel off (only with `--interactions`).
+    path_no_collaborative: PathSamples,
+    /// What `--interactions` loaded and fitted.
+    collaborative: Option<String>,
     exact: Samples,
     /// Median over queries of the exact 11th minus 10th distance (how close
     /// the top-10 boundary is to a tie), and of the 10th minus the 1st.
@@ -290,7 +301,9 @@ async fn measure(
     let store = Store::connect(cluster.database_url(), 4).await?;
     store.migrate().await?;
     let engine = Engine::new(store, embedder, EngineSettings::default());
-    let pool = engine.store.pool().clone();
+    // The jobs pool (no statement_timeout): COPY-loading 100k items and building the
+    // index take longer than a request may; the engine's own calls use its pools.
+    let pool = engine.store.jobs().clone();
 
     let base: Vec<ValidItem> = parsed.items.iter().map(|(_, i)| i.clone()).collect();
     let base_vectors = real_vectors(&engine, &base, &args.vector_cache).await?;
@@ -337,7 +350,13 @@ async fn measure(
                 } else {
                     args.queries
                 };
+                let collaborative = if args.interactions > 0 {
+                    Some(fit_generated(&engine, args.interactions, args.seed).await?)
+                } else {
+                    None
+                };
                 let mut r = measure_queries(&engine, &pool, &profiles[..q], args).await?;
+                r.collaborative = collaborative;
                 // "More like this" queries: every (len/q)-th real item's own vector.
                 r.item_vectors = (0..q)
                     .map(|i| base_vectors[i * base_vectors.len() / q].clone())
@@ -659,6 +678,14 @@ async fn measure_queries(
     let mut total = Samples::default();
     let mut path = PathSamples::default();
     let mut path_one_statement = PathSamples::default();
+    let mut path_no_collaborative = PathSamples::default();
+    let no_collaborative = Engine {
+        settings: EngineSettings {
+            collaborative_weight: 0.0,
+            ..engine.settings.clone()
+        },
+        ..engine.clone()
+    };
     let one_statement = Engine {
         settings: EngineSettings {
             scan_concurrency: 1,
@@ -683,25 +710,25 @@ async fn measure_queries(
         }
         // The variants take turns going first: the first call of a profile finds fewer
         // of its index pages cached (at 1M the index is larger than shared_buffers).
-        let one_statement_first = i % 2 == 1;
-        if one_statement_first {
-            let (_, timings) = one_statement
+        let variants = if args.interactions > 0 { 3 } else { 2 };
+        let mut list = None;
+        for v in (0..variants).map(|v| (v + i) % variants) {
+            let (engine, samples) = match v {
+                0 => (engine, &mut path),
+                1 => (&one_statement, &mut path_one_statement),
+                _ => (&no_collaborative, &mut path_no_collaborative),
+            };
+            let t = Instant::now();
+            let (l, timings) = engine
                 .recommend_for_profile_timed(None, p, &opts, ImpressionContext::Profile)
                 .await?;
-            path_one_statement.push(&timings);
+            if v == 0 {
+                total.push(t.elapsed());
+                list = Some(l);
+            }
+            samples.push(&timings);
         }
-        let t = Instant::now();
-        let (list, timings) = engine
-            .recommend_for_profile_timed(None, p, &opts, ImpressionContext::Profile)
-            .await?;
-        total.push(t.elapsed());
-        path.push(&timings);
-        if !one_statement_first {
-            let (_, timings) = one_statement
-                .recommend_for_profile_timed(None, p, &opts, ImpressionContext::Profile)
-                .await?;
-            path_one_statement.push(&timings);
-        }
+        let list = list.context("the default variant did not run")?;
         if list.items.len() != K {
             bail!(
                 "recommend_for_profile returned {} items, expected {K}",
@@ -728,6 +755,8 @@ async fn measure_queries(
         total,
         path,
         path_one_statement,
+        path_no_collaborative,
+        collaborative: None,
         exact,
         gap_10_11: median(gaps),
         spread_1_10: median(spreads),
@@ -883,14 +912,21 @@ fn report(
         );
     }
     let _ = writeln!(s, "\n#### Where the default path's time goes (p50 per part, `Engine::recommend_for_profile_timed`)\n");
-    let _ = writeln!(s, "The same end-to-end calls as above, timed inside the engine: embed = the profile's texts through the embedding queue; history vectors = loading the liked items' stored vectors (SQL); rank = the candidate query (one HNSW scan per profile element for max-sim) with the popularity lookup (SQL) and the scoring; record = writing the impression (SQL). Element scans: split over {} concurrent statements (the default, `SEMREC_SCAN_CONCURRENCY`) or all in one statement, both timed for each profile, taking turns to go first.\n", EngineSettings::default().scan_concurrency);
+    let _ = writeln!(s, "The same end-to-end calls as above, timed inside the engine: embed = the profile's texts through the embedding queue; history vectors = loading the liked items' stored vectors (SQL); rank = the candidate query (one HNSW scan per profile element for max-sim) with the popularity lookup (SQL) and the scoring; record = writing the impression (SQL). Element scans: split over {} concurrent statements (the default, `SEMREC_SCAN_CONCURRENCY`) or all in one statement, both timed for each profile, taking turns to go first (with `--interactions`, also the default with the collaborative channel off, `collaborative_weight` 0, in the same turns).\n", EngineSettings::default().scan_concurrency);
     let _ = writeln!(s, "| items | element scans | embed | history vectors | rank (candidate SQL) | record | total | candidate SQL share | all database work share |");
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
     for r in results {
         for (scans, p) in [
             ("concurrent (default)", &r.path),
             ("one statement", &r.path_one_statement),
+            (
+                "concurrent, collaborative channel off",
+                &r.path_no_collaborative,
+            ),
         ] {
+            if p.total.is_empty() {
+                continue;
+            }
             let _ = writeln!(
                 s,
                 "| {} | {scans} | {} | {} | {} | {} | {} | {:.1}% | {:.1}% |",
@@ -903,6 +939,11 @@ fn report(
                 100.0 * p.rank.p50() / p.total.p50(),
                 100.0 * p.database_share(),
             );
+        }
+    }
+    for r in results {
+        if let Some(c) = &r.collaborative {
+            let _ = writeln!(s, "\nCollaborative channel at {}: {c}", human_n(r.n));
         }
     }
     let _ = writeln!(s, "\n#### Index parameters and ef_search (SQL only, unfiltered; recall@10 against exact search over the same queries)\n");

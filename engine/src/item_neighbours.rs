@@ -136,10 +136,12 @@ impl Engine {
         let s = self.settings.collaborative.clone();
         let last_id: i64 =
             sqlx::query_scalar("SELECT COALESCE(max(id), 0)::int8 FROM interactions")
-                .fetch_one(self.pool())
+                .fetch_one(self.jobs_pool())
                 .await?;
+        // The jobs pool, as every background job: at 1M interactions reading the pairs
+        // alone takes longer than a request's statement_timeout (5 s by default).
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(TRAINING_PAIRS)
-            .fetch_all(self.pool())
+            .fetch_all(self.jobs_pool())
             .await?;
         let mut users: HashMap<String, u32> = HashMap::new();
         let mut item_index: HashMap<i64, u32> = HashMap::new();
@@ -226,7 +228,7 @@ impl Engine {
         } else {
             serde_json::json!({"k": s.knn_k, "shrinkage": s.knn_shrinkage, "neighbours": s.neighbours})
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.jobs_pool().begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(REFRESH_LOCK)
             .execute(&mut *tx)
