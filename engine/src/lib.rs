@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod presets;
 pub mod profile;
 pub mod ranking;
+pub mod resume;
 pub mod rules;
 pub mod seed;
 pub mod sessions;

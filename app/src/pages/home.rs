@@ -199,7 +199,9 @@ pub async fn save_profile(
     Ok(())
 }
 
-/// A page of recommendations for the signed-in user; serving it records an impression.
+/// A page of recommendations for the signed-in user; serving it records an
+/// impression, unless the same page was served for the same profile, dismissals and
+/// filters in the last 30 minutes: then that list comes back as it was.
 /// `None` when nobody is signed in or the profile is still empty.
 #[server(endpoint = "get_recommendations")]
 pub async fn get_recommendations(
@@ -235,8 +237,15 @@ pub async fn get_recommendations(
         },
         diversity_lambda: None,
     };
-    let list = engine
-        .recommend_for_user(user_id, &opts)
+    // Back or a reload within the window gets the list already served (the same
+    // impression): the JSON API's `resume` option calls the same function.
+    let (list, _) = engine
+        .recommend_resumable(
+            user_id,
+            &profile,
+            &opts,
+            engine::events::ImpressionContext::Profile,
+        )
         .await
         .map_err(engine_error)?;
     crate::pages::item::to_view(engine, list, PAGE)

@@ -148,7 +148,7 @@ impl Engine {
         Ok((query, Exclusions { user_id, item_ids }))
     }
 
-    async fn recommend_profile(
+    pub(crate) async fn recommend_profile(
         &self,
         user_id: Option<i64>,
         profile: &Profile,
@@ -184,6 +184,15 @@ impl Engine {
                 )
             })
             .flatten();
+        // A resumable list keeps its warning with it.
+        let recording = match recording {
+            Recording::Resumable { context, key, .. } => Recording::Resumable {
+                context,
+                key,
+                warning: warning.clone(),
+            },
+            other => other,
+        };
         let mut list = self
             .serve(
                 user_id,
