@@ -14,6 +14,7 @@ pub mod drift;
 pub mod embedding_cache;
 pub mod error;
 pub mod events;
+pub mod feedback;
 pub mod history;
 pub mod imports;
 pub mod impression_queue;

@@ -60,9 +60,9 @@ struct Request<'a> {
     offset: usize,
     filters: crate::ranking::Filters,
     diversity: Option<f32>,
-    /// Count and newest time of the user's dismissals: a dismissal or an undo is
-    /// another request.
-    dismissals: (i64, Option<chrono::DateTime<chrono::Utc>>),
+    /// Count and newest time of the user's dismissals, and the count of items
+    /// they marked seen: a dismissal, an undo or "I've seen it" is another request.
+    dismissals: (i64, Option<chrono::DateTime<chrono::Utc>>, i64),
 }
 
 #[derive(sqlx::FromRow)]
@@ -115,11 +115,14 @@ impl Engine {
         opts: &RecommendOptions,
         context: ImpressionContext,
     ) -> Result<String> {
-        let dismissals =
-            sqlx::query_as("SELECT count(*), max(created_at) FROM dismissals WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(self.pool())
-                .await?;
+        let dismissals = sqlx::query_as(
+            "SELECT count(*), max(created_at),
+                        (SELECT count(*) FROM seen_items WHERE user_id = $1)
+                 FROM dismissals WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_one(self.pool())
+        .await?;
         let request = Request {
             model: self.model_id(),
             context: context.as_str(),

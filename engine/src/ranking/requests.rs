@@ -145,6 +145,10 @@ impl Engine {
                 .fetch_all(self.pool())
                 .await?;
         }
+        // Items the user marked "I've seen it" (`crate::feedback`).
+        if let Some(user_id) = user_id {
+            item_ids.extend(self.seen_item_ids(user_id).await?);
+        }
         Ok((query, Exclusions { user_id, item_ids }))
     }
 
