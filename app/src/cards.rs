@@ -32,6 +32,9 @@ pub fn Card(
     card: RecommendationCard,
     impression: String,
     #[prop(optional)] on_dismiss: Option<Callback<String>>,
+    /// Handles the feedback buttons in place (the home page's island).
+    #[prop(optional)]
+    on_feedback: Option<Callback<(String, &'static str)>>,
     #[prop(default = None)] usual_language: Option<String>,
 ) -> impl IntoView {
     let other_language = usual_language
@@ -56,6 +59,7 @@ pub fn Card(
             <p class="snippet">{card.item.snippet.clone()}</p>
             <div class="card-actions">
                 <a class="more" href=more_href>"More like this"</a>
+                <crate::pages::feedback::FeedbackButtons id=id.clone() title=title.clone() on_feedback/>
                 {on_dismiss.map(|cb| {
                     let label = format!("Not interested in {title}");
                     // A real form: without the WASM it posts, and the server redirects back.

@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"semrec"</A>
                 <nav>
                     <A href="/">"For you"</A>
+                    <A href="/hidden">"Hidden"</A>
                     <A href="/admin">"Admin"</A>
                 </nav>
             </header>
@@ -77,6 +78,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/item/:id") view=pages::item::ItemPage ssr=SsrMode::Async/>
+                    <Route path=path!("/hidden") view=pages::hidden::HiddenPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/api-keys") view=pages::api_keys::ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/imports") view=pages::import_history::ImportHistoryPage ssr=SsrMode::Async/>

@@ -131,8 +131,20 @@ pub struct RecommendationsView {
     pub warning: Option<String>,
 }
 
+/// An item the user hid ("Not interested"), on the Hidden page.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HiddenView {
+    pub id: String,
+    pub title: String,
+    /// The day it was hidden (YYYY-MM-DD, UTC).
+    pub hidden_on: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ItemDetail {
+    /// A user is signed in: the feedback buttons are offered.
+    #[serde(default)]
+    pub signed_in: bool,
     pub item: ItemCard,
     pub description: String,
     pub similar: RecommendationsView,

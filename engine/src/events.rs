@@ -69,6 +69,34 @@ impl Engine {
         shown: &[ShownItem],
         ranker_version: Option<i32>,
     ) -> Result<uuid::Uuid> {
+        self.queue_impression(user_id, context, query, shown, ranker_version, None)
+            .await
+    }
+
+    /// [`Engine::record_ranked_impression`] of a list the same request may come back
+    /// to (`crate::resume`): stored with the request's key and the cards' notes.
+    pub(crate) async fn record_resumable_impression(
+        &self,
+        user_id: Option<i64>,
+        context: ImpressionContext,
+        query: Option<&[f32]>,
+        shown: &[ShownItem],
+        ranker_version: Option<i32>,
+        resume: (String, crate::resume::ListNotes),
+    ) -> Result<uuid::Uuid> {
+        self.queue_impression(user_id, context, query, shown, ranker_version, Some(resume))
+            .await
+    }
+
+    async fn queue_impression(
+        &self,
+        user_id: Option<i64>,
+        context: ImpressionContext,
+        query: Option<&[f32]>,
+        shown: &[ShownItem],
+        ranker_version: Option<i32>,
+        resume: Option<(String, crate::resume::ListNotes)>,
+    ) -> Result<uuid::Uuid> {
         let id = uuid::Uuid::new_v4();
         let imp = QueuedImpression {
             id,
@@ -78,6 +106,7 @@ impl Engine {
             shown: shown.to_vec(),
             ranker_version,
             at: chrono::Utc::now(),
+            resume: resume.map(Box::new),
         };
         if let Err(imp) = self.impressions.offer(imp) {
             self.write_impression_now(imp).await?;

@@ -64,6 +64,9 @@ pub(crate) struct QueuedImpression {
     pub(crate) ranker_version: Option<i32>,
     /// When it was served: stored as `created_at`, not the later flush time.
     pub(crate) at: DateTime<Utc>,
+    /// The request's key and the cards' notes, for a list the same request may
+    /// come back to (`crate::resume`).
+    pub(crate) resume: Option<Box<(String, crate::resume::ListNotes)>>,
 }
 
 /// What the queue has done since start, for logs and tests.
@@ -182,6 +185,13 @@ impl ImpressionQueue {
         Some((interval * 2 + Duration::from_millis(100)).min(MAX_OTHER_INSTANCE_WAIT))
     }
 
+    /// Whether a resumable list of `user_id` with `key` waits in the queue.
+    pub(crate) fn has_pending_list(&self, user_id: i64, key: &str) -> bool {
+        lock(&self.inner.state).buffer.iter().any(|imp| {
+            imp.user_id == Some(user_id) && imp.resume.as_ref().is_some_and(|r| r.0 == key)
+        })
+    }
+
     /// Whether `id` is queued or being written (not yet committed).
     pub(crate) fn is_pending(&self, id: uuid::Uuid) -> bool {
         lock(&self.inner.state).pending.contains(&id)
@@ -289,6 +299,19 @@ async fn write_batch(pool: &PgPool, model_id: &str, batch: &[QueuedImpression]) 
     let queries: Vec<Option<pgvector::Vector>> = batch.iter().map(|i| i.query.clone()).collect();
     let at: Vec<DateTime<Utc>> = batch.iter().map(|i| i.at).collect();
     let versions: Vec<Option<i32>> = batch.iter().map(|i| i.ranker_version).collect();
+    let list_keys: Vec<Option<&str>> = batch
+        .iter()
+        .map(|i| i.resume.as_ref().map(|r| r.0.as_str()))
+        .collect();
+    // As text, cast in SQL: one array type less to bind.
+    let list_notes: Vec<Option<String>> = batch
+        .iter()
+        .map(|i| {
+            i.resume
+                .as_ref()
+                .and_then(|r| serde_json::to_string(&r.1).ok())
+        })
+        .collect();
     let shown = batch.iter().flat_map(|i| i.shown.iter().map(|s| (i.id, s)));
     let (mut item_imps, mut items, mut ranks, mut scores) = (vec![], vec![], vec![], vec![]);
     // One array per feature (unnest cannot yield rows of a 2-D array).
@@ -313,11 +336,12 @@ async fn write_batch(pool: &PgPool, model_id: &str, batch: &[QueuedImpression]) 
     let mut tx = crate::store::begin_on(pool).await?;
     sqlx::query(
         "INSERT INTO impressions (id, user_id, context, model_id, query_embedding, created_at,
-                                  ranker_version)
-         SELECT b.id, u.id, b.context, $6, b.query, b.at, r.version
+                                  ranker_version, list_key, list_notes)
+         SELECT b.id, u.id, b.context, $6, b.query, b.at, r.version, b.list_key,
+                b.list_notes::jsonb
            FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::vector[], $5::timestamptz[],
-                       $7::int[])
-                AS b(id, user_id, context, query, at, ranker)
+                       $7::int[], $8::text[], $9::text[])
+                AS b(id, user_id, context, query, at, ranker, list_key, list_notes)
            LEFT JOIN users u ON u.id = b.user_id
            LEFT JOIN ranker_models r ON r.version = b.ranker",
     )
@@ -328,6 +352,8 @@ async fn write_batch(pool: &PgPool, model_id: &str, batch: &[QueuedImpression]) 
     .bind(&at)
     .bind(model_id)
     .bind(&versions)
+    .bind(&list_keys)
+    .bind(&list_notes)
     .execute(&mut *tx)
     .await?;
     if !items.is_empty() {
@@ -371,6 +397,7 @@ mod tests {
             shown: vec![],
             ranker_version: None,
             at: Utc::now(),
+            resume: None,
         }
     }
 

@@ -199,7 +199,9 @@ pub async fn save_profile(
     Ok(())
 }
 
-/// A page of recommendations for the signed-in user; serving it records an impression.
+/// A page of recommendations for the signed-in user; serving it records an
+/// impression, unless the same page was served for the same profile, dismissals and
+/// filters in the last 30 minutes: then that list comes back as it was.
 /// `None` when nobody is signed in or the profile is still empty.
 #[server(endpoint = "get_recommendations")]
 pub async fn get_recommendations(
@@ -235,8 +237,15 @@ pub async fn get_recommendations(
         },
         diversity_lambda: None,
     };
-    let list = engine
-        .recommend_for_user(user_id, &opts)
+    // Back or a reload within the window gets the list already served (the same
+    // impression): the JSON API's `resume` option calls the same function.
+    let (list, _) = engine
+        .recommend_resumable(
+            user_id,
+            &profile,
+            &opts,
+            engine::events::ImpressionContext::Profile,
+        )
         .await
         .map_err(engine_error)?;
     crate::pages::item::to_view(engine, list, PAGE)
@@ -522,9 +531,11 @@ fn Recommendations(
     let loading = RwSignal::new(false);
     // Only the newest request may fill the list (saves can overlap).
     let generation = StoredValue::new(0u64);
+    // `focus`: after a save, keyboard focus goes to the list's heading (the
+    // disabled Save button would drop it to the page body).
     let reload = {
         let (language, source) = (language.clone(), source.clone());
-        move || {
+        move |focus: bool| {
             let g = generation.get_value() + 1;
             generation.set_value(g);
             loading.set(true);
@@ -540,6 +551,9 @@ fn Recommendations(
                 if generation.get_value() == g {
                     recs.set(Some(result));
                     loading.set(false);
+                    if focus {
+                        crate::pages::rec_list::focus_later("#recs-title".to_string());
+                    }
                 }
             });
         }
@@ -551,13 +565,13 @@ fn Recommendations(
             let reload = reload.clone();
             move |_, _, _| {
                 if matches!(saved.value().get_untracked(), Some(Ok(()))) {
-                    reload();
+                    reload(true);
                 }
             }
         },
         false,
     );
-    let retry = Callback::new(move |()| reload());
+    let retry = Callback::new(move |()| reload(false));
     let filtered = !language.is_empty() || !source.is_empty();
     // No language facet means no item at all (unless the demo catalog is on its way).
     let catalog_loading = facets.loading;
@@ -568,7 +582,7 @@ fn Recommendations(
         <section class="recommendations" class:stale=move || loading.get() aria-labelledby="recs-title"
             aria-busy=move || loading.get().to_string()>
             <div class="recs-head">
-                <h2 id="recs-title">"Recommended for you"</h2>
+                <h2 id="recs-title" tabindex="-1">"Recommended for you"</h2>
                 // A plain anchor: works before (and without) the WASM.
                 <a class="edit-profile" href="#profile">"Edit profile"</a>
                 <Filters facets language=language.clone() source=source.clone()/>

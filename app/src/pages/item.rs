@@ -117,6 +117,7 @@ pub async fn open_item(
         .remove(&item.external_id)
         .unwrap_or_default();
     Ok(ItemDetail {
+        signed_in: user.is_some(),
         item: card(&item, genres),
         description: item.description.clone(),
         similar: to_view(engine, similar, opts.k).await?,
@@ -153,6 +154,11 @@ pub fn ItemPage() -> impl IntoView {
                                 <span title="Language">{d.item.language.clone()}</span>
                                 {d.item.url.clone().map(|u| view! { <a href=u rel="noopener noreferrer" target="_blank">"Source page"</a> })}
                             </div>
+                            {d.signed_in.then(|| view! {
+                                <div class="item-feedback">
+                                    <crate::pages::feedback::FeedbackButtons id=d.item.id.clone() title=d.item.title.clone()/>
+                                </div>
+                            })}
                             <p class="description">{if d.description.is_empty() { "No description.".to_string() } else { d.description.clone() }}</p>
                         </article>
                         <section class="recommendations" id="similar" aria-labelledby="similar-title">

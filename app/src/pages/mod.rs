@@ -7,6 +7,8 @@ pub mod dashboard_csv;
 pub mod dashboard_data;
 #[cfg(feature = "ssr")]
 pub mod dashboard_range;
+pub mod feedback;
+pub mod hidden;
 pub mod home;
 pub mod import;
 pub mod import_history;

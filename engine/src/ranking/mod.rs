@@ -39,4 +39,5 @@ pub use options::{
 pub(crate) use popularity::refresh_popularity;
 pub use popularity::{prior, POPULARITY_MIN_USERS};
 pub use semantic::CandidatePlans;
+pub(crate) use serving::Recording;
 pub use serving::{Explanation, PathTimings, Recommendation, RecommendationList};

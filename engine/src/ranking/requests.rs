@@ -145,10 +145,14 @@ impl Engine {
                 .fetch_all(self.pool())
                 .await?;
         }
+        // Items the user marked "I've seen it" (`crate::feedback`).
+        if let Some(user_id) = user_id {
+            item_ids.extend(self.seen_item_ids(user_id).await?);
+        }
         Ok((query, Exclusions { user_id, item_ids }))
     }
 
-    async fn recommend_profile(
+    pub(crate) async fn recommend_profile(
         &self,
         user_id: Option<i64>,
         profile: &Profile,
@@ -184,6 +188,15 @@ impl Engine {
                 )
             })
             .flatten();
+        // A resumable list keeps its warning with it.
+        let recording = match recording {
+            Recording::Resumable { context, key, .. } => Recording::Resumable {
+                context,
+                key,
+                warning: warning.clone(),
+            },
+            other => other,
+        };
         let mut list = self
             .serve(
                 user_id,

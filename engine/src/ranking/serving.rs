@@ -59,9 +59,16 @@ pub struct PathTimings {
 }
 
 /// Whether serving a list stores an impression.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Recording {
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Recording {
     Record(ImpressionContext),
+    /// Stored with the request's key and the cards' notes, so the same request
+    /// within a while gets this list back (`crate::resume`).
+    Resumable {
+        context: ImpressionContext,
+        key: String,
+        warning: Option<crate::rules::confidence::ListWarning>,
+    },
     DryRun,
 }
 
@@ -117,6 +124,22 @@ impl Engine {
             Recording::Record(context) => {
                 self.record_ranked_impression(user_id, context, Some(query), &shown, ranker_version)
                     .await?
+            }
+            Recording::Resumable {
+                context,
+                key,
+                warning,
+            } => {
+                let notes = crate::resume::ListNotes::of(&items, warning);
+                self.record_resumable_impression(
+                    user_id,
+                    context,
+                    Some(query),
+                    &shown,
+                    ranker_version,
+                    (key, notes),
+                )
+                .await?
             }
             Recording::DryRun => uuid::Uuid::nil(),
         };

@@ -104,6 +104,11 @@ pub struct RecommendationRequest {
     pub filters: FiltersInput,
     /// MMR λ in [0, 1]: 1 = pure relevance, lower = more diverse. Omit for none.
     pub diversity: Option<f32>,
+    /// With `user`: the same request (profile, the user's dismissals, filters,
+    /// page) within 30 minutes gets the list already served back, with its
+    /// impression id, recording nothing (a user going back to a list).
+    #[serde(default)]
+    pub resume: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -267,9 +272,19 @@ pub async fn recommend(
             .into())
         }
     };
-    let (list, timings) = engine
-        .recommend_for_profile_timed(user_id, &profile, &opts, ImpressionContext::Api)
-        .await?;
+    let (list, timings) = match user_id {
+        // The web app's home list calls the same function.
+        Some(user_id) if req.resume => {
+            engine
+                .recommend_resumable(user_id, &profile, &opts, ImpressionContext::Api)
+                .await?
+        }
+        _ => {
+            engine
+                .recommend_for_profile_timed(user_id, &profile, &opts, ImpressionContext::Api)
+                .await?
+        }
+    };
     Ok((
         [(SERVER_TIMING, server_timing(&timings))],
         Json(list.into()),
