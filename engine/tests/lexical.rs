@@ -144,3 +144,57 @@ async fn the_lexical_channel_finds_the_profiles_words() {
         .iter()
         .all(|(id, f)| id != "quokka" || f.lexical == 0.0));
 }
+
+/// The channel searches with the rarest terms only, while they are held by at most
+/// `CHANNEL_MAX_DOCUMENTS` items: "note", held by every item of a catalogue larger
+/// than that, is left out of the search (it would make the channel rank them all)
+/// but still scores the candidates.
+#[tokio::test]
+async fn the_channel_searches_with_its_rarest_terms_on_a_large_catalogue() {
+    use engine::recommend::lexical::{LexicalQuery, CHANNEL_MAX_DOCUMENTS};
+    let db = test_support::db::engine().await;
+    let e = &db.engine;
+    e.import_items(
+        items(&[("z1", "en", "Zebra note", ""), ("z2", "en", "Zebras", "")]),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    e.refresh_lexical_terms().await.unwrap();
+    let texts = vec!["note zebra".to_string()];
+    // A small catalogue: the whole query is searched.
+    let small = e.lexical_query(&texts, &[]).await.unwrap().unwrap();
+    assert_eq!(small.channel.as_deref(), Some(small.all.as_str()));
+
+    let n = CHANNEL_MAX_DOCUMENTS as usize + 50;
+    e.import_items(test_support::fixtures::note_items("n", n), |_| {})
+        .await
+        .unwrap();
+    e.refresh_lexical_terms().await.unwrap();
+    let large = e.lexical_query(&texts, &[]).await.unwrap().unwrap();
+    assert_eq!(
+        large,
+        LexicalQuery {
+            all: "'note' | 'zebra'".into(),
+            channel: Some("'zebra'".into()),
+        }
+    );
+    // The item holding both terms still leads the list.
+    let list = e
+        .preview_for_profile(&profile_of(&texts), &RecommendOptions::default())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list
+        .items
+        .iter()
+        .map(|r| r.item.external_id.as_str())
+        .collect();
+    assert_eq!(ids[0], "z1", "{ids:?}");
+}
+
+fn profile_of(interests: &[String]) -> Profile {
+    Profile {
+        interests: interests.to_vec(),
+        ..Default::default()
+    }
+}

@@ -150,10 +150,16 @@ impl Engine {
         }
         let mut raw_lexical: HashMap<i64, f64> = HashMap::new();
         if let Some(q) = &lexical_query {
-            let found = self
-                .lexical_candidates(q, pool_size, &opts.filters, exclusions)
-                .await?;
-            join_channel(&mut pool, &mut known, found, &mut raw_lexical);
+            if let Some(channel_query) = &q.channel {
+                let found = self
+                    .lexical_candidates(channel_query, pool_size, &opts.filters, exclusions)
+                    .await?;
+                join_channel(&mut pool, &mut known, found, &mut raw_lexical);
+                if *channel_query != q.all {
+                    // Found by the rarest terms; scored, like every candidate, by all.
+                    raw_lexical.clear();
+                }
+            }
         }
         let ids: Vec<i64> = pool.iter().map(|c| c.item.id).collect();
         if channel {
@@ -162,7 +168,7 @@ impl Engine {
         }
         if let Some(q) = &lexical_query {
             let missing = unscored(&ids, &raw_lexical);
-            raw_lexical.extend(self.lexical_scores(q, &missing).await?);
+            raw_lexical.extend(self.lexical_scores(&q.all, &missing).await?);
         }
         let raw: Vec<f64> = pool
             .iter()
