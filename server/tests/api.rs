@@ -667,7 +667,11 @@ async fn recommend_click_and_metrics() {
     )
     .await;
     assert_eq!(stored.status, StatusCode::OK, "{stored:?}");
-    assert_eq!(ids(&stored.json)[0], "banana");
+    // Both baking items match "baking" in meaning and in words; either may lead.
+    assert!(
+        ["banana", "sourdough"].contains(&ids(&stored.json)[0].as_str()),
+        "{stored:?}"
+    );
     let similar = send(
         r,
         Method::POST,
