@@ -438,7 +438,16 @@ fn two_instances_read_from_a_replica_survive_a_kill_and_fall_back_to_the_primary
         "reason=\"no_replica_usable\"",
         |v| v > 0.0,
     );
-    let list = b.recommend(jar);
+    // A new request, so that it reads (the web app's list above would be resumed
+    // from the impression it recorded, with no candidate scan).
+    let (status, list) = curl(
+        &b.base,
+        "POST",
+        "/api/v1/recommendations",
+        &key,
+        Some(&json!({"user": "after-the-replica", "profile": {"interests": ["jazz"]}, "k": 3})),
+    );
+    assert_eq!(status, 200, "{list}");
     assert!(!list["items"].as_array().unwrap().is_empty(), "{list}");
     let more = wait_metric(
         &b,
