@@ -174,9 +174,14 @@ fn sigterm_writes_the_queued_impressions_before_postgres_stops() {
     // A click right after its list, while the impression is queued, is accepted.
     let list = server.recommend(&jar);
     server.open_first(&jar, &list);
-    // Two more lists stay queued until the shutdown.
-    server.recommend(&jar);
-    server.recommend(&jar);
+    // Two more lists stay queued until the shutdown: other requests (filtered), since
+    // the same request again would be answered from the first list's impression.
+    for filter in [("language", "en"), ("source", "blog")] {
+        let mut args = vec![("offset", "0"), ("language", ""), ("source", "")];
+        args.retain(|(k, _)| *k != filter.0);
+        args.push(filter);
+        server.call(&jar, "get_recommendations", &args);
+    }
     server.stop();
 
     let (impressions, clicks) = tokio::runtime::Runtime::new().unwrap().block_on(async {
